@@ -1,0 +1,140 @@
+/*
+ * The kernel plug-in interface: the numerical function a pool runs on every input, and
+ * the built-in kernels. Included by <cfgpool/cfgpool.h>.
+ *
+ * A kernel is a table of functions. Only `run` is required.
+ *
+ *  prepare      compiles the document's `kernel` section (and anything else it reads) into
+ *               an immutable parameter block stored with each configuration snapshot, so
+ *               `run` never looks strings up. Runs once per load or reload, on the loading
+ *               thread, before publication; a failure rejects the whole document: report
+ *               it with cfgpool_error_set(err, code, "kernel.<field>", ...). `section` is
+ *               the `kernel` object (NULL when the document has none); `root` the whole
+ *               document. The block must not point into the document unless it is only
+ *               used while that snapshot is (it lives exactly as long as the snapshot).
+ *  release      frees a block from prepare (after the snapshot's grace period).
+ *  worker_init  runs on each worker's own thread before its first task, with the
+ *               configuration current at that moment, and creates that worker's state
+ *               (scratch buffers, ...), handed to every task the worker runs. Also runs on
+ *               a submitting thread the first time it helps run its own batch, with
+ *               `worker` >= the pool's worker count. Nonzero return: the pool fails to
+ *               open with that code.
+ *  worker_fini  frees the state: on the worker's thread after its last task (for a
+ *               submitting thread's state: on the thread that closes the pool).
+ *  run          computes one output from one input. It reads the configuration only
+ *               through ctx (the snapshot is pinned for the whole call, so every read sees
+ *               one version) and returns 0 or a negative code, which becomes that item's
+ *               status; the pool goes on with other items. It may run concurrently on every
+ *               worker: it must not write anything shared without synchronization.
+ *
+ * input_size and output_size are the sizes in bytes of one input and one output struct,
+ * the default strides of cfgpool_pool_map().
+ */
+#ifndef CFGPOOL_KERNEL_H
+#define CFGPOOL_KERNEL_H
+
+#include <cfgpool/cfgpool.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The worker index a task run by a submitting thread gets starts here (see worker_init). */
+#define CFGPOOL_CALLER_WORKER 0x40000000u
+
+/* What a task sees. Valid for the duration of the `run` call only. */
+typedef struct cfgpool_task_ctx {
+	const cfgpool_config_t *config; /* the snapshot the task runs against */
+	const void *params;             /* the kernel's prepared block in that snapshot */
+	void *state;                    /* the running thread's state from worker_init */
+	unsigned worker;                /* the running worker's index */
+	uint64_t version;               /* cfgpool_config_version(config) */
+} cfgpool_task_ctx_t;
+
+typedef struct cfgpool_kernel {
+	const char *name;
+	size_t input_size;
+	size_t output_size;
+	int (*prepare)(const cfgpool_node_t *section, const cfgpool_node_t *root, void **params,
+		       cfgpool_error_t *err);
+	void (*release)(void *params);
+	int (*worker_init)(const cfgpool_config_t *config, const void *params, unsigned worker, void **state);
+	void (*worker_fini)(void *state, unsigned worker);
+	int (*run)(const cfgpool_task_ctx_t *ctx, const void *input, void *output);
+} cfgpool_kernel_t;
+
+/*
+ * The built-in kernel named `name` ("mc_option", "spin", "curve"), or NULL. The returned
+ * table is static. Thread-safe.
+ */
+CFGPOOL_API const cfgpool_kernel_t *cfgpool_kernel_find(const char *name);
+
+/* The built-in kernels, NULL-terminated. */
+CFGPOOL_API const cfgpool_kernel_t *const *cfgpool_kernel_list(void);
+
+/* --- mc_option: Monte Carlo price of a European option ------------------------------------
+ * Config: "kernel": {"name": "mc_option", "rate": r, "volatility": sigma > 0,
+ *                    "paths": N (1 .. 100000000), "seed": S (integer >= 0),
+ *                    "antithetic": true|false (default true)}
+ * Deterministic: the same seed and input give the same output bit for bit, whichever
+ * worker runs it. The standard error is that of the estimator (antithetic pairs counted
+ * as one sample each).
+ */
+typedef enum cfgpool_option_type { CFGPOOL_CALL = 0, CFGPOOL_PUT = 1 } cfgpool_option_type_t;
+
+typedef struct cfgpool_option_input {
+	double spot;     /* > 0 */
+	double strike;   /* > 0 */
+	double maturity; /* years, > 0 */
+	cfgpool_option_type_t type;
+} cfgpool_option_input_t;
+
+typedef struct cfgpool_option_output {
+	double price;
+	double std_error;
+	uint64_t paths;
+} cfgpool_option_output_t;
+
+/* The Black-Scholes closed-form price of the same option (for checks). */
+CFGPOOL_API double cfgpool_black_scholes(const cfgpool_option_input_t *in, double rate, double volatility);
+
+/* --- spin: a calibrated synthetic CPU load --------------------------------------------------
+ * Config: "kernel": {"name": "spin"} (no other fields).
+ * Input: a number of floating-point iterations (a dependent multiply-add chain, so the
+ * time is proportional and cannot be optimized away). cfgpool_spin_calibrate() measures
+ * iterations per microsecond on the calling CPU, so a benchmark can ask for 20 us tasks.
+ */
+typedef struct cfgpool_spin_input {
+	uint64_t iterations;
+} cfgpool_spin_input_t;
+
+typedef struct cfgpool_spin_output {
+	double value;
+} cfgpool_spin_output_t;
+
+CFGPOOL_API double cfgpool_spin_calibrate(void);
+
+/* --- curve: memory-bound interpolation over a table held in the configuration ---------------
+ * Config: "kernel": {"name": "curve", "points": [[t0, y0], [t1, y1], ...]} with t strictly
+ * increasing (2 .. 50000000 points), compiled into two arrays by prepare.
+ * Input: `count` query times generated from `seed` uniformly over [t0, t_last]; output:
+ * the sum of the linearly interpolated values. The cost is dominated by cache misses of
+ * the binary searches when the table is large.
+ */
+typedef struct cfgpool_curve_input {
+	uint64_t seed;
+	uint32_t count;
+} cfgpool_curve_input_t;
+
+typedef struct cfgpool_curve_output {
+	double sum;
+} cfgpool_curve_output_t;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CFGPOOL_KERNEL_H */

@@ -1,0 +1,107 @@
+/*
+ * Shared helpers of the benchmarks in perf/: timing, percentiles, and the one-JSON-line-
+ * per-configuration output that scripts read. Benchmarks report medians and percentiles of
+ * repeated samples, never a single run: this machine is shared and noisy.
+ */
+#ifndef CFGPOOL_BENCH_H
+#define CFGPOOL_BENCH_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static inline uint64_t bench_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int bench_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The q-quantile (0..1) of n samples; sorts them in place. */
+static inline double bench_quantile(double *v, size_t n, double q)
+{
+	size_t i;
+
+	qsort(v, n, sizeof(*v), bench_cmp_double);
+	i = (size_t)(q * (double)(n - 1) + 0.5);
+	return v[i < n ? i : n - 1];
+}
+
+/* Scale factor for iteration counts: CFGPOOL_BENCH_SCALE (default 1). */
+static inline double bench_scale(void)
+{
+	const char *s = getenv("CFGPOOL_BENCH_SCALE");
+	double v = s ? atof(s) : 1.0;
+
+	return v > 0 ? v : 1.0;
+}
+
+/*
+ * Prints one JSON line: {"bench": name, "config": config, "unit": unit, "median": ...,
+ * "p99": ..., "iterations": n, <extra>} where extra is a printf-formatted fragment of
+ * further members (without a leading comma), or NULL.
+ */
+static inline void bench_report(const char *bench, const char *config, const char *unit, double *samples, size_t n,
+				uint64_t iterations, const char *extra, ...)
+{
+	double median = bench_quantile(samples, n, 0.5), p99 = bench_quantile(samples, n, 0.99);
+
+	printf("{\"bench\": \"%s\", \"config\": \"%s\", \"unit\": \"%s\", \"median\": %.4g, \"p99\": %.4g, "
+	       "\"min\": %.4g, \"samples\": %zu, \"iterations\": %llu",
+	       bench, config, unit, median, p99, samples[0], n, (unsigned long long)iterations);
+	if (extra != NULL) {
+		va_list ap;
+
+		printf(", ");
+		va_start(ap, extra);
+		vprintf(extra, ap);
+		va_end(ap);
+	}
+	printf("}\n");
+	fflush(stdout);
+}
+
+/*
+ * A realistic configuration of about `target` bytes of JSON: the seed's logging sections,
+ * a `pool` and a `kernel` section, and an application table of records with strings,
+ * numbers, booleans, a small array and a nested object each. Returns a malloc'ed string.
+ */
+static inline char *bench_gen_config(size_t target, size_t *len_out)
+{
+	size_t cap = target + 4096, len = 0;
+	char *buf = malloc(cap);
+	unsigned long i = 0;
+
+	if (buf == NULL)
+		return NULL;
+	len += (size_t)snprintf(buf + len, cap - len,
+				"{\"version\": 1, \"disable_existing_loggers\": false,\n"
+				" \"loggers\": {\"\": {\"level\": \"INFO\"}, \"another.module\": {\"level\": \"DEBUG\"}},\n"
+				" \"pool\": {\"queue_capacity\": 1024},\n"
+				" \"app\": {\"records\": [\n");
+	while (len + 512 < target) {
+		len += (size_t)snprintf(buf + len, cap - len,
+					"  {\"id\": %lu, \"name\": \"instrument-%06lu\", \"weight\": %.6f, "
+					"\"enabled\": %s, \"tags\": [\"fx\", \"tier%lu\"], "
+					"\"limits\": {\"lo\": %ld, \"hi\": %ld}},\n",
+					i, i, (double)(i % 1000) / 997.0, i % 3 ? "true" : "false", i % 5,
+					-(long)(i % 100), (long)(i % 1000) + 100);
+		i++;
+	}
+	len += (size_t)snprintf(buf + len, cap - len, "  {\"id\": %lu, \"name\": \"last\"}\n]}}\n", i);
+	*len_out = len;
+	return buf;
+}
+
+#endif /* CFGPOOL_BENCH_H */

@@ -1,0 +1,542 @@
+/*
+ * Loading a configuration: read the text, parse it with jansson (the only place in the
+ * library where a json_t exists), freeze the document into one arena, check the `pool`
+ * schema and run the preparers. The json_t is gone before the configuration is returned.
+ *
+ * Freezing takes two passes over the jansson document. The first measures: bytes of nodes,
+ * bytes of strings, and every distinct key (interned in a hash table, so an array of a
+ * million records with the same five keys stores those keys once). It also enforces the
+ * limits (depth, 32-bit lengths) before anything is allocated. The second pass writes
+ * into a single allocation of exactly the measured size.
+ *
+ * Everything here runs on the loading thread only and shares no state: thread-safe.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "config_tree.h"
+#include "error.h"
+#include "schema.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Key interning                                                                              */
+/* ------------------------------------------------------------------------------------------ */
+
+struct key_slot {
+	const char *key; /* jansson's bytes, alive for both passes */
+	size_t len;
+	uint64_t hash;
+	char *frozen; /* the key's bytes in the arena, once written by the second pass */
+};
+
+struct interner {
+	struct key_slot *slots;
+	size_t cap; /* a power of two */
+	size_t count;
+};
+
+static uint64_t hash_key(const char *key, size_t len)
+{
+	/* FNV-1a: keys are short and this runs once per member at load time only. */
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)key[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static struct key_slot *interner_find(struct interner *in, const char *key, size_t len, uint64_t hash)
+{
+	size_t mask = in->cap - 1;
+
+	for (size_t i = hash & mask;; i = (i + 1) & mask) {
+		struct key_slot *s = &in->slots[i];
+
+		if (s->key == NULL || (s->hash == hash && s->len == len && memcmp(s->key, key, len) == 0))
+			return s;
+	}
+}
+
+static int interner_grow(struct interner *in)
+{
+	struct interner bigger = {.cap = in->cap ? in->cap * 2 : 64, .count = in->count};
+
+	bigger.slots = calloc(bigger.cap, sizeof(*bigger.slots));
+	if (bigger.slots == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < in->cap; i++) {
+		struct key_slot *s = &in->slots[i];
+
+		if (s->key != NULL)
+			*interner_find(&bigger, s->key, s->len, s->hash) = *s;
+	}
+	free(in->slots);
+	*in = bigger;
+	return 0;
+}
+
+/* Adds the key if new; *added says whether it was. */
+static int interner_add(struct interner *in, const char *key, size_t len, bool *added)
+{
+	struct key_slot *s;
+	uint64_t hash = hash_key(key, len);
+
+	if ((in->count + 1) * 2 > in->cap && interner_grow(in) != 0)
+		return -ENOMEM;
+	s = interner_find(in, key, len, hash);
+	*added = s->key == NULL;
+	if (*added) {
+		s->key = key;
+		s->len = len;
+		s->hash = hash;
+		in->count++;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Freezing                                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+/* One step of the path from the root, kept so that errors can name where they are. */
+struct step {
+	const char *key; /* NULL for an array element */
+	size_t len;      /* key length or element index */
+};
+
+struct freezer {
+	struct interner keys;
+	size_t node_bytes; /* measured by the first pass */
+	size_t str_bytes;
+	char *node_cur; /* bump cursors of the second pass */
+	char *str_cur;
+	struct step path[CFGPOOL_MAX_DEPTH + 1];
+	cfgpool_error_t *err;
+};
+
+static void format_path(const struct freezer *fz, size_t depth, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	for (size_t i = 0; i < depth; i++) {
+		if (fz->path[i].key != NULL)
+			cfgpool__path_key(buf, size, fz->path[i].key, fz->path[i].len);
+		else
+			cfgpool__path_index(buf, size, fz->path[i].len);
+	}
+}
+
+static int too_big(struct freezer *fz, size_t depth, const char *what, size_t n)
+{
+	char path[CFGPOOL_ERROR_PATH_LEN];
+
+	format_path(fz, depth, path, sizeof(path));
+	return cfgpool_error_set(fz->err, -E2BIG, path, "%s of %zu exceeds the limit of %u", what, n, UINT32_MAX);
+}
+
+/* Pass 1. `depth` counts the steps from the root to `v`. */
+static int measure(struct freezer *fz, json_t *v, size_t depth)
+{
+	size_t n;
+	int rc;
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+	case JSON_ARRAY:
+		if (depth + 1 > CFGPOOL_MAX_DEPTH) {
+			char path[CFGPOOL_ERROR_PATH_LEN];
+
+			format_path(fz, depth, path, sizeof(path));
+			return cfgpool_error_set(fz->err, -ELOOP, path,
+						 "objects and arrays nest deeper than the limit of %d",
+						 CFGPOOL_MAX_DEPTH);
+		}
+		break;
+	case JSON_STRING:
+		n = json_string_length(v);
+		if (n >= UINT32_MAX)
+			return too_big(fz, depth, "a string length", n);
+		fz->str_bytes += n + 1;
+		return 0;
+	default:
+		return 0;
+	}
+
+	if (json_is_array(v)) {
+		n = json_array_size(v);
+		if (n > UINT32_MAX)
+			return too_big(fz, depth, "an array length", n);
+		fz->node_bytes += n * sizeof(struct cfgpool_node);
+		for (size_t i = 0; i < n; i++) {
+			fz->path[depth] = (struct step){NULL, i};
+			rc = measure(fz, json_array_get(v, i), depth + 1);
+			if (rc != 0)
+				return rc;
+		}
+		return 0;
+	}
+
+	n = json_object_size(v);
+	if (n > UINT32_MAX)
+		return too_big(fz, depth, "an object size", n);
+	fz->node_bytes += cfgpool__object_bytes(n);
+	for (void *it = json_object_iter(v); it != NULL; it = json_object_iter_next(v, it)) {
+		const char *key = json_object_iter_key(it);
+		size_t len = json_object_iter_key_len(it);
+		bool added;
+
+		if (len >= UINT32_MAX)
+			return too_big(fz, depth, "a key length", len);
+		if (interner_add(&fz->keys, key, len, &added) != 0)
+			return cfgpool_error_set(fz->err, -ENOMEM, NULL, "out of memory interning keys");
+		if (added)
+			fz->str_bytes += sizeof(uint32_t) + len + 1;
+		fz->path[depth] = (struct step){key, len};
+		rc = measure(fz, json_object_iter_value(it), depth + 1);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void *bump_nodes(struct freezer *fz, size_t bytes)
+{
+	void *p = fz->node_cur;
+
+	fz->node_cur += bytes;
+	return p;
+}
+
+static char *freeze_string(struct freezer *fz, const char *s, size_t len)
+{
+	char *dst = fz->str_cur;
+
+	memcpy(dst, s, len);
+	dst[len] = '\0';
+	fz->str_cur += len + 1;
+	return dst;
+}
+
+static const char *freeze_key(struct freezer *fz, const char *key, size_t len)
+{
+	struct key_slot *s = interner_find(&fz->keys, key, len, hash_key(key, len));
+	uint32_t len32 = (uint32_t)len;
+
+	if (s->frozen == NULL) {
+		memcpy(fz->str_cur, &len32, sizeof(len32));
+		fz->str_cur += sizeof(len32);
+		s->frozen = freeze_string(fz, key, len);
+	}
+	return s->frozen;
+}
+
+static int cmp_members(const void *a, const void *b, void *arg)
+{
+	const struct cfgpool_member *m = arg;
+	const char *ka = m[*(const uint32_t *)a].key;
+	const char *kb = m[*(const uint32_t *)b].key;
+
+	return cfgpool__key_cmp(ka, cfgpool__key_len(ka), kb, cfgpool__key_len(kb));
+}
+
+/* Pass 2: writes `v` into `dst`, its children into the arena. Cannot fail. */
+static void fill(struct freezer *fz, json_t *v, struct cfgpool_node *dst)
+{
+	memset(dst, 0, sizeof(*dst));
+	switch (json_typeof(v)) {
+	case JSON_NULL:
+		dst->type = CFGPOOL_TYPE_NULL;
+		return;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		dst->type = CFGPOOL_TYPE_BOOL;
+		dst->u.b = json_is_true(v);
+		return;
+	case JSON_INTEGER:
+		dst->type = CFGPOOL_TYPE_INT;
+		dst->u.i = json_integer_value(v);
+		return;
+	case JSON_REAL:
+		dst->type = CFGPOOL_TYPE_REAL;
+		dst->u.d = json_real_value(v);
+		return;
+	case JSON_STRING:
+		dst->type = CFGPOOL_TYPE_STRING;
+		dst->len = (uint32_t)json_string_length(v);
+		dst->u.s = freeze_string(fz, json_string_value(v), dst->len);
+		return;
+	case JSON_ARRAY: {
+		size_t n = json_array_size(v);
+		struct cfgpool_node *items = bump_nodes(fz, n * sizeof(*items));
+
+		dst->type = CFGPOOL_TYPE_ARRAY;
+		dst->len = (uint32_t)n;
+		dst->u.items = items;
+		for (size_t i = 0; i < n; i++)
+			fill(fz, json_array_get(v, i), &items[i]);
+		return;
+	}
+	case JSON_OBJECT: {
+		size_t n = json_object_size(v), i = 0;
+		struct cfgpool_member *m = bump_nodes(fz, cfgpool__object_bytes(n));
+
+		dst->type = CFGPOOL_TYPE_OBJECT;
+		dst->len = (uint32_t)n;
+		dst->u.members = m;
+		for (void *it = json_object_iter(v); it != NULL; it = json_object_iter_next(v, it), i++) {
+			m[i].key = freeze_key(fz, json_object_iter_key(it), json_object_iter_key_len(it));
+			fill(fz, json_object_iter_value(it), &m[i].value);
+		}
+		if (n > CFGPOOL__LINEAR_MAX) {
+			uint32_t *index = (uint32_t *)(m + n);
+
+			for (uint32_t k = 0; k < n; k++)
+				index[k] = k;
+			qsort_r(index, n, sizeof(*index), cmp_members, m);
+		}
+		return;
+	}
+	}
+	cfgpool__die("unknown jansson type");
+}
+
+/*
+ * Header + preparer block slots + a copy of the preparers (so the caller's array need not
+ * outlive the configuration), rounded so the node area that follows is 8-aligned.
+ */
+static size_t header_bytes(size_t nprep)
+{
+	return (sizeof(struct cfgpool_config) + nprep * (sizeof(void *) + sizeof(cfgpool_prep_t)) + 7) & ~(size_t)7;
+}
+
+static int freeze(json_t *doc, size_t nprep, struct cfgpool_config **out, cfgpool_error_t *err)
+{
+	struct freezer fz = {.err = err};
+	struct cfgpool_config *cfg;
+	size_t total;
+	int rc;
+
+	rc = measure(&fz, doc, 0);
+	if (rc != 0)
+		goto out;
+	total = header_bytes(nprep) + fz.node_bytes + fz.str_bytes;
+	cfg = calloc(1, total);
+	if (cfg == NULL) {
+		rc = cfgpool_error_set(err, -ENOMEM, NULL, "out of memory allocating %zu bytes for the tree", total);
+		goto out;
+	}
+	cfg->size = total;
+	cfg->params = (void **)cfg->arena;
+	fz.node_cur = (char *)cfg + header_bytes(nprep);
+	fz.str_cur = fz.node_cur + fz.node_bytes;
+	fill(&fz, doc, &cfg->root);
+	if (fz.node_cur != (char *)cfg + header_bytes(nprep) + fz.node_bytes || fz.str_cur != (char *)cfg + total)
+		cfgpool__die("the two freezing passes disagree on the tree's size");
+	*out = cfg;
+out:
+	free(fz.keys.slots);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Loading                                                                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+static int json_error_to_code(const json_error_t *je)
+{
+	switch (json_error_code(je)) {
+	case json_error_out_of_memory:
+		return -ENOMEM;
+	case json_error_stack_overflow:
+		return -ELOOP;
+	default:
+		return CFGPOOL_ESYNTAX;
+	}
+}
+
+/* Runs the preparers in order; on failure releases the blocks already made. */
+static int prepare_all(struct cfgpool_config *cfg, const cfgpool_load_opts_t *opts, cfgpool_error_t *err)
+{
+	for (size_t i = 0; i < opts->nprep; i++) {
+		const cfgpool_prep_t *p = &opts->preps[i];
+		void *params = NULL;
+		int rc = p->prepare ? p->prepare(&cfg->root, &params, err, p->arg) : 0;
+
+		if (rc != 0) {
+			if (rc > 0)
+				rc = -EINVAL; /* a preparer that broke the sign convention */
+			cfgpool_error_set(err, rc, NULL, "%s: preparation failed without a message",
+					  p->name ? p->name : "preparer");
+			cfg->nprep = i; /* release only the blocks that exist */
+			return rc;
+		}
+		cfg->params[i] = params;
+		cfg->nprep = i + 1;
+	}
+	return 0;
+}
+
+static int config_build(const char *text, size_t len, const char *source, const cfgpool_load_opts_t *opts,
+			struct cfgpool_config **out, cfgpool_error_t *err)
+{
+	static const cfgpool_load_opts_t no_opts;
+	struct cfgpool_config *cfg = NULL;
+	json_error_t je;
+	json_t *doc;
+	int rc;
+
+	if (opts == NULL)
+		opts = &no_opts;
+	if (opts->nprep > 0 && opts->preps == NULL)
+		return cfgpool_error_set(err, -EINVAL, NULL, "load options name %zu preparers but no array",
+					 opts->nprep);
+
+	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+	if (doc == NULL) {
+		rc = json_error_to_code(&je);
+		if (err != NULL && err->code == 0) {
+			cfgpool_error_set(err, rc, NULL, "%s", je.text);
+			cfgpool__error_locate(err, source, je.line, je.column, (long)je.position);
+		}
+		return rc;
+	}
+	if (!json_is_object(doc)) {
+		rc = cfgpool_error_set(err, CFGPOOL_ESCHEMA, NULL, "the top level must be an object, got %s",
+				       json_is_array(doc) ? "an array" : "a scalar");
+		goto fail;
+	}
+
+	rc = freeze(doc, opts->nprep, &cfg, err);
+	json_decref(doc); /* From here on nothing of jansson is left. */
+	doc = NULL;
+	if (rc != 0)
+		goto fail;
+	cfg->source_size = len;
+	if (opts->nprep > 0) {
+		cfgpool_prep_t *preps = (cfgpool_prep_t *)(cfg->params + opts->nprep);
+
+		memcpy(preps, opts->preps, opts->nprep * sizeof(*preps));
+		cfg->preps = preps;
+	}
+
+	rc = cfgpool__pool_schema(&cfg->root, &cfg->pool, err);
+	if (rc != 0)
+		goto fail;
+	rc = prepare_all(cfg, opts, err);
+	if (rc != 0)
+		goto fail;
+	*out = cfg;
+	return 0;
+
+fail:
+	json_decref(doc);
+	if (cfg != NULL)
+		cfgpool__config_destroy(cfg);
+	cfgpool__error_source(err, source);
+	return rc;
+}
+
+/* Reads a whole file into a malloc'ed buffer. Reports errors naming the path. */
+static int read_file(const char *path, char **text, size_t *len, cfgpool_error_t *err)
+{
+	struct stat st;
+	size_t cap, used = 0;
+	char *buf;
+	int fd, rc;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		return cfgpool_error_set(err, rc, NULL, "cannot open %s: %s", path, cfgpool_strerror(rc));
+	}
+	if (fstat(fd, &st) != 0) {
+		rc = -errno;
+		close(fd);
+		return cfgpool_error_set(err, rc, NULL, "cannot stat %s: %s", path, cfgpool_strerror(rc));
+	}
+	if (S_ISDIR(st.st_mode)) {
+		close(fd);
+		return cfgpool_error_set(err, -EISDIR, NULL, "%s is a directory, not a configuration file", path);
+	}
+	/* st_size is a hint only: pipes and /proc files report 0, files can grow. */
+	cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 65536;
+	buf = malloc(cap);
+	if (buf == NULL) {
+		close(fd);
+		return cfgpool_error_set(err, -ENOMEM, NULL, "out of memory reading %s", path);
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (used == cap) {
+			char *bigger = realloc(buf, cap * 2);
+
+			if (bigger == NULL) {
+				rc = cfgpool_error_set(err, -ENOMEM, NULL, "out of memory reading %s", path);
+				goto fail;
+			}
+			buf = bigger;
+			cap *= 2;
+		}
+		n = read(fd, buf + used, cap - used);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			cfgpool_error_set(err, rc, NULL, "cannot read %s: %s", path, cfgpool_strerror(rc));
+			goto fail;
+		}
+		used += (size_t)n;
+	}
+	close(fd);
+	*text = buf;
+	*len = used;
+	return 0;
+fail:
+	close(fd);
+	free(buf);
+	return rc;
+}
+
+int cfgpool_config_load_file(const char *path, const cfgpool_load_opts_t *opts, cfgpool_config_t **out,
+			     cfgpool_error_t *err)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (path == NULL || out == NULL)
+		return cfgpool_error_set(err, -EINVAL, NULL, "cfgpool_config_load_file: path and out must not be NULL");
+	rc = read_file(path, &text, &len, err);
+	if (rc != 0) {
+		cfgpool__error_source(err, path);
+		return rc;
+	}
+	rc = config_build(text, len, path, opts, out, err);
+	free(text);
+	return rc;
+}
+
+int cfgpool_config_load_string(const char *text, size_t len, const cfgpool_load_opts_t *opts,
+			       cfgpool_config_t **out, cfgpool_error_t *err)
+{
+	const char *source = opts && opts->source ? opts->source : "<string>";
+
+	if ((text == NULL && len > 0) || out == NULL) {
+		cfgpool_error_set(err, -EINVAL, NULL, "cfgpool_config_load_string: text and out must not be NULL");
+		cfgpool__error_source(err, source);
+		return -EINVAL;
+	}
+	return config_build(text ? text : "", len, source, opts, out, err);
+}

@@ -1,0 +1,18 @@
+/* Error codes and the config error struct: internal helpers. */
+#ifndef CFGPOOL_ERROR_H
+#define CFGPOOL_ERROR_H
+
+#include <stdarg.h>
+
+#include <cfgpool/cfgpool.h>
+
+/* cfgpool_error_set() with a va_list; also records the source (may be NULL). */
+int cfgpool__error_setv(cfgpool_error_t *err, int code, const char *path, const char *fmt, va_list ap);
+
+/* Sets source, line, column and position of an error already recorded by this caller. */
+void cfgpool__error_locate(cfgpool_error_t *err, const char *source, int line, int column, long position);
+
+/* Fills `source` unless already set. */
+void cfgpool__error_source(cfgpool_error_t *err, const char *source);
+
+#endif /* CFGPOOL_ERROR_H */

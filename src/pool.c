@@ -1,0 +1,698 @@
+/*
+ * The pool: opening (configuration, CPUs, workers), submission of single tasks and of
+ * batches, the caller's help with its own batch, close with drain or cancel, and stats.
+ * See pool.h for what protects each shared field.
+ *
+ * The gate. Every submit and map call enters the gate (one atomic add) and leaves it when
+ * it no longer touches the pool; close sets GATE_CLOSING, after which entering fails with
+ * -ESHUTDOWN, and waits for the calls inside to leave before it stops the workers. So a
+ * call racing with close either is refused or completes normally, never touches freed
+ * memory, and every task it queued runs (or is cancelled) before the workers exit.
+ *
+ * Waking for a batch. A parked worker costs about 50 us to wake here, far more than a
+ * tiny task. When the calling thread helps and the expected work of the batch (items x
+ * the running average task time) is below pool.wake_threshold_us, nobody is woken: the
+ * caller runs the batch itself (workers that are still spinning take items anyway).
+ * Otherwise one worker is woken, and each worker that takes a task while more are queued
+ * wakes the next, so the wake-up spreads without the caller paying for every syscall.
+ */
+#include "config.h"
+
+#define _LGPL_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <urcu/urcu-memb.h>
+
+#include "config_tree.h"
+#include "futex.h"
+#include "pool.h"
+#include "snapshot.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* The kernel's preparer                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+static int kernel_prepare(const cfgpool_node_t *root, void **params, cfgpool_error_t *err, void *arg)
+{
+	const cfgpool_kernel_t *kernel = arg;
+	const cfgpool_node_t *section = NULL;
+	struct cfgpool__kernel_block *kb;
+	const char *name = NULL;
+	int rc;
+
+	rc = cfgpool_lookup(root, "kernel", &section);
+	if (rc == -ENOENT)
+		section = NULL;
+	else if (section->type != CFGPOOL_TYPE_OBJECT)
+		return cfgpool_error_set(err, CFGPOOL_ESCHEMA, "kernel", "expected an object, got %s",
+					 cfgpool_type_name(section->type));
+	if (section != NULL) {
+		rc = cfgpool_get_string(section, "name", &name, NULL);
+		if (rc == CFGPOOL_ETYPE)
+			return cfgpool_error_set(err, CFGPOOL_ESCHEMA, "kernel.name", "expected a string");
+	}
+	if (kernel == NULL) {
+		if (name == NULL)
+			return cfgpool_error_set(err, CFGPOOL_ESCHEMA, "kernel.name",
+						 "missing: name the kernel to run (mc_option, spin, curve)");
+		kernel = cfgpool_kernel_find(name);
+		if (kernel == NULL)
+			return cfgpool_error_set(err, CFGPOOL_ESCHEMA, "kernel.name",
+						 "unknown kernel \"%s\" (built in: mc_option, spin, curve)", name);
+	} else if (name != NULL && strcmp(name, kernel->name) != 0) {
+		return cfgpool_error_set(err, CFGPOOL_ESCHEMA, "kernel.name", "this pool runs kernel \"%s\", got \"%s\"",
+					 kernel->name, name);
+	}
+
+	kb = calloc(1, sizeof(*kb));
+	if (kb == NULL)
+		return cfgpool_error_set(err, -ENOMEM, NULL, "out of memory");
+	kb->kernel = kernel;
+	if (kernel->prepare != NULL) {
+		rc = kernel->prepare(section, root, &kb->params, err);
+		if (rc != 0) {
+			free(kb);
+			if (rc > 0)
+				rc = -EINVAL;
+			return cfgpool_error_set(err, rc, "kernel", "kernel %s rejected its section", kernel->name);
+		}
+	}
+	*params = kb;
+	return 0;
+}
+
+static void kernel_release(void *params, void *arg)
+{
+	struct cfgpool__kernel_block *kb = params;
+
+	(void)arg;
+	if (kb == NULL)
+		return;
+	if (kb->kernel->release != NULL)
+		kb->kernel->release(kb->params);
+	free(kb);
+}
+
+void cfgpool_kernel_prep(const cfgpool_kernel_t *kernel, cfgpool_prep_t *prep)
+{
+	prep->name = "kernel";
+	prep->prepare = kernel_prepare;
+	prep->release = kernel_release;
+	prep->arg = (void *)kernel;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The gate                                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+static bool gate_enter(struct cfgpool_pool *pool)
+{
+	/* Acquire: pairs with nothing the caller needs; close's fetch_or decides the race. */
+	uint32_t v = atomic_fetch_add_explicit(&pool->gate, 1, memory_order_acquire);
+
+	if (cfgpool_likely(!(v & GATE_CLOSING)))
+		return true;
+	if (atomic_fetch_sub_explicit(&pool->gate, 1, memory_order_release) == (GATE_CLOSING | 1))
+		cfgpool__futex_wake(&pool->gate, 1);
+	return false;
+}
+
+static void gate_leave(struct cfgpool_pool *pool)
+{
+	/* Release: everything this call did to the pool happens before close proceeds. */
+	if (atomic_fetch_sub_explicit(&pool->gate, 1, memory_order_release) == (GATE_CLOSING | 1))
+		cfgpool__futex_wake(&pool->gate, 1);
+}
+
+static void gate_close(struct cfgpool_pool *pool)
+{
+	uint32_t v = atomic_fetch_or_explicit(&pool->gate, GATE_CLOSING, memory_order_acq_rel) | GATE_CLOSING;
+
+	while (v != GATE_CLOSING) {
+		cfgpool__futex_wait(&pool->gate, v, NULL);
+		v = atomic_load_explicit(&pool->gate, memory_order_acquire);
+	}
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Opening                                                                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+/* The CPUs workers go on: pool.cpus (each checked against the affinity mask) or the mask. */
+static int choose_cpus(const struct cfgpool__pool_params *pp, int *cpus, unsigned *ncpu, cfgpool_error_t *err)
+{
+	cpu_set_t mask;
+	unsigned n = 0;
+
+	if (sched_getaffinity(0, sizeof(mask), &mask) != 0)
+		return cfgpool_error_set(err, -errno, NULL, "sched_getaffinity failed");
+	if (pp->ncpus == 0) {
+		for (int c = 0; c < CPU_SETSIZE && n < CFGPOOL__MAX_CPUS; c++) {
+			if (CPU_ISSET(c, &mask))
+				cpus[n++] = c;
+		}
+		*ncpu = n;
+		return 0;
+	}
+	for (uint32_t i = 0; i < pp->ncpus; i++) {
+		int c = (int)pp->cpus->u.items[i].u.i;
+
+		if (c >= CPU_SETSIZE || !CPU_ISSET(c, &mask)) {
+			char path[64];
+
+			snprintf(path, sizeof(path), "pool.cpus[%u]", i);
+			return cfgpool_error_set(err, -EINVAL, path,
+						 "CPU %d is not in this process's affinity mask (%d CPUs allowed)", c,
+						 CPU_COUNT(&mask));
+		}
+		cpus[n++] = c;
+	}
+	*ncpu = n;
+	return 0;
+}
+
+static void pool_free(struct cfgpool_pool *pool)
+{
+	cfgpool_holder_destroy(pool->holder);
+	cfgpool__queue_destroy(&pool->queue);
+	free(pool->workers);
+	free(pool);
+}
+
+/* Opens a pool around `cfg`, which was loaded with the pool's preparer; takes it over. */
+static int pool_open(cfgpool_config_t *cfg, const cfgpool_kernel_t *prep_kernel, const cfgpool_pool_opts_t *opts,
+		     cfgpool_pool_t **out, cfgpool_error_t *err)
+{
+	const struct cfgpool__pool_params *pp = &cfg->pool;
+	cfgpool_load_opts_t lopts = {.nprep = 1};
+	struct cfgpool_pool *pool;
+	cfgpool_prep_t prep;
+	int cpus[CFGPOOL__MAX_CPUS];
+	unsigned ncpu = 0;
+	int rc;
+
+	pool = aligned_alloc(CFGPOOL_CACHELINE, (sizeof(*pool) + CFGPOOL_CACHELINE - 1) & ~(size_t)(CFGPOOL_CACHELINE - 1));
+	if (pool == NULL)
+		return cfgpool_error_set(err, -ENOMEM, NULL, "out of memory");
+	memset(pool, 0, sizeof(*pool));
+	if (opts != NULL)
+		pool->opts = *opts;
+	pool->prep_kernel = prep_kernel;
+	pool->kernel = ((const struct cfgpool__kernel_block *)cfg->params[0])->kernel;
+	/* Until tasks have been timed, assume they are long enough to be worth a wake-up. */
+	atomic_init(&pool->ewma_ns, (uint64_t)pp->wake_threshold_us * 1000u);
+
+	rc = choose_cpus(pp, cpus, &ncpu, err);
+	if (rc != 0)
+		goto fail_pool;
+	pool->nworkers = pp->workers ? pp->workers : ncpu;
+	if (pool->nworkers > ncpu && pp->pin)
+		cfgpool__log(pool, CFGPOOL_LOG_WARN, "pool.workers = %u is more than the %u CPUs available: "
+			     "workers share CPUs", pool->nworkers, ncpu);
+
+	cfgpool_kernel_prep(prep_kernel, &prep);
+	lopts.preps = &prep;
+	rc = cfgpool_holder_create(&lopts, &pool->holder);
+	if (rc != 0) {
+		cfgpool_error_set(err, rc, NULL, "cannot create the configuration holder");
+		goto fail_pool;
+	}
+	rc = cfgpool_holder_publish(pool->holder, cfg, 0, NULL);
+	if (rc != 0) {
+		cfgpool_error_set(err, rc, NULL, "the configuration was not loaded with cfgpool_kernel_prep()");
+		goto fail_holder;
+	}
+	rc = cfgpool__queue_init(&pool->queue, pp->queue_capacity);
+	if (rc != 0) {
+		cfgpool_error_set(err, rc, NULL, "out of memory for a queue of %u tasks", pp->queue_capacity);
+		goto fail_published;
+	}
+	pool->workers = aligned_alloc(CFGPOOL_CACHELINE, pool->nworkers * sizeof(*pool->workers));
+	if (pool->workers == NULL) {
+		rc = cfgpool_error_set(err, -ENOMEM, NULL, "out of memory for %u workers", pool->nworkers);
+		goto fail_published;
+	}
+	memset(pool->workers, 0, pool->nworkers * sizeof(*pool->workers));
+	rc = cfgpool__workers_start(pool, cpus, ncpu, pp->pin, err);
+	if (rc != 0)
+		goto fail_published;
+	*out = pool;
+	return 0;
+
+fail_holder:
+	cfgpool_config_free(cfg);
+fail_published:
+	pool_free(pool); /* the holder frees the published configuration */
+	return rc;
+fail_pool:
+	cfgpool_config_free(cfg);
+	free(pool);
+	return rc;
+}
+
+/* Loads with the pool's preparer and opens. */
+static int open_loaded(int rc, cfgpool_config_t *cfg, const cfgpool_kernel_t *kernel, const cfgpool_pool_opts_t *opts,
+		       cfgpool_pool_t **out, cfgpool_error_t *err)
+{
+	if (rc != 0)
+		return rc;
+	return pool_open(cfg, kernel, opts, out, err);
+}
+
+int cfgpool_pool_open_file(const char *path, const cfgpool_kernel_t *kernel, const cfgpool_pool_opts_t *opts,
+			   cfgpool_pool_t **out, cfgpool_error_t *err)
+{
+	cfgpool_prep_t prep;
+	cfgpool_load_opts_t lopts = {.preps = &prep, .nprep = 1};
+	cfgpool_config_t *cfg = NULL;
+	int rc;
+
+	if (out == NULL)
+		return cfgpool_error_set(err, -EINVAL, NULL, "cfgpool_pool_open_file: out must not be NULL");
+	cfgpool_kernel_prep(kernel, &prep);
+	rc = cfgpool_config_load_file(path, &lopts, &cfg, err);
+	return open_loaded(rc, cfg, kernel, opts, out, err);
+}
+
+int cfgpool_pool_open_string(const char *text, size_t len, const cfgpool_kernel_t *kernel,
+			     const cfgpool_pool_opts_t *opts, cfgpool_pool_t **out, cfgpool_error_t *err)
+{
+	cfgpool_prep_t prep;
+	cfgpool_load_opts_t lopts = {.preps = &prep, .nprep = 1};
+	cfgpool_config_t *cfg = NULL;
+	int rc;
+
+	if (out == NULL)
+		return cfgpool_error_set(err, -EINVAL, NULL, "cfgpool_pool_open_string: out must not be NULL");
+	cfgpool_kernel_prep(kernel, &prep);
+	rc = cfgpool_config_load_string(text, len, &lopts, &cfg, err);
+	return open_loaded(rc, cfg, kernel, opts, out, err);
+}
+
+int cfgpool_pool_open_config(cfgpool_config_t *cfg, const cfgpool_kernel_t *kernel, const cfgpool_pool_opts_t *opts,
+			     cfgpool_pool_t **out, cfgpool_error_t *err)
+{
+	cfgpool_prep_t prep;
+
+	if (cfg == NULL || out == NULL)
+		return cfgpool_error_set(err, -EINVAL, NULL, "cfgpool_pool_open_config: cfg and out must not be NULL");
+	cfgpool_kernel_prep(kernel, &prep);
+	if (cfg->nprep != 1 || cfg->preps[0].prepare != prep.prepare || cfg->preps[0].arg != prep.arg)
+		return cfgpool_error_set(err, -EINVAL, NULL,
+					 "load the configuration with cfgpool_kernel_prep() of the same kernel");
+	return pool_open(cfg, kernel, opts, out, err);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Closing                                                                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+int cfgpool_pool_close(cfgpool_pool_t *pool, int how)
+{
+	if (pool == NULL)
+		return 0;
+	if (how == CFGPOOL_CLOSE_CANCEL)
+		atomic_store_explicit(&pool->cancel, true, memory_order_relaxed);
+	/* No call is inside submit or map after this: nothing new can be queued. */
+	gate_close(pool);
+	/* Release: pairs with the workers' acquire load of closing. */
+	atomic_store_explicit(&pool->closing, true, memory_order_release);
+	cfgpool__wake_all(pool);
+	cfgpool__workers_join(pool);
+
+	/* Workers empty the queue before they exit; a task left over is a broken invariant. */
+	if (cfgpool__queue_size(&pool->queue) != 0)
+		cfgpool__die("tasks left in the queue after every worker exited");
+	for (unsigned i = 0; i < CFGPOOL__MAX_CALLERS; i++) {
+		struct cfgpool__caller *c = &pool->callers[i];
+
+		if (c->initialized && c->init_rc == 0 && pool->kernel->worker_fini != NULL)
+			pool->kernel->worker_fini(c->kstate, CFGPOOL_CALLER_WORKER + i);
+	}
+	pool_free(pool);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Submission                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+static void note_depth(struct cfgpool_pool *pool)
+{
+	uint64_t depth = cfgpool__queue_size(&pool->queue);
+	uint64_t hw = atomic_load_explicit(&pool->high_water, memory_order_relaxed);
+
+	while (depth > hw &&
+	       !atomic_compare_exchange_weak_explicit(&pool->high_water, &hw, depth, memory_order_relaxed,
+						      memory_order_relaxed))
+		;
+}
+
+/* Waits until a slot may have been freed since `seq` was read. */
+static void wait_for_space(struct cfgpool_pool *pool, uint32_t seq)
+{
+	struct timespec tick = {0, 1000000};
+
+	/* The timeout is a safety net only; cfgpool__space_signal() wakes us. */
+	cfgpool__futex_wait(&pool->space_seq, seq, &tick);
+}
+
+/* Pushes, waiting for room unless `nonblock`. */
+static int push_task(struct cfgpool_pool *pool, const struct cfgpool__task *task, bool nonblock)
+{
+	int rc = 0;
+
+	if (cfgpool_likely(cfgpool__queue_push(&pool->queue, task)))
+		return 0;
+	if (nonblock)
+		return -EAGAIN;
+	atomic_fetch_add_explicit(&pool->space_waiters, 1, memory_order_relaxed);
+	for (;;) {
+		uint32_t seq = atomic_load_explicit(&pool->space_seq, memory_order_relaxed);
+
+		/* Pairs with the fence in cfgpool__space_signal(). */
+		atomic_thread_fence(memory_order_seq_cst);
+		if (cfgpool__queue_push(&pool->queue, task))
+			break;
+		wait_for_space(pool, seq);
+	}
+	atomic_fetch_sub_explicit(&pool->space_waiters, 1, memory_order_relaxed);
+	return rc;
+}
+
+int cfgpool_pool_submit(cfgpool_pool_t *pool, const void *input, void *output, cfgpool_done_fn done, void *arg,
+			unsigned flags)
+{
+	struct cfgpool__task task = {.input = input, .output = output, .done = done, .arg = arg};
+	int rc;
+
+	if (pool == NULL)
+		return -EINVAL;
+	if (!gate_enter(pool))
+		return -ESHUTDOWN;
+	/* Counted before it can complete, so that stats never show completed > submitted. */
+	atomic_fetch_add_explicit(&pool->submitted, 1, memory_order_relaxed);
+	rc = push_task(pool, &task, flags & CFGPOOL_SUBMIT_NONBLOCK);
+	if (rc == 0) {
+		note_depth(pool);
+		cfgpool__wake_one(pool);
+	} else {
+		atomic_fetch_sub_explicit(&pool->submitted, 1, memory_order_relaxed);
+	}
+	gate_leave(pool);
+	return rc;
+}
+
+/* Borrows a caller slot, running worker_init on this thread the first time. NULL: none. */
+static struct cfgpool__caller *caller_acquire(struct cfgpool_pool *pool, unsigned *index)
+{
+	for (unsigned i = 0; i < CFGPOOL__MAX_CALLERS; i++) {
+		struct cfgpool__caller *c = &pool->callers[i];
+		bool expected = false;
+
+		if (atomic_load_explicit(&c->in_use, memory_order_relaxed))
+			continue;
+		/* Acquire: pairs with the release in caller_release(); we see its state. */
+		if (!atomic_compare_exchange_strong_explicit(&c->in_use, &expected, true, memory_order_acquire,
+							     memory_order_relaxed))
+			continue;
+		if (!c->initialized) {
+			c->initialized = true;
+			if (pool->kernel->worker_init != NULL) {
+				const struct cfgpool_config *snap;
+
+				urcu_memb_read_lock();
+				snap = cfgpool__holder_deref(pool->holder);
+				c->init_rc = pool->kernel->worker_init(
+					snap, ((const struct cfgpool__kernel_block *)snap->params[0])->params,
+					CFGPOOL_CALLER_WORKER + i, &c->kstate);
+				urcu_memb_read_unlock();
+			}
+		}
+		if (c->init_rc != 0) {
+			atomic_store_explicit(&c->in_use, false, memory_order_release);
+			return NULL;
+		}
+		*index = CFGPOOL_CALLER_WORKER + i;
+		return c;
+	}
+	return NULL;
+}
+
+static void caller_release(struct cfgpool__caller *c)
+{
+	if (c != NULL)
+		atomic_store_explicit(&c->in_use, false, memory_order_release);
+}
+
+/* The current snapshot's settings for the caller's side of a batch. */
+static void batch_settings(struct cfgpool_pool *pool, bool *helps, uint64_t *spin_ns, uint64_t *threshold_ns)
+{
+	const struct cfgpool__pool_params *pp;
+
+	urcu_memb_read_lock();
+	pp = &cfgpool__holder_deref(pool->holder)->pool;
+	*helps = pp->caller_helps;
+	*spin_ns = (uint64_t)pp->idle_spin_us * 1000u;
+	*threshold_ns = (uint64_t)pp->wake_threshold_us * 1000u;
+	urcu_memb_read_unlock();
+}
+
+/* Runs queued tasks (when helping) and waits until every item of the batch completed. */
+static void batch_wait(struct cfgpool_pool *pool, struct cfgpool__batch *b, struct cfgpool__caller *c,
+		       unsigned caller_index, uint64_t spin_ns)
+{
+	struct cfgpool__task task;
+	uint64_t spin_start = 0;
+
+	for (;;) {
+		/* Acquire: pairs with the release in complete(): outputs are visible. */
+		uint32_t w = atomic_load_explicit(&b->word, memory_order_acquire);
+
+		if ((w & ~BATCH_WAITING) == 0)
+			return;
+		if (c != NULL && cfgpool__queue_pop(&pool->queue, &task)) {
+			cfgpool__space_signal(pool);
+			cfgpool__run_task(pool, &task, caller_index, c->kstate, &c->c);
+			spin_start = 0;
+			continue;
+		}
+		if (spin_start == 0)
+			spin_start = cfgpool__now_ns();
+		if (cfgpool__now_ns() - spin_start < spin_ns) {
+			cfgpool__cpu_relax();
+			continue;
+		}
+		/* Sleep until the last item completes; the completer sees the bit and wakes us. */
+		if (!(w & BATCH_WAITING) &&
+		    !atomic_compare_exchange_weak_explicit(&b->word, &w, w | BATCH_WAITING, memory_order_acq_rel,
+							   memory_order_acquire))
+			continue;
+		cfgpool__futex_wait(&b->word, w | BATCH_WAITING, NULL);
+	}
+}
+
+int cfgpool_pool_map(cfgpool_pool_t *pool, const void *inputs, size_t in_stride, void *outputs, size_t out_stride,
+		     size_t n, cfgpool_result_t *results, unsigned flags)
+{
+	struct cfgpool__batch b;
+	struct cfgpool__caller *c = NULL;
+	unsigned caller_index = 0;
+	uint64_t spin_ns, threshold_ns;
+	bool helps;
+	size_t pushed = 0;
+
+	if (pool == NULL || (n > 0 && (inputs == NULL || outputs == NULL)) || n >= BATCH_WAITING)
+		return -EINVAL;
+	if (n == 0)
+		return 0;
+	if (in_stride == 0)
+		in_stride = pool->kernel->input_size;
+	if (out_stride == 0)
+		out_stride = pool->kernel->output_size;
+	if (!gate_enter(pool))
+		return -ESHUTDOWN;
+
+	atomic_init(&b.word, (uint32_t)n);
+	atomic_init(&b.failed, false);
+	b.results = results;
+	batch_settings(pool, &helps, &spin_ns, &threshold_ns);
+	if (helps) {
+		if (cfgpool_reader_register() != 0)
+			cfgpool__die("cannot register the calling thread as an RCU reader");
+		c = caller_acquire(pool, &caller_index);
+	}
+
+	atomic_fetch_add_explicit(&pool->submitted, n, memory_order_relaxed);
+	for (; pushed < n; pushed++) {
+		struct cfgpool__task t = {
+			.input = (const char *)inputs + pushed * in_stride,
+			.output = (char *)outputs + pushed * out_stride,
+			.batch = &b,
+			.index = pushed,
+		};
+
+		if (!cfgpool__queue_push(&pool->queue, &t)) {
+			/* Full. A helping caller runs the rest itself; otherwise wait for room,
+			 * unless asked not to block before anything was queued. */
+			if (c != NULL) {
+				cfgpool__run_task(pool, &t, caller_index, c->kstate, &c->c);
+				continue;
+			}
+			if (pushed == 0 && (flags & CFGPOOL_SUBMIT_NONBLOCK)) {
+				atomic_fetch_sub_explicit(&pool->submitted, n, memory_order_relaxed);
+				gate_leave(pool);
+				return -EAGAIN;
+			}
+			push_task(pool, &t, false);
+		}
+	}
+	note_depth(pool);
+
+	/* A batch cheaper than a wake-up runs on the caller (and any spinning worker). */
+	if (c == NULL || n * atomic_load_explicit(&pool->ewma_ns, memory_order_relaxed) >= threshold_ns)
+		cfgpool__wake_one(pool);
+	batch_wait(pool, &b, c, caller_index, spin_ns);
+	caller_release(c);
+	gate_leave(pool);
+	return atomic_load_explicit(&b.failed, memory_order_relaxed) ? CFGPOOL_EKERNEL : 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Reload, accessors, stats                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Fields of `pool` that shape the threads and the queue apply only to a new pool. */
+static void note_fixed_fields(struct cfgpool_pool *pool, const struct cfgpool_config *old,
+			      const struct cfgpool_config *new)
+{
+	const struct cfgpool__pool_params *a = &old->pool, *b = &new->pool;
+
+	if (a->workers != b->workers || a->ncpus != b->ncpus || a->pin != b->pin ||
+	    a->queue_capacity != b->queue_capacity)
+		cfgpool__log(pool, CFGPOOL_LOG_WARN,
+			     "pool.workers, pool.cpus, pool.pin and pool.queue_capacity changed: they take "
+			     "effect when the pool is reopened");
+}
+
+/* Publishes a configuration loaded with the pool's preparer, if it runs the pool's kernel. */
+static int publish_checked(struct cfgpool_pool *pool, int rc, cfgpool_config_t *cfg, unsigned flags,
+			   uint64_t *version, cfgpool_error_t *err)
+{
+	const struct cfgpool_config *cur;
+
+	if (rc != 0)
+		goto failed;
+	if (((const struct cfgpool__kernel_block *)cfg->params[0])->kernel != pool->kernel) {
+		rc = cfgpool_error_set(err, CFGPOOL_ESCHEMA, "kernel.name", "this pool runs kernel \"%s\"",
+				       pool->kernel->name);
+		cfgpool_config_free(cfg);
+		goto failed;
+	}
+	cur = cfgpool_holder_read_begin(pool->holder);
+	note_fixed_fields(pool, cur, cfg);
+	cfgpool_holder_read_end(pool->holder);
+	rc = cfgpool_holder_publish(pool->holder, cfg, flags, version);
+	if (rc == 0)
+		return 0;
+	cfgpool_config_free(cfg);
+	cfgpool_error_set(err, rc, NULL, "publishing failed");
+failed:
+	atomic_fetch_add_explicit(&pool->reload_failures, 1, memory_order_relaxed);
+	return rc;
+}
+
+int cfgpool_pool_reload_file(cfgpool_pool_t *pool, const char *path, unsigned flags, uint64_t *version,
+			     cfgpool_error_t *err)
+{
+	cfgpool_prep_t prep;
+	cfgpool_load_opts_t lopts = {.preps = &prep, .nprep = 1};
+	cfgpool_config_t *cfg = NULL;
+	int rc;
+
+	cfgpool_kernel_prep(pool->prep_kernel, &prep);
+	rc = cfgpool_config_load_file(path, &lopts, &cfg, err);
+	return publish_checked(pool, rc, cfg, flags, version, err);
+}
+
+int cfgpool_pool_reload_string(cfgpool_pool_t *pool, const char *text, size_t len, unsigned flags,
+			       uint64_t *version, cfgpool_error_t *err)
+{
+	cfgpool_prep_t prep;
+	cfgpool_load_opts_t lopts = {.preps = &prep, .nprep = 1};
+	cfgpool_config_t *cfg = NULL;
+	int rc;
+
+	cfgpool_kernel_prep(pool->prep_kernel, &prep);
+	rc = cfgpool_config_load_string(text, len, &lopts, &cfg, err);
+	return publish_checked(pool, rc, cfg, flags, version, err);
+}
+
+uint64_t cfgpool_pool_version(const cfgpool_pool_t *pool)
+{
+	return cfgpool_holder_version(pool->holder);
+}
+
+cfgpool_holder_t *cfgpool_pool_holder(cfgpool_pool_t *pool)
+{
+	return pool->holder;
+}
+
+const cfgpool_kernel_t *cfgpool_pool_kernel(const cfgpool_pool_t *pool)
+{
+	return pool->kernel;
+}
+
+unsigned cfgpool_pool_workers(const cfgpool_pool_t *pool)
+{
+	return pool->nworkers;
+}
+
+int cfgpool_pool_worker_cpu(const cfgpool_pool_t *pool, unsigned i)
+{
+	return i < pool->nworkers ? pool->workers[i].cpu : -1;
+}
+
+static void add_counters(cfgpool_pool_stats_t *s, const struct cfgpool__counters *c)
+{
+	s->completed += atomic_load_explicit(&c->tasks, memory_order_relaxed);
+	s->failed += atomic_load_explicit(&c->failed, memory_order_relaxed);
+	s->cancelled += atomic_load_explicit(&c->cancelled, memory_order_relaxed);
+	s->parks += atomic_load_explicit(&c->parks, memory_order_relaxed);
+	s->wakes += atomic_load_explicit(&c->wakes, memory_order_relaxed);
+}
+
+void cfgpool_pool_stats(const cfgpool_pool_t *pool, cfgpool_pool_stats_t *out, cfgpool_worker_stats_t *workers,
+			size_t nworkers)
+{
+	cfgpool_holder_stats_t hs;
+
+	memset(out, 0, sizeof(*out));
+	out->workers = pool->nworkers;
+	for (unsigned i = 0; i < pool->nworkers; i++) {
+		const struct cfgpool__worker *w = &pool->workers[i];
+
+		add_counters(out, &w->c);
+		if (workers != NULL && i < nworkers) {
+			workers[i].cpu = w->cpu;
+			workers[i].tasks = atomic_load_explicit(&w->c.tasks, memory_order_relaxed);
+			workers[i].busy_ns = atomic_load_explicit(&w->c.busy_ns, memory_order_relaxed);
+			workers[i].parks = atomic_load_explicit(&w->c.parks, memory_order_relaxed);
+			workers[i].wakes = atomic_load_explicit(&w->c.wakes, memory_order_relaxed);
+		}
+	}
+	for (unsigned i = 0; i < CFGPOOL__MAX_CALLERS; i++) {
+		uint64_t before = out->completed;
+
+		add_counters(out, &pool->callers[i].c);
+		out->caller_tasks += out->completed - before;
+	}
+	/* Submitted last: a task counted as completed above was submitted before this load. */
+	out->submitted = atomic_load_explicit(&pool->submitted, memory_order_relaxed);
+	out->queue_high_water = atomic_load_explicit(&pool->high_water, memory_order_relaxed);
+	cfgpool_holder_stats(pool->holder, &hs);
+	out->reloads = hs.published > 0 ? hs.published - 1 : 0;
+	out->reload_failures = atomic_load_explicit(&pool->reload_failures, memory_order_relaxed);
+}

@@ -1,0 +1,123 @@
+/*
+ * The pool's shared structures, for pool.c (lifecycle, submission, stats) and worker.c
+ * (the worker threads and the code that runs one task). Internal.
+ *
+ * Shared fields and what protects them:
+ *   queue                      lock-free (queue.h)
+ *   gate                       atomic: CLOSING bit + number of threads inside submit/map
+ *   closing, cancel            atomic flags, set once by close (release), read by workers
+ *   nparked, worker->state     atomic; the park/wake handshake is a Dekker pattern with
+ *                              the queue: see cfgpool__worker_park() and cfgpool__wake_one()
+ *   ewma_ns                    atomic, relaxed: a heuristic, racy updates lose nothing important
+ *   worker counters            written by their worker only (relaxed), read by stats
+ *   caller slots               claimed by CAS on in_use; counters written by the claimant
+ *   submitted, high_water      atomic, relaxed
+ * Lock order: the pool takes no lock of its own; the holder's mutex is taken by reloads
+ * only.
+ */
+#ifndef CFGPOOL_POOL_H
+#define CFGPOOL_POOL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cfgpool/cfgpool.h>
+
+#include "compat.h"
+#include "queue.h"
+
+#define CFGPOOL__MAX_CALLERS 64
+
+/* Counters of one thread that runs tasks; written by that thread only. */
+struct cfgpool__counters {
+	_Atomic uint64_t tasks;
+	_Atomic uint64_t failed;
+	_Atomic uint64_t cancelled;
+	_Atomic uint64_t busy_ns;
+	_Atomic uint64_t parks;
+	_Atomic uint64_t wakes;
+};
+
+enum { WORKER_RUNNING = 0, WORKER_PARKED = 1 };
+
+struct cfgpool__worker {
+	/* The park futex word, alone on its line: wakers CAS it. */
+	_Alignas(CFGPOOL_CACHELINE) _Atomic uint32_t state;
+	_Alignas(CFGPOOL_CACHELINE) struct cfgpool_pool *pool;
+	unsigned index;
+	int cpu; /* pinned CPU, or -1 */
+	pthread_t thread;
+	void *kstate; /* the kernel's per-worker state */
+	int init_rc;
+	struct cfgpool__counters c;
+};
+
+/* A submitting thread helping in map borrows one of these for the call. */
+struct cfgpool__caller {
+	_Alignas(CFGPOOL_CACHELINE) atomic_bool in_use;
+	bool initialized;
+	int init_rc;
+	void *kstate;
+	struct cfgpool__counters c;
+};
+
+/* One map call: lives on the caller's stack until every item completed. */
+struct cfgpool__batch {
+	/* Items not yet completed, plus BATCH_WAITING while the caller sleeps on the word. */
+	_Atomic uint32_t word;
+	atomic_bool failed;
+	cfgpool_result_t *results;
+};
+
+#define BATCH_WAITING 0x80000000u
+#define GATE_CLOSING 0x80000000u
+
+/* The kernel's block in each snapshot: which kernel prepared it, and its parameters. */
+struct cfgpool__kernel_block {
+	const cfgpool_kernel_t *kernel;
+	void *params;
+};
+
+struct cfgpool_pool {
+	struct cfgpool__queue queue;
+	_Alignas(CFGPOOL_CACHELINE) _Atomic uint32_t gate;
+	_Alignas(CFGPOOL_CACHELINE) _Atomic uint32_t nparked;
+	atomic_bool closing;
+	atomic_bool cancel;
+	_Atomic uint32_t wake_cursor;
+	_Alignas(CFGPOOL_CACHELINE) _Atomic uint64_t ewma_ns;
+	_Alignas(CFGPOOL_CACHELINE) _Atomic uint64_t submitted;
+	_Atomic uint64_t high_water;
+	_Atomic uint64_t reload_failures;
+	/* Submitters waiting for room in a full queue, and the futex word they sleep on. */
+	_Alignas(CFGPOOL_CACHELINE) _Atomic uint32_t space_waiters;
+	_Atomic uint32_t space_seq;
+	/* Workers that finished worker_init (futex word open() waits on). */
+	_Atomic uint32_t started;
+	atomic_bool go; /* set by open once every worker started; false means: exit */
+
+	cfgpool_holder_t *holder;
+	const cfgpool_kernel_t *kernel;
+	const cfgpool_kernel_t *prep_kernel; /* arg of the pool's preparer (NULL: by name) */
+	cfgpool_pool_opts_t opts;
+	unsigned nworkers;
+	struct cfgpool__worker *workers;
+	struct cfgpool__caller callers[CFGPOOL__MAX_CALLERS];
+};
+
+/* worker.c */
+int cfgpool__workers_start(struct cfgpool_pool *pool, const int *cpus, unsigned ncpu, bool pin,
+			   cfgpool_error_t *err);
+void cfgpool__workers_join(struct cfgpool_pool *pool);
+void cfgpool__run_task(struct cfgpool_pool *pool, const struct cfgpool__task *task, unsigned worker, void *kstate,
+		       struct cfgpool__counters *c);
+bool cfgpool__wake_one(struct cfgpool_pool *pool);
+void cfgpool__wake_all(struct cfgpool_pool *pool);
+void cfgpool__space_signal(struct cfgpool_pool *pool);
+uint64_t cfgpool__now_ns(void);
+void cfgpool__log(const struct cfgpool_pool *pool, cfgpool_log_level_t level, const char *fmt, ...)
+	CFGPOOL_PRINTF(3, 4);
+
+#endif /* CFGPOOL_POOL_H */

@@ -1,0 +1,91 @@
+/*
+ * The bounded MPMC ring (see queue.h). Slot i of lap L has seq == L*cap + i when free for
+ * the producer of position L*cap + i, and seq == that position + 1 once it holds a task
+ * for the consumer of that position. A producer claims a position by a CAS on head, fills
+ * the slot and publishes it by storing seq (release); a consumer claims by a CAS on tail,
+ * reads the task (after an acquire load of seq) and frees the slot for the next lap.
+ * perf/bench_queue compares this ring with liburcu's wfcqueue.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "queue.h"
+
+int cfgpool__queue_init(struct cfgpool__queue *q, size_t capacity)
+{
+	size_t cap = 2;
+
+	while (cap < capacity)
+		cap <<= 1;
+	q->slots = aligned_alloc(CFGPOOL_CACHELINE, cap * sizeof(*q->slots));
+	if (q->slots == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < cap; i++)
+		atomic_init(&q->slots[i].seq, i);
+	q->mask = cap - 1;
+	q->capacity = cap;
+	atomic_init(&q->head, 0);
+	atomic_init(&q->tail, 0);
+	return 0;
+}
+
+void cfgpool__queue_destroy(struct cfgpool__queue *q)
+{
+	free(q->slots);
+	q->slots = NULL;
+}
+
+bool cfgpool__queue_push(struct cfgpool__queue *q, const struct cfgpool__task *task)
+{
+	size_t pos = atomic_load_explicit(&q->head, memory_order_relaxed);
+
+	for (;;) {
+		struct cfgpool__slot *s = &q->slots[pos & q->mask];
+		/* Acquire: pairs with the consumer's release that freed the slot, so our write
+		 * of the task cannot overtake its read of the previous one. */
+		size_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+		intptr_t dif = (intptr_t)seq - (intptr_t)pos;
+
+		if (dif == 0) {
+			if (atomic_compare_exchange_weak_explicit(&q->head, &pos, pos + 1, memory_order_relaxed,
+								  memory_order_relaxed)) {
+				s->task = *task;
+				/* Release: pairs with the acquire load of seq in pop. */
+				atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
+				return true;
+			}
+		} else if (dif < 0) {
+			return false; /* the slot still holds last lap's task: full */
+		} else {
+			pos = atomic_load_explicit(&q->head, memory_order_relaxed);
+		}
+	}
+}
+
+bool cfgpool__queue_pop(struct cfgpool__queue *q, struct cfgpool__task *task)
+{
+	size_t pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
+
+	for (;;) {
+		struct cfgpool__slot *s = &q->slots[pos & q->mask];
+		/* Acquire: pairs with the release store of seq in push. */
+		size_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+		intptr_t dif = (intptr_t)seq - (intptr_t)(pos + 1);
+
+		if (dif == 0) {
+			if (atomic_compare_exchange_weak_explicit(&q->tail, &pos, pos + 1, memory_order_relaxed,
+								  memory_order_relaxed)) {
+				*task = s->task;
+				/* Release: pairs with the acquire load in push of the next lap. */
+				atomic_store_explicit(&s->seq, pos + q->mask + 1, memory_order_release);
+				return true;
+			}
+		} else if (dif < 0) {
+			return false; /* not yet filled: empty */
+		} else {
+			pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
+		}
+	}
+}

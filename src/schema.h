@@ -1,0 +1,31 @@
+/*
+ * The schema of the `pool` section, checked at load time and compiled into a typed block
+ * stored with every configuration. Internal.
+ */
+#ifndef CFGPOOL_SCHEMA_H
+#define CFGPOOL_SCHEMA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cfgpool/cfgpool.h>
+
+#define CFGPOOL__MAX_WORKERS 1024
+#define CFGPOOL__MAX_CPUS 1024
+
+/* The `pool` section, compiled. A field absent from the document holds its default. */
+struct cfgpool__pool_params {
+	uint32_t workers; /* 0: one per CPU in the affinity mask (or in `cpus`) */
+	uint32_t ncpus;   /* 0: no explicit list; else cpus[] holds ncpus integer nodes */
+	bool pin;
+	uint32_t queue_capacity;
+	uint32_t idle_spin_us;
+	bool caller_helps;
+	uint32_t wake_threshold_us;
+	const cfgpool_node_t *cpus; /* the `pool.cpus` array inside the same configuration */
+};
+
+/* Checks `pool` in `root` (absent is fine) and fills `out`. 0 or CFGPOOL_ESCHEMA. */
+int cfgpool__pool_schema(const cfgpool_node_t *root, struct cfgpool__pool_params *out, cfgpool_error_t *err);
+
+#endif /* CFGPOOL_SCHEMA_H */

@@ -1,0 +1,15 @@
+/* The RCU holder: internal entry points for the pool. */
+#ifndef CFGPOOL_SNAPSHOT_H
+#define CFGPOOL_SNAPSHOT_H
+
+#include <stdbool.h>
+
+#include <cfgpool/cfgpool.h>
+
+/* Whether the calling thread is inside a read-side section. */
+bool cfgpool__reader_in_section(void);
+
+/* The current snapshot; the caller must be inside a read-side section. */
+const struct cfgpool_config *cfgpool__holder_deref(cfgpool_holder_t *h);
+
+#endif /* CFGPOOL_SNAPSHOT_H */

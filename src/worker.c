@@ -1,0 +1,363 @@
+/*
+ * Worker threads: affinity, naming, the run loop, running one task against one snapshot,
+ * and idling: spin, then park on a futex.
+ *
+ * Parking is a Dekker handshake between a worker going to sleep and a submitter that just
+ * queued work, so that no wake-up is lost:
+ *   worker:    state = PARKED; nparked++ (seq_cst); fence; queue empty?  -> futex_wait
+ *   submitter: push (release);                     fence; nparked > 0? -> wake_one
+ * With a full fence on each side, at least one of them sees the other's write: either the
+ * worker sees the task and does not sleep, or the submitter sees the parked worker and
+ * wakes it. wake_one claims a parked worker by CAS PARKED -> RUNNING, so each park is
+ * matched by at most one wake and nparked stays exact.
+ */
+#include "config.h"
+
+#define _LGPL_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <urcu/urcu-memb.h>
+
+#include "config_tree.h"
+#include "futex.h"
+#include "pool.h"
+#include "snapshot.h"
+
+uint64_t cfgpool__now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void cfgpool__log(const struct cfgpool_pool *pool, cfgpool_log_level_t level, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (pool->opts.log != NULL)
+		pool->opts.log(pool->opts.log_arg, level, msg);
+	else if (level != CFGPOOL_LOG_INFO)
+		fprintf(stderr, "cfgpool: %s: %s\n", level == CFGPOOL_LOG_ERROR ? "error" : "warning", msg);
+}
+
+static inline void count(_Atomic uint64_t *counter, uint64_t n)
+{
+	/* Single writer: a plain load and store, atomic only so that stats() can read it. */
+	atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Running one task                                                                           */
+/* ------------------------------------------------------------------------------------------ */
+
+static void complete(const struct cfgpool__task *task, void *output, const cfgpool_result_t *res)
+{
+	struct cfgpool__batch *b = task->batch;
+	uint32_t old;
+
+	if (b == NULL) {
+		if (task->done != NULL)
+			task->done(task->arg, output, res);
+		return;
+	}
+	if (b->results != NULL)
+		b->results[task->index] = *res;
+	if (res->status != 0)
+		atomic_store_explicit(&b->failed, true, memory_order_relaxed);
+	/*
+	 * Release: the output, result and failed flag are visible to the caller once it sees
+	 * the count drop (its acquire load). The batch may be gone the moment the count reaches
+	 * zero, so nothing below reads it: the waiting bit comes from the value fetch_sub
+	 * returned, and a wake on a dead address is harmless (futex waiters recheck).
+	 */
+	old = atomic_fetch_sub_explicit(&b->word, 1, memory_order_acq_rel);
+	if ((old & ~BATCH_WAITING) == 1 && (old & BATCH_WAITING))
+		cfgpool__futex_wake(&b->word, 1);
+}
+
+/* Moves an exponentially weighted average of task time by 1/8 of the new sample. */
+static void update_ewma(struct cfgpool_pool *pool, uint64_t ns)
+{
+	uint64_t avg = atomic_load_explicit(&pool->ewma_ns, memory_order_relaxed);
+
+	atomic_store_explicit(&pool->ewma_ns, avg - avg / 8 + ns / 8, memory_order_relaxed);
+}
+
+void cfgpool__run_task(struct cfgpool_pool *pool, const struct cfgpool__task *task, unsigned worker, void *kstate,
+		       struct cfgpool__counters *c)
+{
+	cfgpool_result_t res = {.worker = worker};
+	void *output = task->output;
+
+	if (atomic_load_explicit(&pool->cancel, memory_order_relaxed)) {
+		res.status = -ECANCELED;
+		count(&c->cancelled, 1);
+	} else {
+		uint64_t t0 = cfgpool__now_ns();
+		const struct cfgpool_config *snap;
+		const struct cfgpool__kernel_block *kb;
+		cfgpool_task_ctx_t ctx;
+
+		/* The snapshot is pinned from here to read_unlock: one version for the whole task. */
+		urcu_memb_read_lock();
+		snap = cfgpool__holder_deref(pool->holder);
+		kb = snap->params[0];
+		ctx.config = snap;
+		ctx.params = kb->params;
+		ctx.state = kstate;
+		ctx.worker = worker;
+		ctx.version = snap->version;
+		res.status = pool->kernel->run(&ctx, task->input, output);
+		res.version = snap->version;
+		urcu_memb_read_unlock();
+
+		res.elapsed_ns = cfgpool__now_ns() - t0;
+		if (res.status > 0)
+			res.status = CFGPOOL_EKERNEL; /* a kernel that broke the sign convention */
+		if (res.status != 0)
+			count(&c->failed, 1);
+		count(&c->busy_ns, res.elapsed_ns);
+		update_ewma(pool, res.elapsed_ns);
+	}
+	count(&c->tasks, 1);
+	complete(task, output, &res);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Waking and parking                                                                         */
+/* ------------------------------------------------------------------------------------------ */
+
+bool cfgpool__wake_one(struct cfgpool_pool *pool)
+{
+	unsigned n = pool->nworkers;
+	unsigned start;
+
+	/* Pairs with the fence in park(): our push is ordered before this load of nparked. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&pool->nparked, memory_order_relaxed) == 0)
+		return false;
+	/* Start the scan at a rotating point so that wakes spread over the workers. */
+	start = atomic_fetch_add_explicit(&pool->wake_cursor, 1, memory_order_relaxed);
+	for (unsigned k = 0; k < n; k++) {
+		struct cfgpool__worker *w = &pool->workers[(start + k) % n];
+		uint32_t parked = WORKER_PARKED;
+
+		if (atomic_load_explicit(&w->state, memory_order_relaxed) != WORKER_PARKED)
+			continue;
+		if (atomic_compare_exchange_strong_explicit(&w->state, &parked, WORKER_RUNNING,
+							    memory_order_acq_rel, memory_order_relaxed)) {
+			atomic_fetch_sub_explicit(&pool->nparked, 1, memory_order_relaxed);
+			cfgpool__futex_wake(&w->state, 1);
+			return true;
+		}
+	}
+	return false;
+}
+
+void cfgpool__wake_all(struct cfgpool_pool *pool)
+{
+	while (cfgpool__wake_one(pool))
+		;
+}
+
+void cfgpool__space_signal(struct cfgpool_pool *pool)
+{
+	/* Pairs with the fence in the waiting submitter (pool.c): our pop freed a slot
+	 * before this load, or the submitter sees the slot free on its retry. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&pool->space_waiters, memory_order_relaxed) == 0)
+		return;
+	atomic_fetch_add_explicit(&pool->space_seq, 1, memory_order_relaxed);
+	cfgpool__futex_wake(&pool->space_seq, INT32_MAX);
+}
+
+static bool has_work(struct cfgpool_pool *pool)
+{
+	return cfgpool__queue_size(&pool->queue) > 0 || atomic_load_explicit(&pool->closing, memory_order_acquire);
+}
+
+/* The current snapshot's spin window, so that a reload can retune it. */
+static uint64_t spin_window_ns(struct cfgpool_pool *pool)
+{
+	uint64_t ns;
+
+	urcu_memb_read_lock();
+	ns = (uint64_t)cfgpool__holder_deref(pool->holder)->pool.idle_spin_us * 1000u;
+	urcu_memb_read_unlock();
+	return ns;
+}
+
+/* Spins until there is work or the window closes; then parks until woken. */
+static void idle(struct cfgpool__worker *w)
+{
+	struct cfgpool_pool *pool = w->pool;
+	uint64_t window = spin_window_ns(pool), start = cfgpool__now_ns();
+	uint32_t expected = WORKER_PARKED;
+
+	do {
+		for (int i = 0; i < 64; i++) {
+			if (has_work(pool))
+				return;
+			cfgpool__cpu_relax();
+		}
+	} while (cfgpool__now_ns() - start < window);
+
+	atomic_store_explicit(&w->state, WORKER_PARKED, memory_order_relaxed);
+	atomic_fetch_add_explicit(&pool->nparked, 1, memory_order_seq_cst);
+	/* Pairs with the fence in cfgpool__wake_one(). */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (has_work(pool)) {
+		/* Unpark ourselves, unless a waker already claimed us (it then fixed nparked). */
+		if (atomic_compare_exchange_strong_explicit(&w->state, &expected, WORKER_RUNNING,
+							    memory_order_acq_rel, memory_order_relaxed))
+			atomic_fetch_sub_explicit(&pool->nparked, 1, memory_order_relaxed);
+		return;
+	}
+	count(&w->c.parks, 1);
+	/* A parked worker holds no read-side section, so grace periods never wait for it. */
+	while (atomic_load_explicit(&w->state, memory_order_acquire) == WORKER_PARKED)
+		cfgpool__futex_wait(&w->state, WORKER_PARKED, NULL);
+	count(&w->c.wakes, 1);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The worker thread                                                                          */
+/* ------------------------------------------------------------------------------------------ */
+
+static void worker_init(struct cfgpool__worker *w)
+{
+	struct cfgpool_pool *pool = w->pool;
+	const struct cfgpool_config *snap;
+
+	if (pool->kernel->worker_init == NULL)
+		return;
+	/* The configuration stays pinned while worker_init reads it. */
+	urcu_memb_read_lock();
+	snap = cfgpool__holder_deref(pool->holder);
+	w->init_rc = pool->kernel->worker_init(snap, ((const struct cfgpool__kernel_block *)snap->params[0])->params,
+					       w->index, &w->kstate);
+	urcu_memb_read_unlock();
+	if (w->init_rc > 0)
+		w->init_rc = -EINVAL;
+}
+
+static void *worker_main(void *arg)
+{
+	struct cfgpool__worker *w = arg;
+	struct cfgpool_pool *pool = w->pool;
+	struct cfgpool__task task;
+	bool go;
+
+	if (cfgpool_reader_register() != 0)
+		cfgpool__die("cannot register a worker as an RCU reader");
+	worker_init(w);
+	atomic_fetch_add_explicit(&pool->started, 1, memory_order_release);
+	cfgpool__futex_wake(&pool->started, 1);
+	/* Wait for open() to say whether every worker started. */
+	while (atomic_load_explicit(&pool->started, memory_order_acquire) != UINT32_MAX)
+		cfgpool__futex_wait(&pool->started, atomic_load(&pool->started), NULL);
+	go = atomic_load_explicit(&pool->go, memory_order_acquire);
+
+	while (go) {
+		if (cfgpool__queue_pop(&pool->queue, &task)) {
+			cfgpool__space_signal(pool);
+			/* More queued than we can take: pass the wake-up on before working. */
+			if (cfgpool__queue_size(&pool->queue) > 0)
+				cfgpool__wake_one(pool);
+			cfgpool__run_task(pool, &task, w->index, w->kstate, &w->c);
+			continue;
+		}
+		if (atomic_load_explicit(&pool->closing, memory_order_acquire) &&
+		    cfgpool__queue_size(&pool->queue) == 0)
+			break;
+		idle(w);
+	}
+
+	if (w->init_rc == 0 && pool->kernel->worker_fini != NULL)
+		pool->kernel->worker_fini(w->kstate, w->index);
+	cfgpool_reader_unregister();
+	return NULL;
+}
+
+static void pin_and_name(struct cfgpool__worker *w, pthread_attr_t *attr)
+{
+	if (w->cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(w->cpu, &set);
+		/* Pinned from its first instruction: the attribute, not a call after start. */
+		pthread_attr_setaffinity_np(attr, sizeof(set), &set);
+	}
+}
+
+int cfgpool__workers_start(struct cfgpool_pool *pool, const int *cpus, unsigned ncpu, bool pin,
+			   cfgpool_error_t *err)
+{
+	unsigned started = 0;
+	int rc = 0;
+
+	for (unsigned i = 0; i < pool->nworkers; i++) {
+		struct cfgpool__worker *w = &pool->workers[i];
+		pthread_attr_t attr;
+		char name[16];
+
+		w->pool = pool;
+		w->index = i;
+		w->cpu = pin ? cpus[i % ncpu] : -1;
+		atomic_init(&w->state, WORKER_RUNNING);
+		cfgpool__check(pthread_attr_init(&attr));
+		pin_and_name(w, &attr);
+		rc = -pthread_create(&w->thread, &attr, worker_main, w);
+		pthread_attr_destroy(&attr);
+		if (rc != 0) {
+			cfgpool_error_set(err, rc, NULL, "cannot start worker %u: %s", i, cfgpool_strerror(rc));
+			break;
+		}
+		/* Visible in top -H and in debuggers. */
+		snprintf(name, sizeof(name), "cfgpool/%d", pin ? w->cpu : (int)i);
+		pthread_setname_np(w->thread, name);
+		started++;
+	}
+
+	/* Wait for every started worker to finish worker_init. */
+	for (;;) {
+		uint32_t n = atomic_load_explicit(&pool->started, memory_order_acquire);
+
+		if (n == started)
+			break;
+		cfgpool__futex_wait(&pool->started, n, NULL);
+	}
+	for (unsigned i = 0; i < started && rc == 0; i++) {
+		if (pool->workers[i].init_rc != 0) {
+			rc = pool->workers[i].init_rc;
+			cfgpool_error_set(err, rc, NULL, "kernel %s: worker_init failed on worker %u: %s",
+					  pool->kernel->name, i, cfgpool_strerror(rc));
+		}
+	}
+	atomic_store_explicit(&pool->go, rc == 0, memory_order_release);
+	atomic_store_explicit(&pool->started, UINT32_MAX, memory_order_release);
+	cfgpool__futex_wake(&pool->started, INT32_MAX);
+	if (rc != 0) {
+		pool->nworkers = started;
+		cfgpool__workers_join(pool);
+	}
+	return rc;
+}
+
+void cfgpool__workers_join(struct cfgpool_pool *pool)
+{
+	for (unsigned i = 0; i < pool->nworkers; i++)
+		cfgpool__check(pthread_join(pool->workers[i].thread, NULL));
+}

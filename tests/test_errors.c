@@ -1,0 +1,355 @@
+/*
+ * Error codes, their names and messages, and the cfgpool_error_t helpers.
+ *
+ * The tables below are generated from CFGPOOL_ERRNO_MAP itself, so a code added to the map
+ * is checked without touching this file.
+ */
+#define _GNU_SOURCE
+
+#include "helpers.h"
+
+struct code_entry {
+	const char *name;
+	int value;
+	const char *msg;
+};
+
+static const struct code_entry codes[] = {
+#define CODE_ENTRY(name, value, msg) {#name, value, msg},
+    CFGPOOL_ERRNO_MAP(CODE_ENTRY)
+#undef CODE_ENTRY
+};
+
+#define NCODES (sizeof(codes) / sizeof(codes[0]))
+
+/* --- names and messages ------------------------------------------------------------------ */
+
+static void strerror_matches_the_map_for_every_code(void **state)
+{
+	for (size_t i = 0; i < NCODES; i++) {
+		const char *msg = cfgpool_strerror(codes[i].value);
+
+		assert_non_null(msg);
+		assert_string_equal(msg, codes[i].msg);
+	}
+}
+
+static void err_name_matches_the_map_for_every_code(void **state)
+{
+	for (size_t i = 0; i < NCODES; i++) {
+		const char *name = cfgpool_err_name(codes[i].value);
+
+		assert_non_null(name);
+		assert_string_equal(name, codes[i].name);
+	}
+}
+
+static void every_code_has_a_distinct_name_and_value(void **state)
+{
+	for (size_t i = 0; i < NCODES; i++) {
+		for (size_t j = i + 1; j < NCODES; j++) {
+			assert_int_not_equal(codes[i].value, codes[j].value);
+			assert_string_not_equal(cfgpool_err_name(codes[i].value), cfgpool_err_name(codes[j].value));
+		}
+	}
+}
+
+static void every_code_is_negative(void **state)
+{
+	for (size_t i = 0; i < NCODES; i++)
+		assert_true(codes[i].value < 0);
+}
+
+/*
+ * The map promises that errno codes keep their system values, so a caller may compare a
+ * result with -ENOENT as well as with CFGPOOL_ENOENT.
+ */
+static void errno_codes_equal_the_negated_system_values(void **state)
+{
+	assert_int_equal(CFGPOOL_EPERM, -EPERM);
+	assert_int_equal(CFGPOOL_ENOENT, -ENOENT);
+	assert_int_equal(CFGPOOL_EIO, -EIO);
+	assert_int_equal(CFGPOOL_E2BIG, -E2BIG);
+	assert_int_equal(CFGPOOL_EBADF, -EBADF);
+	assert_int_equal(CFGPOOL_EAGAIN, -EAGAIN);
+	assert_int_equal(CFGPOOL_ENOMEM, -ENOMEM);
+	assert_int_equal(CFGPOOL_EACCES, -EACCES);
+	assert_int_equal(CFGPOOL_EBUSY, -EBUSY);
+	assert_int_equal(CFGPOOL_EEXIST, -EEXIST);
+	assert_int_equal(CFGPOOL_ENOTDIR, -ENOTDIR);
+	assert_int_equal(CFGPOOL_EISDIR, -EISDIR);
+	assert_int_equal(CFGPOOL_EINVAL, -EINVAL);
+	assert_int_equal(CFGPOOL_EMFILE, -EMFILE);
+	assert_int_equal(CFGPOOL_ERANGE, -ERANGE);
+	assert_int_equal(CFGPOOL_ENOSYS, -ENOSYS);
+	assert_int_equal(CFGPOOL_ELOOP, -ELOOP);
+	assert_int_equal(CFGPOOL_EOVERFLOW, -EOVERFLOW);
+	assert_int_equal(CFGPOOL_ESHUTDOWN, -ESHUTDOWN);
+	assert_int_equal(CFGPOOL_ETIMEDOUT, -ETIMEDOUT);
+	assert_int_equal(CFGPOOL_ECANCELED, -ECANCELED);
+}
+
+/* cfgpool's own codes must never be mistaken for an errno value. */
+static void own_codes_lie_outside_the_errno_range(void **state)
+{
+	const int own[] = {CFGPOOL_ETYPE, CFGPOOL_ESYNTAX, CFGPOOL_ESCHEMA, CFGPOOL_EPATH, CFGPOOL_EKERNEL};
+
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		assert_true(own[i] <= -4000);
+}
+
+static void zero_is_success_and_ok(void **state)
+{
+	assert_string_equal(cfgpool_strerror(0), "success");
+	assert_string_equal(cfgpool_err_name(0), "OK");
+}
+
+static void unknown_codes_give_unknown_error_and_unknown(void **state)
+{
+	/* Gaps between mapped codes, both sides of the own-code block, positives and extremes. */
+	const int unknown[] = {-3, -4, -6, -39, -4000, -4006, -5000, 1, 2, 4001, INT_MIN, INT_MAX};
+
+	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+		const char *msg = cfgpool_strerror(unknown[i]);
+		const char *name = cfgpool_err_name(unknown[i]);
+
+		assert_non_null(msg);
+		assert_non_null(name);
+		assert_string_equal(msg, "unknown error");
+		assert_string_equal(name, "UNKNOWN");
+	}
+}
+
+/* --- cfgpool_error_t ---------------------------------------------------------------------- */
+
+static void error_init_clears_every_field(void **state)
+{
+	cfgpool_error_t err;
+
+	memset(&err, 0x5a, sizeof(err));
+	cfgpool_error_init(&err);
+	assert_int_equal(err.code, 0);
+	assert_int_equal(err.line, 0);
+	assert_int_equal(err.column, 0);
+	assert_string_equal(err.source, "");
+	assert_string_equal(err.path, "");
+	assert_string_equal(err.text, "");
+}
+
+static void error_set_records_code_path_and_formatted_text(void **state)
+{
+	cfgpool_error_t err;
+
+	cfgpool_error_init(&err);
+	assert_int_equal(cfgpool_error_set(&err, -ERANGE, "kernel.paths", "at most %d paths, got %s", 4, "five"),
+			 -ERANGE);
+	assert_int_equal(err.code, -ERANGE);
+	assert_string_equal(err.path, "kernel.paths");
+	assert_string_equal(err.text, "at most 4 paths, got five");
+}
+
+static void error_set_returns_code_when_err_is_null(void **state)
+{
+	assert_int_equal(cfgpool_error_set(NULL, -ERANGE, "kernel.paths", "ignored %d", 1), -ERANGE);
+	assert_int_equal(cfgpool_error_set(NULL, CFGPOOL_ESCHEMA, NULL, "ignored"), CFGPOOL_ESCHEMA);
+}
+
+static void error_set_with_null_path_leaves_path_empty(void **state)
+{
+	cfgpool_error_t err;
+
+	cfgpool_error_init(&err);
+	assert_int_equal(cfgpool_error_set(&err, -EINVAL, NULL, "no path here"), -EINVAL);
+	assert_int_equal(err.code, -EINVAL);
+	assert_string_equal(err.path, "");
+	assert_string_equal(err.text, "no path here");
+}
+
+static void error_set_first_error_wins(void **state)
+{
+	cfgpool_error_t err;
+
+	cfgpool_error_init(&err);
+	assert_int_equal(cfgpool_error_set(&err, -ERANGE, "kernel.paths", "first"), -ERANGE);
+	/* The second call still returns its own code: the caller propagates what it saw. */
+	assert_int_equal(cfgpool_error_set(&err, CFGPOOL_ESCHEMA, "pool.workers", "second"), CFGPOOL_ESCHEMA);
+	assert_int_equal(err.code, -ERANGE);
+	assert_string_equal(err.path, "kernel.paths");
+	assert_string_equal(err.text, "first");
+}
+
+/* The contract allows a zeroed struct instead of cfgpool_error_init(). */
+static void error_set_works_on_a_zeroed_struct(void **state)
+{
+	cfgpool_error_t err;
+
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(cfgpool_error_set(&err, -ENOMEM, "a.b", "%s", "zeroed"), -ENOMEM);
+	assert_int_equal(err.code, -ENOMEM);
+	assert_string_equal(err.path, "a.b");
+	assert_string_equal(err.text, "zeroed");
+}
+
+static void error_set_truncates_long_text_and_path_safely(void **state)
+{
+	char big[CFGPOOL_ERROR_TEXT_LEN * 3];
+	cfgpool_error_t err;
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	cfgpool_error_init(&err);
+	assert_int_equal(cfgpool_error_set(&err, -E2BIG, big, "%s", big), -E2BIG);
+	assert_int_equal(strlen(err.text), CFGPOOL_ERROR_TEXT_LEN - 1);
+	assert_int_equal(strlen(err.path), CFGPOOL_ERROR_PATH_LEN - 1);
+	assert_int_equal(err.text[0], 'x');
+	assert_int_equal(err.path[0], 'x');
+}
+
+/* --- cfgpool_error_format ----------------------------------------------------------------- */
+
+/* Fails the test unless `s` ends with `suffix`. */
+static void assert_ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	if (n < m || strcmp(s + n - m, suffix) != 0) {
+		print_error("\"%s\" does not end with \"%s\"\n", s, suffix);
+		fail();
+	}
+}
+
+static void format_syntax_error_is_source_line_column_message(void **state)
+{
+	cfgpool_error_t err;
+	char buf[512];
+
+	cfgpool_error_init(&err);
+	err.code = CFGPOOL_ESYNTAX;
+	err.line = 3;
+	err.column = 14;
+	err.position = 40;
+	snprintf(err.source, sizeof(err.source), "config.json");
+	snprintf(err.text, sizeof(err.text), "'}' expected near '\"pin\"'");
+	assert_ptr_equal(cfgpool_error_format(&err, buf, sizeof(buf)), buf);
+	/* Whether the code's message sits in between is checked on a loaded error below. */
+	assert_int_equal(strncmp(buf, "config.json:3:14: ", 18), 0);
+	assert_ends_with(buf, ": '}' expected near '\"pin\"'");
+}
+
+static void format_schema_error_is_source_path_text(void **state)
+{
+	cfgpool_error_t err;
+	char buf[512];
+
+	cfgpool_error_init(&err);
+	err.code = CFGPOOL_ESCHEMA;
+	snprintf(err.source, sizeof(err.source), "config.json");
+	snprintf(err.path, sizeof(err.path), "pool.workers");
+	snprintf(err.text, sizeof(err.text), "expected an integer from 1 to 1024, got \"eight\"");
+	assert_ptr_equal(cfgpool_error_format(&err, buf, sizeof(buf)), buf);
+	assert_string_equal(buf, "config.json: pool.workers: expected an integer from 1 to 1024, got \"eight\"");
+}
+
+/*
+ * The same shapes, from errors the loader itself produced. The header's example line is
+ * "config.json:3:14: JSON syntax error: ...": the reader learns it is a syntax error, not
+ * just jansson's "'}' expected near ...". Whether "JSON syntax error: " is added by the
+ * formatter or stored in err.text, it must appear once, right after the location.
+ */
+static void format_of_a_loaded_syntax_error_names_it_a_json_syntax_error(void **state)
+{
+	static const char doc[] = "{\n  \"pool\": {\n    \"workers\": 4 \"pin\": true\n  }\n}\n";
+	static const char head[] = "config.json:3:22: JSON syntax error: ";
+	cfgpool_load_opts_t opts = {.source = "config.json"};
+	cfgpool_config_t *cfg = NULL;
+	cfgpool_error_t err;
+	char buf[512];
+
+	assert_int_equal(load_str_opts(doc, &opts, &cfg, &err), CFGPOOL_ESYNTAX);
+	assert_null(cfg);
+	assert_int_equal(err.line, 3);
+	assert_int_equal(err.column, 22);
+	cfgpool_error_format(&err, buf, sizeof(buf));
+	if (strncmp(buf, head, sizeof(head) - 1) != 0)
+		print_error("\"%s\" does not start with \"%s\"\n", buf, head);
+	assert_int_equal(strncmp(buf, head, sizeof(head) - 1), 0);
+	assert_null(strstr(buf + sizeof(head) - 1, "JSON syntax error"));
+	assert_contains(buf, "expected near");
+}
+
+static void format_of_a_loaded_schema_error(void **state)
+{
+	static const char doc[] = "{\"pool\": {\"workers\": \"eight\"}}";
+	cfgpool_load_opts_t opts = {.source = "config.json"};
+	cfgpool_config_t *cfg = NULL;
+	cfgpool_error_t err;
+	char buf[512];
+
+	assert_int_equal(load_str_opts(doc, &opts, &cfg, &err), CFGPOOL_ESCHEMA);
+	assert_null(cfg);
+	assert_string_equal(cfgpool_error_format(&err, buf, sizeof(buf)),
+			    "config.json: pool.workers: expected an integer from 1 to 1024, got \"eight\"");
+}
+
+static void format_truncates_to_size_and_terminates(void **state)
+{
+	cfgpool_error_t err;
+	char buf[16];
+
+	cfgpool_error_init(&err);
+	err.code = CFGPOOL_ESCHEMA;
+	snprintf(err.source, sizeof(err.source), "config.json");
+	snprintf(err.path, sizeof(err.path), "pool.workers");
+	snprintf(err.text, sizeof(err.text), "a long enough message to be cut");
+	memset(buf, '#', sizeof(buf));
+	assert_ptr_equal(cfgpool_error_format(&err, buf, 10), buf);
+	assert_int_equal(strlen(buf), 9);
+	assert_memory_equal(buf, "config.js", 9);
+	/* Nothing past `size` may be written. */
+	for (size_t i = 10; i < sizeof(buf); i++)
+		assert_int_equal(buf[i], '#');
+}
+
+static void format_with_size_one_gives_empty_string(void **state)
+{
+	cfgpool_error_t err;
+	char buf[4] = {'a', 'b', 'c', 'd'};
+
+	cfgpool_error_init(&err);
+	err.code = CFGPOOL_ESYNTAX;
+	err.line = 1;
+	err.column = 1;
+	snprintf(err.source, sizeof(err.source), "x");
+	assert_ptr_equal(cfgpool_error_format(&err, buf, 1), buf);
+	assert_int_equal(buf[0], '\0');
+	assert_int_equal(buf[1], 'b');
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(strerror_matches_the_map_for_every_code),
+	    cmocka_unit_test(err_name_matches_the_map_for_every_code),
+	    cmocka_unit_test(every_code_has_a_distinct_name_and_value),
+	    cmocka_unit_test(every_code_is_negative),
+	    cmocka_unit_test(errno_codes_equal_the_negated_system_values),
+	    cmocka_unit_test(own_codes_lie_outside_the_errno_range),
+	    cmocka_unit_test(zero_is_success_and_ok),
+	    cmocka_unit_test(unknown_codes_give_unknown_error_and_unknown),
+	    cmocka_unit_test(error_init_clears_every_field),
+	    cmocka_unit_test(error_set_records_code_path_and_formatted_text),
+	    cmocka_unit_test(error_set_returns_code_when_err_is_null),
+	    cmocka_unit_test(error_set_with_null_path_leaves_path_empty),
+	    cmocka_unit_test(error_set_first_error_wins),
+	    cmocka_unit_test(error_set_works_on_a_zeroed_struct),
+	    cmocka_unit_test(error_set_truncates_long_text_and_path_safely),
+	    cmocka_unit_test(format_syntax_error_is_source_line_column_message),
+	    cmocka_unit_test(format_schema_error_is_source_path_text),
+	    cmocka_unit_test(format_of_a_loaded_syntax_error_names_it_a_json_syntax_error),
+	    cmocka_unit_test(format_of_a_loaded_schema_error),
+	    cmocka_unit_test(format_truncates_to_size_and_terminates),
+	    cmocka_unit_test(format_with_size_one_gives_empty_string),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
