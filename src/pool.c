@@ -482,7 +482,10 @@ static void batch_wait(struct cfgpool_pool *pool, struct cfgpool__batch *b, stru
 		if (spin_start == 0)
 			spin_start = cfgpool__now_ns();
 		if (cfgpool__now_ns() - spin_start < spin_ns) {
-			cfgpool__cpu_relax();
+			/* The workers running our items may share this CPU: let them have it. */
+			for (int i = 0; i < 16; i++)
+				cfgpool__cpu_relax();
+			sched_yield();
 			continue;
 		}
 		/* Sleep until the last item completes; the completer sees the bit and wakes us. */
@@ -551,8 +554,18 @@ int cfgpool_pool_map(cfgpool_pool_t *pool, const void *inputs, size_t in_stride,
 	}
 	note_depth(pool);
 
-	/* A batch cheaper than a wake-up runs on the caller (and any spinning worker). */
-	if (c == NULL || n * atomic_load_explicit(&pool->ewma_ns, memory_order_relaxed) >= threshold_ns)
+	/*
+	 * A batch cheaper than a wake-up runs on the caller (and any spinning worker). A
+	 * larger one goes to the workers alone: with one worker per CPU, a caller running
+	 * tasks too would put two threads on one CPU, and the batch would wait for the
+	 * slower of them (measured: 8 x 1 ms tasks took 16.6 ms with the caller helping,
+	 * 4.3 ms without).
+	 */
+	if (c != NULL && n * atomic_load_explicit(&pool->ewma_ns, memory_order_relaxed) >= threshold_ns) {
+		caller_release(c);
+		c = NULL;
+	}
+	if (c == NULL)
 		cfgpool__wake_one(pool);
 	batch_wait(pool, &b, c, caller_index, spin_ns);
 	caller_release(c);

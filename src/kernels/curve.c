@@ -130,8 +130,9 @@ static int read_point(const cfgpool_node_t *points, size_t i, double *t, double 
 		char path[CFGPOOL_ERROR_PATH_LEN];
 
 		point_path(path, sizeof(path), i, -1);
-		return cfgpool_error_set(err, CFGPOOL_ESCHEMA, path, "expected a [t, y] pair, got an array of %zu element%s",
-					 len, len == 1 ? "" : "s");
+		return cfgpool_error_set(err, CFGPOOL_ESCHEMA, path,
+					 "expected a [t, y] pair, got an array of %zu element%s", len,
+					 len == 1 ? "" : "s");
 	}
 	cfgpool_array_get(pair, 0, &c[0]);
 	cfgpool_array_get(pair, 1, &c[1]);
