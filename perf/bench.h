@@ -75,9 +75,11 @@ static inline void bench_report(const char *bench, const char *config, const cha
 /*
  * A realistic configuration of about `target` bytes of JSON: the seed's logging sections,
  * a `pool` and a `kernel` section, and an application table of records with strings,
- * numbers, booleans, a small array and a nested object each. Returns a malloc'ed string.
+ * numbers, booleans, a small array and a nested object each. `extra` (may be NULL) is
+ * inserted as further top-level members, e.g. "\"kernel\": {...},". Returns a malloc'ed
+ * string.
  */
-static inline char *bench_gen_config(size_t target, size_t *len_out)
+static inline char *bench_gen_config(size_t target, const char *extra, size_t *len_out)
 {
 	size_t cap = target + 4096, len = 0;
 	char *buf = malloc(cap);
@@ -89,7 +91,8 @@ static inline char *bench_gen_config(size_t target, size_t *len_out)
 				"{\"version\": 1, \"disable_existing_loggers\": false,\n"
 				" \"loggers\": {\"\": {\"level\": \"INFO\"}, \"another.module\": {\"level\": \"DEBUG\"}},\n"
 				" \"pool\": {\"queue_capacity\": 1024},\n"
-				" \"app\": {\"records\": [\n");
+				" %s\n"
+				" \"app\": {\"records\": [\n", extra ? extra : "");
 	while (len + 512 < target) {
 		len += (size_t)snprintf(buf + len, cap - len,
 					"  {\"id\": %lu, \"name\": \"instrument-%06lu\", \"weight\": %.6f, "

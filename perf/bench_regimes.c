@@ -35,8 +35,10 @@
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -56,6 +58,34 @@ static unsigned ncpu;
 static double count_scale = 1.0;         /* bench_scale(), divided by 10 with --quick */
 static const char *pool_section = "{}";  /* cfgpool's `pool` section (--pool) */
 static const cfgpool_spin_input_t zero_input = {0};
+
+/* What is being measured, for the watchdog's message. */
+static char watchdog_what[128];
+
+/*
+ * A peer that deadlocks must fail `make bench`, not hang it: each measurement arms an alarm
+ * far beyond its expected time (seconds, even with CFGPOOL_BENCH_SCALE), and this handler
+ * ends the process. Only async-signal-safe calls here.
+ */
+static void watchdog(int sig)
+{
+	static const char head[] = "bench_regimes: watchdog: no progress in ";
+
+	(void)sig;
+	(void)!write(STDERR_FILENO, head, sizeof(head) - 1);
+	(void)!write(STDERR_FILENO, watchdog_what, strlen(watchdog_what));
+	(void)!write(STDERR_FILENO, ", giving up\n", 12);
+	_exit(3);
+}
+
+static void watchdog_arm(const char *regime, const char *peer)
+{
+	double limit = 120.0 * (count_scale > 1 ? count_scale : 1);
+
+	snprintf(watchdog_what, sizeof(watchdog_what), "%s %s", regime, peer);
+	signal(SIGALRM, watchdog);
+	alarm((unsigned)limit);
+}
 
 static void die(const char *what, const char *detail)
 {
@@ -100,6 +130,34 @@ static void json_escape(char *dst, size_t size, const char *s)
 			dst[n++] = *s;
 	}
 	dst[n] = '\0';
+}
+
+/*
+ * CPU time used by everything else on the machine, in seconds: all busy time in /proc/stat
+ * minus this process's own user+system time. Sampled around each measurement, it tells
+ * how much of the CPUs another process took meanwhile (a build, a test suite): with two
+ * CPUs that ruins the figures, and the JSON line says so. Jiffy resolution (10 ms), so it
+ * only means something for measurements of a second or more; -1 if /proc is not there.
+ */
+static double others_cpu_s(void)
+{
+	unsigned long long user, nice, sys, idle, iowait, irq, softirq, steal = 0;
+	struct rusage ru;
+	double busy, own;
+	FILE *f = fopen("/proc/stat", "r");
+	int n;
+
+	if (f == NULL)
+		return -1;
+	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &sys, &idle, &iowait, &irq,
+		   &softirq, &steal);
+	fclose(f);
+	if (n < 7 || getrusage(RUSAGE_SELF, &ru) != 0)
+		return -1;
+	busy = (double)(user + nice + sys + irq + softirq + steal) / (double)sysconf(_SC_CLK_TCK);
+	own = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+	      (double)ru.ru_stime.tv_usec / 1e6;
+	return busy - own;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -153,10 +211,13 @@ static struct task *task_array(struct task **tasks, size_t *cap, size_t n)
  * done counts completions of a stream: incremented by the completion callback on a worker
  * (release), read by the submitter (acquire), so the outputs are visible once it reaches n.
  */
+#define MAX_REPORTED_WORKERS 16
+
 struct cfgpool_peer {
 	cfgpool_pool_t *pool;
 	_Atomic uint64_t done;
 	cfgpool_pool_stats_t mark;
+	cfgpool_worker_stats_t wmark[MAX_REPORTED_WORKERS];
 };
 
 static int cfgpool_peer_open(void **self)
@@ -220,17 +281,29 @@ static void cfgpool_peer_stream(void *self, const cfgpool_spin_input_t *in, cfgp
 static void cfgpool_peer_counters(void *self, double per, char *buf, size_t len)
 {
 	struct cfgpool_peer *p = self;
+	cfgpool_worker_stats_t wnow[MAX_REPORTED_WORKERS];
 	cfgpool_pool_stats_t now;
+	unsigned nw;
+	int off;
 
-	cfgpool_pool_stats(p->pool, &now, NULL, 0);
-	if (buf != NULL)
-		snprintf(buf, len,
-			 ", \"parks_per_batch\": %.3g, \"wakes_per_batch\": %.3g, \"caller_tasks_per_batch\": %.3g, "
-			 "\"queue_high_water\": %llu, \"workers\": %u",
-			 (double)(now.parks - p->mark.parks) / per, (double)(now.wakes - p->mark.wakes) / per,
-			 (double)(now.caller_tasks - p->mark.caller_tasks) / per,
-			 (unsigned long long)now.queue_high_water, now.workers);
+	memset(wnow, 0, sizeof(wnow));
+	cfgpool_pool_stats(p->pool, &now, wnow, MAX_REPORTED_WORKERS);
+	nw = now.workers < MAX_REPORTED_WORKERS ? now.workers : MAX_REPORTED_WORKERS;
+	if (buf != NULL) {
+		off = snprintf(buf, len,
+			       ", \"parks_per_batch\": %.3g, \"wakes_per_batch\": %.3g, \"caller_tasks_per_batch\": %.3g, "
+			       "\"queue_high_water\": %llu, \"workers\": %u, \"worker_tasks_per_batch\": [",
+			       (double)(now.parks - p->mark.parks) / per, (double)(now.wakes - p->mark.wakes) / per,
+			       (double)(now.caller_tasks - p->mark.caller_tasks) / per,
+			       (unsigned long long)now.queue_high_water, now.workers);
+		for (unsigned i = 0; i < nw && off > 0 && (size_t)off < len; i++)
+			off += snprintf(buf + off, len - (size_t)off, "%s%.3g", i ? ", " : "",
+					(double)(wnow[i].tasks - p->wmark[i].tasks) / per);
+		if (off > 0 && (size_t)off < len)
+			snprintf(buf + off, len - (size_t)off, "]");
+	}
 	p->mark = now;
+	memcpy(p->wmark, wnow, sizeof(wnow));
 }
 
 static void cfgpool_peer_close(void *self)
@@ -608,25 +681,28 @@ static size_t scaled(const struct regime *r)
 	return n < (double)r->min ? r->min : (size_t)n;
 }
 
-/* The time one task of `iterations` takes alone on the calling thread: a median, in ns. */
+/*
+ * The time one task of `iterations` takes alone on the calling thread, in ns: the fastest
+ * of `reps` runs, as cfgpool_spin_calibrate() does, because preemption only ever adds time
+ * (a median taken while another process held the CPU once made 1 ms tasks "take" 2.8 ms).
+ */
 static double task_ns(uint64_t iterations, size_t reps)
 {
 	cfgpool_spin_input_t in = {iterations};
 	cfgpool_spin_output_t out;
-	double *v = calloc(reps, sizeof(*v)), median;
+	double best = INFINITY;
 
-	if (v == NULL)
-		die("out of memory", NULL);
 	run_spin(&in, &out);
 	for (size_t i = 0; i < reps; i++) {
 		uint64_t t0 = bench_now_ns();
+		double t;
 
 		run_spin(&in, &out);
-		v[i] = (double)(bench_now_ns() - t0);
+		t = (double)(bench_now_ns() - t0);
+		if (t < best)
+			best = t;
 	}
-	median = bench_quantile(v, reps, 0.5);
-	free(v);
-	return median;
+	return best;
 }
 
 static void sleep_until(uint64_t ns)
@@ -653,6 +729,82 @@ static void check_outputs(const struct regime *r, const struct peer *peer, const
 		}
 }
 
+/* Fills samples[0..7) with the tasks/s of repetitions of n empty tasks, after a warm-up. */
+static void run_throughput(const struct regime *r, const struct peer *peer, void *self, size_t n, double *samples)
+{
+	cfgpool_spin_output_t *out = calloc(n, sizeof(*out));
+
+	if (out == NULL)
+		die("out of memory", NULL);
+	peer->stream(self, &zero_input, out, n / 10 + 1); /* warm-up: threads, queues, pages */
+	if (peer->counters != NULL)
+		peer->counters(self, 1, NULL, 0);
+	for (size_t s = 0; s < THROUGHPUT_REPS; s++) {
+		uint64_t t0;
+
+		memset(out, 0, n * sizeof(*out));
+		t0 = bench_now_ns();
+		peer->stream(self, &zero_input, out, n);
+		samples[s] = (double)n * 1e9 / (double)(bench_now_ns() - t0);
+		check_outputs(r, peer, out, n);
+	}
+	free(out);
+}
+
+/*
+ * Fills samples[0..n) with batch latencies in us, after r->warmup untimed batches, back to
+ * back or on the regime's period; returns the wall time of the n timed batches in ns.
+ */
+static uint64_t run_latency(const struct regime *r, const struct peer *peer, void *self, uint64_t iterations,
+			    size_t n, double *samples)
+{
+	uint64_t period = (uint64_t)r->period_ms * 1000000u, next = bench_now_ns(), wall0 = 0;
+	cfgpool_spin_input_t in[BATCH];
+	cfgpool_spin_output_t out[BATCH];
+
+	for (size_t i = 0; i < BATCH; i++)
+		in[i].iterations = iterations;
+	for (size_t i = 0; i < r->warmup + n; i++) {
+		uint64_t t0;
+
+		if (i == r->warmup && peer->counters != NULL)
+			peer->counters(self, 1, NULL, 0);
+		if (period != 0) {
+			next += period;
+			sleep_until(next);
+		}
+		memset(out, 0, sizeof(out));
+		t0 = bench_now_ns();
+		if (i == r->warmup)
+			wall0 = t0;
+		peer->batch(self, in, out, BATCH);
+		if (i >= r->warmup)
+			samples[i - r->warmup] = (double)(bench_now_ns() - t0) / 1e3;
+		check_outputs(r, peer, out, BATCH);
+	}
+	return bench_now_ns() - wall0;
+}
+
+/*
+ * The share of one CPU that other processes used since `others0` (from others_cpu_s())
+ * and `t0`, warning on stderr when it is enough to disturb a measurement long enough to
+ * tell; -1 when unknown.
+ */
+static double others_share(const struct regime *r, const struct peer *peer, double others0, uint64_t t0)
+{
+	double others = others_cpu_s(), seconds = (double)(bench_now_ns() - t0) / 1e9;
+
+	if (others < 0 || others0 < 0)
+		return -1;
+	/* Small negatives are jiffy rounding. */
+	others = (others - others0) / seconds;
+	others = others < 0 ? 0 : others;
+	if (others > 0.1 && seconds >= 0.5)
+		fprintf(stderr, "bench_regimes: %s %s: other processes used %.0f%% of a CPU meanwhile: figures disturbed\n",
+			r->name, peer->name, others * 100);
+	return others;
+}
+
 /*
  * Measures `peer` in regime `r` with tasks of `iterations` (one alone takes `one_ns`),
  * prints its JSON line and returns the median, or NAN when the peer could not run.
@@ -660,69 +812,35 @@ static void check_outputs(const struct regime *r, const struct peer *peer, const
 static double measure(const struct regime *r, const struct peer *peer, uint64_t iterations, double one_ns)
 {
 	size_t n = scaled(r), nsamples = r->throughput ? THROUGHPUT_REPS : n;
-	double *samples = calloc(nsamples, sizeof(*samples)), median, eff = -1;
-	cfgpool_spin_input_t in[BATCH];
-	cfgpool_spin_output_t batch_out[BATCH], *out = NULL;
-	char config[96], setting[600], counters[400] = "", effbuf[64] = "";
-	uint64_t wall0 = 0, wall = 0;
+	double *samples = calloc(nsamples, sizeof(*samples)), median, eff = -1, others0, others;
+	char config[96], setting[600], counters[600] = "", effbuf[64] = "";
+	uint64_t wall = 0, t0;
 	void *self;
 	int rc;
 
 	if (samples == NULL)
 		die("out of memory", NULL);
+	watchdog_arm(r->name, peer->name);
+	others0 = others_cpu_s();
+	t0 = bench_now_ns();
 	rc = peer->open(&self);
 	if (rc != 0) {
 		fprintf(stderr, "bench_regimes: %s %s: skipped, open failed: %s\n", r->name, peer->name,
 			cfgpool_strerror(rc));
 		free(samples);
+		alarm(0);
 		return NAN;
 	}
-	for (size_t i = 0; i < BATCH; i++)
-		in[i].iterations = iterations;
-
-	if (r->throughput) {
-		out = calloc(n, sizeof(*out));
-		if (out == NULL)
-			die("out of memory", NULL);
-		peer->stream(self, &zero_input, out, n / 10 + 1); /* warm-up: threads, queues, pages */
-		if (peer->counters != NULL)
-			peer->counters(self, 1, NULL, 0);
-		for (size_t s = 0; s < nsamples; s++) {
-			uint64_t t0;
-
-			memset(out, 0, n * sizeof(*out));
-			t0 = bench_now_ns();
-			peer->stream(self, &zero_input, out, n);
-			samples[s] = (double)n * 1e9 / (double)(bench_now_ns() - t0);
-			check_outputs(r, peer, out, n);
-		}
-	} else {
-		uint64_t period = (uint64_t)r->period_ms * 1000000u, next = bench_now_ns();
-
-		for (size_t i = 0; i < r->warmup + n; i++) {
-			uint64_t t0;
-
-			if (i == r->warmup && peer->counters != NULL)
-				peer->counters(self, 1, NULL, 0);
-			if (period != 0) {
-				next += period;
-				sleep_until(next);
-			}
-			memset(batch_out, 0, sizeof(batch_out));
-			t0 = bench_now_ns();
-			if (i == r->warmup)
-				wall0 = t0;
-			peer->batch(self, in, batch_out, BATCH);
-			if (i >= r->warmup)
-				samples[i - r->warmup] = (double)(bench_now_ns() - t0) / 1e3;
-			check_outputs(r, peer, batch_out, BATCH);
-		}
-		wall = bench_now_ns() - wall0;
-	}
+	if (r->throughput)
+		run_throughput(r, peer, self, n, samples);
+	else
+		wall = run_latency(r, peer, self, iterations, n, samples);
 	if (peer->counters != NULL)
 		peer->counters(self, r->throughput ? (double)THROUGHPUT_REPS * (double)n : (double)n, counters,
 			       sizeof(counters));
 	peer->close(self);
+	alarm(0);
+	others = others_share(r, peer, others0, t0);
 
 	median = bench_quantile(samples, nsamples, 0.5);
 	if (r->efficiency == EFF_BATCH)
@@ -736,10 +854,9 @@ static double measure(const struct regime *r, const struct peer *peer, uint64_t 
 	bench_report("regimes", config, r->throughput ? "tasks/s" : "us", samples, nsamples,
 		     r->throughput ? (uint64_t)n * THROUGHPUT_REPS : (uint64_t)n,
 		     "\"regime\": \"%s\", \"peer\": \"%s\", \"setting\": \"%s\", \"ncpu\": %u, "
-		     "\"tasks_per_%s\": %zu, \"task_us\": %.3f%s%s",
+		     "\"tasks_per_%s\": %zu, \"task_us\": %.3f%s, \"others_cpu\": %.2f%s",
 		     r->name, peer->name, setting, ncpu, r->throughput ? "repetition" : "batch",
-		     r->throughput ? n : (size_t)BATCH, one_ns / 1e3, effbuf, counters);
-	free(out);
+		     r->throughput ? n : (size_t)BATCH, one_ns / 1e3, effbuf, others, counters);
 	free(samples);
 	return median;
 }

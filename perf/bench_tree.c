@@ -101,11 +101,11 @@ int main(void)
 	json_set_alloc_funcs(counting_malloc, counting_free);
 	bench_doc("seed", seed, sizeof(seed) - 1, 21);
 
-	text = bench_gen_config((size_t)(1e6 * scale), &len);
+	text = bench_gen_config((size_t)(1e6 * scale), NULL, &len);
 	bench_doc("1MB", text, len, 11);
 	free(text);
 
-	text = bench_gen_config((size_t)(50e6 * scale), &len);
+	text = bench_gen_config((size_t)(50e6 * scale), NULL, &len);
 	bench_doc("50MB", text, len, 3);
 	free(text);
 	return 0;

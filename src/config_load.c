@@ -16,6 +16,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#ifdef HAVE_MALLOC_TRIM
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -351,6 +354,12 @@ out:
 /* Loading                                                                                    */
 /* ------------------------------------------------------------------------------------------ */
 
+/* Documents at least this large hand the memory of their parse back to the system. */
+#define TRIM_THRESHOLD (1u << 20)
+
+/* ------------------------------------------------------------------------------------------ */
+/* ------------------------------------------------------------------------------------------ */
+
 static int json_error_to_code(const json_error_t *je)
 {
 	switch (json_error_code(je)) {
@@ -418,6 +427,12 @@ static int config_build(const char *text, size_t len, const char *source, const 
 	rc = freeze(doc, opts->nprep, &cfg, err);
 	json_decref(doc); /* From here on nothing of jansson is left. */
 	doc = NULL;
+#ifdef HAVE_MALLOC_TRIM
+	/* jansson's tree takes about 11 times the text in small blocks; give a large one's
+	 * pages back now rather than keep them in the heap for the life of the process. */
+	if (len >= TRIM_THRESHOLD)
+		malloc_trim(0);
+#endif
 	if (rc != 0)
 		goto fail;
 	cfg->source_size = len;

@@ -175,15 +175,19 @@ static int choose_cpus(const struct cfgpool__pool_params *pp, int *cpus, unsigne
 
 static void pool_free(struct cfgpool_pool *pool)
 {
-	cfgpool_holder_destroy(pool->holder);
+	cfgpool_holder_destroy(pool->holder); /* frees the configuration it publishes */
 	cfgpool__queue_destroy(&pool->queue);
 	free(pool->workers);
 	free(pool);
 }
 
-/* Opens a pool around `cfg`, which was loaded with the pool's preparer; takes it over. */
-static int pool_open(cfgpool_config_t *cfg, const cfgpool_kernel_t *prep_kernel, const cfgpool_pool_opts_t *opts,
-		     cfgpool_pool_t **out, cfgpool_error_t *err)
+/*
+ * Opens a pool around `cfg`, which was loaded with the pool's preparer, and takes it over
+ * on success. On failure `cfg` is freed when `owned` (it was loaded here), else left to
+ * the caller as it was.
+ */
+static int pool_open(cfgpool_config_t *cfg, bool owned, const cfgpool_kernel_t *prep_kernel,
+		     const cfgpool_pool_opts_t *opts, cfgpool_pool_t **out, cfgpool_error_t *err)
 {
 	const struct cfgpool__pool_params *pp = &cfg->pool;
 	cfgpool_load_opts_t lopts = {.nprep = 1};
@@ -194,8 +198,10 @@ static int pool_open(cfgpool_config_t *cfg, const cfgpool_kernel_t *prep_kernel,
 	int rc;
 
 	pool = aligned_alloc(CFGPOOL_CACHELINE, (sizeof(*pool) + CFGPOOL_CACHELINE - 1) & ~(size_t)(CFGPOOL_CACHELINE - 1));
-	if (pool == NULL)
-		return cfgpool_error_set(err, -ENOMEM, NULL, "out of memory");
+	if (pool == NULL) {
+		rc = cfgpool_error_set(err, -ENOMEM, NULL, "out of memory");
+		goto fail_cfg;
+	}
 	memset(pool, 0, sizeof(*pool));
 	if (opts != NULL)
 		pool->opts = *opts;
@@ -208,7 +214,7 @@ static int pool_open(cfgpool_config_t *cfg, const cfgpool_kernel_t *prep_kernel,
 	if (rc != 0)
 		goto fail_pool;
 	pool->nworkers = pp->workers ? pp->workers : ncpu;
-	if (pool->nworkers > ncpu && pp->pin)
+	if (pool->nworkers > ncpu)
 		cfgpool__log(pool, CFGPOOL_LOG_WARN, "pool.workers = %u is more than the %u CPUs available: "
 			     "workers share CPUs", pool->nworkers, ncpu);
 
@@ -219,36 +225,37 @@ static int pool_open(cfgpool_config_t *cfg, const cfgpool_kernel_t *prep_kernel,
 		cfgpool_error_set(err, rc, NULL, "cannot create the configuration holder");
 		goto fail_pool;
 	}
-	rc = cfgpool_holder_publish(pool->holder, cfg, 0, NULL);
-	if (rc != 0) {
-		cfgpool_error_set(err, rc, NULL, "the configuration was not loaded with cfgpool_kernel_prep()");
-		goto fail_holder;
-	}
 	rc = cfgpool__queue_init(&pool->queue, pp->queue_capacity);
 	if (rc != 0) {
 		cfgpool_error_set(err, rc, NULL, "out of memory for a queue of %u tasks", pp->queue_capacity);
-		goto fail_published;
+		goto fail_pool;
 	}
 	pool->workers = aligned_alloc(CFGPOOL_CACHELINE, pool->nworkers * sizeof(*pool->workers));
 	if (pool->workers == NULL) {
 		rc = cfgpool_error_set(err, -ENOMEM, NULL, "out of memory for %u workers", pool->nworkers);
-		goto fail_published;
+		goto fail_pool;
 	}
 	memset(pool->workers, 0, pool->nworkers * sizeof(*pool->workers));
+	rc = cfgpool_holder_publish(pool->holder, cfg, 0, NULL);
+	if (rc != 0) {
+		cfgpool_error_set(err, rc, NULL, "the configuration was not loaded with cfgpool_kernel_prep() "
+			"or belongs to another holder");
+		goto fail_pool;
+	}
 	rc = cfgpool__workers_start(pool, cpus, ncpu, pp->pin, err);
-	if (rc != 0)
-		goto fail_published;
+	if (rc != 0) {
+		/* Every worker has exited: take the configuration back as it was. */
+		cfgpool__holder_unpublish(pool->holder);
+		goto fail_pool;
+	}
 	*out = pool;
 	return 0;
 
-fail_holder:
-	cfgpool_config_free(cfg);
-fail_published:
-	pool_free(pool); /* the holder frees the published configuration */
-	return rc;
 fail_pool:
-	cfgpool_config_free(cfg);
-	free(pool);
+	pool_free(pool);
+fail_cfg:
+	if (owned)
+		cfgpool_config_free(cfg);
 	return rc;
 }
 
@@ -258,7 +265,7 @@ static int open_loaded(int rc, cfgpool_config_t *cfg, const cfgpool_kernel_t *ke
 {
 	if (rc != 0)
 		return rc;
-	return pool_open(cfg, kernel, opts, out, err);
+	return pool_open(cfg, true, kernel, opts, out, err);
 }
 
 int cfgpool_pool_open_file(const char *path, const cfgpool_kernel_t *kernel, const cfgpool_pool_opts_t *opts,
@@ -302,7 +309,7 @@ int cfgpool_pool_open_config(cfgpool_config_t *cfg, const cfgpool_kernel_t *kern
 	if (cfg->nprep != 1 || cfg->preps[0].prepare != prep.prepare || cfg->preps[0].arg != prep.arg)
 		return cfgpool_error_set(err, -EINVAL, NULL,
 					 "load the configuration with cfgpool_kernel_prep() of the same kernel");
-	return pool_open(cfg, kernel, opts, out, err);
+	return pool_open(cfg, false, kernel, opts, out, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -328,7 +335,8 @@ int cfgpool_pool_close(cfgpool_pool_t *pool, int how)
 	for (unsigned i = 0; i < CFGPOOL__MAX_CALLERS; i++) {
 		struct cfgpool__caller *c = &pool->callers[i];
 
-		if (c->initialized && c->init_rc == 0 && pool->kernel->worker_fini != NULL)
+		if (atomic_load_explicit(&c->initialized, memory_order_relaxed) && c->init_rc == 0 &&
+		    pool->kernel->worker_fini != NULL)
 			pool->kernel->worker_fini(c->kstate, CFGPOOL_CALLER_WORKER + i);
 	}
 	pool_free(pool);
@@ -368,6 +376,8 @@ static int push_task(struct cfgpool_pool *pool, const struct cfgpool__task *task
 		return 0;
 	if (nonblock)
 		return -EAGAIN;
+	/* Whoever queued the tasks that fill the queue may not have woken anyone yet. */
+	cfgpool__wake_one(pool);
 	atomic_fetch_add_explicit(&pool->space_waiters, 1, memory_order_relaxed);
 	for (;;) {
 		uint32_t seq = atomic_load_explicit(&pool->space_seq, memory_order_relaxed);
@@ -405,47 +415,78 @@ int cfgpool_pool_submit(cfgpool_pool_t *pool, const void *input, void *output, c
 	return rc;
 }
 
-/* Borrows a caller slot, running worker_init on this thread the first time. NULL: none. */
-static struct cfgpool__caller *caller_acquire(struct cfgpool_pool *pool, unsigned *index)
-{
-	for (unsigned i = 0; i < CFGPOOL__MAX_CALLERS; i++) {
-		struct cfgpool__caller *c = &pool->callers[i];
-		bool expected = false;
-
-		if (atomic_load_explicit(&c->in_use, memory_order_relaxed))
-			continue;
-		/* Acquire: pairs with the release in caller_release(); we see its state. */
-		if (!atomic_compare_exchange_strong_explicit(&c->in_use, &expected, true, memory_order_acquire,
-							     memory_order_relaxed))
-			continue;
-		if (!c->initialized) {
-			c->initialized = true;
-			if (pool->kernel->worker_init != NULL) {
-				const struct cfgpool_config *snap;
-
-				urcu_memb_read_lock();
-				snap = cfgpool__holder_deref(pool->holder);
-				c->init_rc = pool->kernel->worker_init(
-					snap, ((const struct cfgpool__kernel_block *)snap->params[0])->params,
-					CFGPOOL_CALLER_WORKER + i, &c->kstate);
-				urcu_memb_read_unlock();
-			}
-		}
-		if (c->init_rc != 0) {
-			atomic_store_explicit(&c->in_use, false, memory_order_release);
-			return NULL;
-		}
-		*index = CFGPOOL_CALLER_WORKER + i;
-		return c;
-	}
-	return NULL;
-}
-
 static void caller_release(struct cfgpool__caller *c)
 {
 	if (c != NULL)
 		atomic_store_explicit(&c->in_use, false, memory_order_release);
 }
+
+/* Claims slot c if free. Acquire: pairs with the release in caller_release(). */
+static bool caller_claim(struct cfgpool__caller *c)
+{
+	bool expected = false;
+
+	return !atomic_load_explicit(&c->in_use, memory_order_relaxed) &&
+	       atomic_compare_exchange_strong_explicit(&c->in_use, &expected, true, memory_order_acquire,
+						       memory_order_relaxed);
+}
+
+/*
+ * Borrows this thread's caller slot: the one whose state worker_init made on this thread,
+ * or else a fresh one, initialised now. A kernel's state may be tied to the thread that
+ * made it, so a slot never serves another thread. NULL: no slot (the caller only waits).
+ */
+static struct cfgpool__caller *caller_acquire(struct cfgpool_pool *pool, unsigned *index)
+{
+	pthread_t self = pthread_self();
+	struct cfgpool__caller *fresh = NULL;
+	unsigned i;
+
+	for (i = 0; i < CFGPOOL__MAX_CALLERS; i++) {
+		struct cfgpool__caller *c = &pool->callers[i];
+
+		/* `owner` is written once, before `initialized` is released; a slot of ours is
+		 * never in use by another thread, so the claim always succeeds. */
+		if (atomic_load_explicit(&c->initialized, memory_order_acquire) && pthread_equal(c->owner, self)) {
+			if (!caller_claim(c) || c->init_rc != 0) {
+				if (c->init_rc != 0)
+					caller_release(c);
+				return NULL;
+			}
+			*index = CFGPOOL_CALLER_WORKER + i;
+			return c;
+		}
+		if (fresh == NULL && !atomic_load_explicit(&c->initialized, memory_order_relaxed) && caller_claim(c)) {
+			if (atomic_load_explicit(&c->initialized, memory_order_acquire)) {
+				caller_release(c); /* initialised meanwhile for another thread */
+				continue;
+			}
+			fresh = c;
+		}
+	}
+	if (fresh == NULL)
+		return NULL;
+	i = (unsigned)(fresh - pool->callers);
+	fresh->owner = self;
+	if (pool->kernel->worker_init != NULL) {
+		const struct cfgpool_config *snap;
+
+		urcu_memb_read_lock();
+		snap = cfgpool__holder_deref(pool->holder);
+		fresh->init_rc = pool->kernel->worker_init(
+			snap, ((const struct cfgpool__kernel_block *)snap->params[0])->params, CFGPOOL_CALLER_WORKER + i,
+			&fresh->kstate);
+		urcu_memb_read_unlock();
+	}
+	atomic_store_explicit(&fresh->initialized, true, memory_order_release);
+	if (fresh->init_rc != 0) {
+		caller_release(fresh);
+		return NULL;
+	}
+	*index = CFGPOOL_CALLER_WORKER + i;
+	return fresh;
+}
+
 
 /* The current snapshot's settings for the caller's side of a batch. */
 static void batch_settings(struct cfgpool_pool *pool, bool *helps, uint64_t *spin_ns, uint64_t *threshold_ns)

@@ -54,10 +54,11 @@ struct cfgpool__worker {
 	struct cfgpool__counters c;
 };
 
-/* A submitting thread helping in map borrows one of these for the call. */
+/* A submitting thread helping in map borrows its own one of these for the call. */
 struct cfgpool__caller {
 	_Alignas(CFGPOOL_CACHELINE) atomic_bool in_use;
-	bool initialized;
+	atomic_bool initialized; /* worker_init ran (release), for `owner` */
+	pthread_t owner;
 	int init_rc;
 	void *kstate;
 	struct cfgpool__counters c;

@@ -311,3 +311,18 @@ const struct cfgpool_config *cfgpool__holder_deref(cfgpool_holder_t *h)
 {
 	return rcu_dereference(h->current);
 }
+
+struct cfgpool_config *cfgpool__holder_unpublish(cfgpool_holder_t *h)
+{
+	struct cfgpool_config *cfg;
+
+	cfgpool__check(pthread_mutex_lock(&h->lock));
+	cfg = rcu_xchg_pointer(&h->current, NULL);
+	cfgpool__check(pthread_mutex_unlock(&h->lock));
+	urcu_memb_synchronize_rcu();
+	if (cfg != NULL) {
+		cfg->version = 0;
+		atomic_store_explicit(&cfg->owner, NULL, memory_order_relaxed);
+	}
+	return cfg;
+}

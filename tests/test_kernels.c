@@ -447,6 +447,18 @@ static void mc_run_rejects_invalid_inputs(void **state)
 	close_kernel(&f);
 }
 
+/* A volatility no market has: exp() overflows on most paths, and the pool gets an error, not inf. */
+static void mc_run_reports_overflow_as_erange(void **state)
+{
+	const cfgpool_option_input_t in = {100.0, 100.0, 100.0, CFGPOOL_CALL};
+	cfgpool_option_output_t out;
+	struct fixture f;
+
+	open_kernel(&f, "mc_option", "{\"kernel\": {\"rate\": 0, \"volatility\": 100, \"paths\": 1000, \"seed\": 1}}");
+	assert_int_equal(run_task(&f, true, &in, &out), -ERANGE);
+	close_kernel(&f);
+}
+
 /* Reference values from the closed form evaluated independently (Hull's textbook example). */
 static void black_scholes_matches_reference_values(void **state)
 {
@@ -862,6 +874,7 @@ int main(void)
 		cmocka_unit_test(mc_satisfies_put_call_parity),
 		cmocka_unit_test(mc_one_path_has_a_price_and_an_unknown_error),
 		cmocka_unit_test(mc_run_rejects_invalid_inputs),
+		cmocka_unit_test(mc_run_reports_overflow_as_erange),
 		cmocka_unit_test(black_scholes_matches_reference_values),
 		cmocka_unit_test(mc_prepare_accepts_valid_sections),
 		cmocka_unit_test(mc_prepare_rejects_bad_fields_with_their_paths),
