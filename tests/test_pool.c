@@ -122,6 +122,8 @@ static struct {
 	/* worker_init fails on this worker index with fail_init_code (UINT_MAX: never). */
 	unsigned fail_init_worker;
 	int fail_init_code;
+	/* Worker w sleeps w times this long in worker_init: the workers finish one by one. */
+	long init_stagger_us;
 	/* Run checks factor == mirror == version: the test publishes factor k as version k. */
 	atomic_bool factor_is_version;
 	/* Tasks whose input says `block` wait for this. */
@@ -183,6 +185,7 @@ static void reset_world(void)
 		atomic_store(&counters[i], 0);
 	W.fail_init_worker = UINT_MAX;
 	W.fail_init_code = 0;
+	W.init_stagger_us = 0;
 	atomic_store(&W.factor_is_version, false);
 	atomic_store(&W.unblock, false);
 	W.run_counts = NULL;
@@ -306,6 +309,8 @@ static int test_worker_init(const cfgpool_config_t *config, const void *params, 
 		atomic_store(&r->init_tid, gettid());
 		atomic_store(&r->init_version, config ? cfgpool_config_version(config) : 0);
 	}
+	if (W.init_stagger_us > 0 && worker < CFGPOOL_CALLER_WORKER)
+		sleep_us((long)worker * W.init_stagger_us);
 	if (worker == W.fail_init_worker) {
 		bump(C_INIT_FAILS);
 		return W.fail_init_code;
@@ -2045,42 +2050,52 @@ static void kernel_by_name(void **state)
 /* ------------------------------------------------------------------------------------------ */
 
 /*
- * worker.c: each worker, after worker_init, does started++ and FUTEX_WAKE(&started, 1),
- * then itself sleeps on &started until open() stores UINT32_MAX. open() sleeps on the same
- * word until it counts every worker. So the wake of the last worker can go to a worker
- * that is already sleeping there instead of to open(): open() then sleeps forever with
- * started == nworkers. (Seen in about half of all opens of two workers here.)
+ * worker.c (as of 667d4dd): each worker, after worker_init, did started++ and
+ * FUTEX_WAKE(&started, 1), then itself slept on &started until open() stored UINT32_MAX.
+ * open() slept on the same word until it counted every worker. So the wake of the last
+ * worker could go to a worker already sleeping there instead of to open(), which then
+ * slept forever with started == nworkers. Two workers finishing worker_init 20 ms apart
+ * hang every time: worker 0 wakes open() and queues on the word before open() queues again,
+ * and worker 1's single wake goes to worker 0. Unstaggered opens hung about half the time.
  */
+static bool open_hangs(const char *doc, unsigned nworkers, unsigned attempt)
+{
+	const double hung_after = 1.0 * test_timeout_multiplier();
+	struct open_req r = { .text = doc, .kernel = &test_kernel, .opts = &quiet_opts };
+	cfgpool_pool_t *pool = NULL;
+	cfgpool_error_t err;
+	uint64_t inits = cnt(C_INITS);
+	unsigned kicks = 0;
+
+	cfgpool_error_init(&err);
+	assert_int_equal(open_watched(&r, &pool, &err, hung_after, &kicks), 0);
+	atomic_store(&W.pool, pool);
+	/* Every worker had started: a hung open was only waiting for a wake-up that went astray. */
+	assert_int_equal(cnt(C_INITS), inits + nworkers);
+	close_pool(pool, CFGPOOL_CLOSE_DRAIN);
+	if (kicks > 0)
+		print_error("open %u (%u workers%s) was still waiting after %.1f s although every worker had run "
+			    "worker_init; a signal got it out\n",
+			    attempt, nworkers, W.init_stagger_us ? ", staggered" : "", hung_after);
+	return kicks > 0;
+}
+
 static void open_returns_once_every_worker_started(void **state)
 {
-	const unsigned attempts = (unsigned)test_scaled(200, 20);
-	const double hung_after = 1.0 * test_timeout_multiplier();
-	unsigned hung = 0, tried = 0;
-	uint64_t inits = 0;
+	const unsigned plain = (unsigned)test_scaled(100, 10);
+	unsigned hung = 0, attempt = 0;
 
 	alarm(test_timeout_seconds(120));
-	for (; tried < attempts && hung == 0; tried++) {
+	W.init_stagger_us = 20000;
+	for (; attempt < 5 && hung == 0; attempt++)
+		hung += open_hangs("{\"pool\": {\"workers\": 2}}", 2, attempt + 1);
+	W.init_stagger_us = 0;
+	for (; attempt < 5 + plain && hung == 0; attempt++) {
 		/* Two and three workers: the race needs two of them waiting on the word at once. */
-		const unsigned nworkers = 2 + tried % 2;
-		const char *doc = nworkers == 2 ? "{\"pool\": {\"workers\": 2}}" : "{\"pool\": {\"workers\": 3}}";
-		struct open_req r = { .text = doc, .kernel = &test_kernel, .opts = &quiet_opts };
-		cfgpool_pool_t *pool = NULL;
-		cfgpool_error_t err;
-		unsigned kicks = 0;
-
-		cfgpool_error_init(&err);
-		assert_int_equal(open_watched(&r, &pool, &err, hung_after, &kicks), 0);
-		atomic_store(&W.pool, pool);
-		/* Every worker had started: the open was only waiting for a wake-up that went astray. */
-		inits += nworkers;
-		assert_int_equal(cnt(C_INITS), inits);
-		close_pool(pool, CFGPOOL_CLOSE_DRAIN);
-		if (kicks > 0) {
-			print_error("open %u (%u workers) was still waiting after %.1f s although every worker had "
-				    "run worker_init; a signal got it out\n",
-				    tried + 1, nworkers, hung_after);
-			hung++;
-		}
+		if (attempt % 2)
+			hung += open_hangs("{\"pool\": {\"workers\": 3}}", 3, attempt + 1);
+		else
+			hung += open_hangs("{\"pool\": {\"workers\": 2}}", 2, attempt + 1);
 	}
 	assert_int_equal(hung, 0);
 	check_no_world_errors();
