@@ -421,6 +421,21 @@ static void caller_release(struct cfgpool__caller *c)
 		atomic_store_explicit(&c->in_use, false, memory_order_release);
 }
 
+/*
+ * A number that names the calling thread for the life of the process. pthread_t values and
+ * thread ids are reused once a thread exits; a new thread must not inherit the kernel
+ * state an exited one left in a caller slot.
+ */
+static uint64_t thread_token(void)
+{
+	static _Atomic uint64_t next = 1;
+	static __thread uint64_t token;
+
+	if (token == 0)
+		token = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed);
+	return token;
+}
+
 /* Claims slot c if free. Acquire: pairs with the release in caller_release(). */
 static bool caller_claim(struct cfgpool__caller *c)
 {
@@ -438,7 +453,7 @@ static bool caller_claim(struct cfgpool__caller *c)
  */
 static struct cfgpool__caller *caller_acquire(struct cfgpool_pool *pool, unsigned *index)
 {
-	pthread_t self = pthread_self();
+	uint64_t self = thread_token();
 	struct cfgpool__caller *fresh = NULL;
 	unsigned i;
 
@@ -447,7 +462,7 @@ static struct cfgpool__caller *caller_acquire(struct cfgpool_pool *pool, unsigne
 
 		/* `owner` is written once, before `initialized` is released; a slot of ours is
 		 * never in use by another thread, so the claim always succeeds. */
-		if (atomic_load_explicit(&c->initialized, memory_order_acquire) && pthread_equal(c->owner, self)) {
+		if (atomic_load_explicit(&c->initialized, memory_order_acquire) && c->owner == self) {
 			if (!caller_claim(c) || c->init_rc != 0) {
 				if (c->init_rc != 0)
 					caller_release(c);

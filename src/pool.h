@@ -58,7 +58,7 @@ struct cfgpool__worker {
 struct cfgpool__caller {
 	_Alignas(CFGPOOL_CACHELINE) atomic_bool in_use;
 	atomic_bool initialized; /* worker_init ran (release), for `owner` */
-	pthread_t owner;
+	uint64_t owner;          /* thread_token() of the thread the state belongs to */
 	int init_rc;
 	void *kstate;
 	struct cfgpool__counters c;

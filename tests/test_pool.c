@@ -2321,6 +2321,71 @@ static void caller_state_comes_from_worker_init_on_the_running_thread(void **sta
 	alarm(0);
 }
 
+struct one_shot_caller {
+	pthread_t self;
+	bool helped;
+};
+
+static void *one_shot_caller_main(void *arg)
+{
+	struct one_shot_caller *c = arg;
+
+	c->self = pthread_self();
+	c->helped = map_one_on_this_thread(atomic_load(&W.pool));
+	return NULL;
+}
+
+/*
+ * A caller's state must not outlive its thread into another one. glibc hands the pthread_t
+ * (and stack) of a joined thread to the next thread it creates, so a slot recognised by
+ * pthread_t alone passes a dead thread's state, made by worker_init on that thread, to a
+ * new thread on which worker_init never ran.
+ */
+static void caller_state_of_an_exited_thread_is_not_inherited(void **state)
+{
+	const size_t warm = 64;
+	struct task *tasks = new_tasks(warm + 1);
+	struct one_shot_caller a = { 0 }, b = { 0 };
+	cfgpool_pool_t *pool;
+	pthread_t t;
+	unsigned caller_inits = 0;
+	uint64_t foreign;
+
+	alarm(test_timeout_seconds(60));
+	pool = open_pool("{\"pool\": {\"workers\": 1, \"wake_threshold_us\": 1000}}");
+	for (size_t i = 0; i < warm; i++)
+		submit_ok(pool, &tasks[i]);
+	wait_for_callbacks(warm);
+	tasks[warm].in.block = 1;
+	submit_ok(pool, &tasks[warm]);
+	assert_true(wait_for_count(C_BLOCKED, 1, 30));
+	/* One thread after the other, the second created once the first is gone. */
+	assert_int_equal(pthread_create(&t, NULL, one_shot_caller_main, &a), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(pthread_create(&t, NULL, one_shot_caller_main, &b), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	atomic_store_explicit(&W.unblock, true, memory_order_release);
+	wait_for_callbacks(warm + 1);
+	close_pool(pool, CFGPOOL_CLOSE_DRAIN);
+	check_no_world_errors();
+	print_message("# the second thread %s the first one's pthread_t\n",
+		      pthread_equal(a.self, b.self) ? "reused" : "did not reuse");
+	assert_true(a.helped);
+	assert_true(b.helped);
+	for (unsigned c = 0; c < MAX_CALLERS; c++)
+		caller_inits += atomic_load(&W.callers[c].inits);
+	foreign = cnt(C_FOREIGN_STATE);
+	if (foreign > 0 || caller_inits != 2)
+		print_error("worker_init ran for callers %u times for two threads, and %llu tasks ran on the second "
+			    "thread with the state worker_init made on the first, which had exited\n",
+			    caller_inits, (unsigned long long)foreign);
+	assert_int_equal(foreign, 0);
+	assert_int_equal(caller_inits, 2);
+	check_blocks_released();
+	free(tasks);
+	alarm(0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2341,6 +2406,7 @@ int main(void)
 		cmocka_unit_test_setup(map_bigger_than_the_queue_without_caller_help, fresh_world),
 		cmocka_unit_test_setup(open_config_failure_leaves_the_config_to_the_caller, fresh_world),
 		cmocka_unit_test_setup(caller_state_comes_from_worker_init_on_the_running_thread, fresh_world),
+		cmocka_unit_test_setup(caller_state_of_an_exited_thread_is_not_inherited, fresh_world),
 	};
 	struct sigaction sa;
 	int rc;

@@ -1,0 +1,32 @@
+/* The cfgpool command: shared declarations of its files. */
+#ifndef CFGPOOL_CLI_H
+#define CFGPOOL_CLI_H
+
+#include <cfgpool/cfgpool.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* How one built-in kernel's inputs and outputs look as JSON. */
+struct cli_codec {
+	const char *kernel;
+	const char *example; /* an input line, for messages */
+	/* Fills `input` from a JSON object; on failure writes why into msg and returns -1. */
+	int (*decode)(json_t *obj, void *input, char *msg, size_t size);
+	/* A new JSON object of the output's fields. */
+	json_t *(*encode)(const void *output);
+};
+
+const struct cli_codec *cli_codec_find(const char *kernel);
+
+/* Subcommands: each returns the process's exit status. */
+int cli_run(int argc, char **argv);
+int cli_check(int argc, char **argv);
+
+/* Exit statuses. */
+enum { EXIT_ALL_OK = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2 };
+
+/* "cfgpool: " + message on stderr. */
+void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif /* CFGPOOL_CLI_H */

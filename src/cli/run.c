@@ -1,0 +1,622 @@
+/*
+ * `cfgpool run -c CONFIG [INPUT]`: JSON Lines in, one JSON Lines result per input out, in
+ * input order, through a pool running the configured kernel.
+ *
+ * The main thread reads lines (poll() on the input and on a self-pipe), groups them into
+ * batches of --batch lines, flushes a partial batch --linger-ms after its first line
+ * arrived, runs each batch with cfgpool_pool_map() and writes its results with one
+ * write() sequence under out_lock. A signal thread owns SIGHUP, SIGINT and SIGTERM
+ * (blocked everywhere else): SIGHUP asks for a reload, the first SIGINT/SIGTERM asks the
+ * main thread to stop reading and finish what it read, a second one takes out_lock (so no
+ * result line is ever cut in half) and exits at once, dropping queued work.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define MAX_LINE (1u << 20)
+#define MAX_BATCH 65536
+
+struct settings {
+	const char *config;
+	const char *input;
+	size_t batch;
+	int linger_ms;
+	bool quiet;
+	bool stats;
+};
+
+/* Set by the signal thread, read by the main thread. */
+static atomic_bool reload_requested;
+static atomic_bool stop_requested;
+static int wake_pipe[2] = {-1, -1};
+/* Held while result lines are written, so a hard exit never cuts one. */
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* ------------------------------------------------------------------------------------------ */
+/* Signals                                                                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+static void *signal_thread(void *arg)
+{
+	sigset_t *set = arg;
+	int stops = 0;
+
+	for (;;) {
+		int sig;
+
+		if (sigwait(set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			atomic_store(&reload_requested, true);
+		} else if (++stops == 1) {
+			atomic_store(&stop_requested, true);
+		} else {
+			/* Second signal: leave now, but never in the middle of a result line. */
+			pthread_mutex_lock(&out_lock);
+			_exit(128 + sig);
+		}
+		if (write(wake_pipe[1], "x", 1) < 0 && errno != EAGAIN)
+			cli_err("cannot wake the main thread: %s", strerror(errno));
+	}
+	return NULL;
+}
+
+static int start_signal_thread(void)
+{
+	static sigset_t set;
+	pthread_t t;
+
+	if (pipe(wake_pipe) != 0)
+		return -1;
+	fcntl(wake_pipe[0], F_SETFL, O_NONBLOCK);
+	fcntl(wake_pipe[1], F_SETFL, O_NONBLOCK);
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	/* Blocked before the pool starts, so every thread inherits the mask. */
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	if (pthread_create(&t, NULL, signal_thread, &set) != 0)
+		return -1;
+	pthread_detach(t);
+	return 0;
+}
+
+static void drain_wake_pipe(void)
+{
+	char buf[64];
+
+	while (read(wake_pipe[0], buf, sizeof(buf)) > 0)
+		;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Reading lines                                                                              */
+/* ------------------------------------------------------------------------------------------ */
+
+struct reader {
+	int fd;
+	char *buf;
+	size_t start, len, cap; /* unread bytes are buf[start, start+len) */
+	bool eof;
+	bool skipping; /* inside an over-long line, dropping bytes up to its newline */
+};
+
+enum { LINE, TIMEOUT, END, WOKEN, READ_ERROR };
+
+/* Moves one complete line (or the last unterminated one at EOF) out of the buffer. */
+static bool take_line(struct reader *r, char **line, size_t *len)
+{
+	char *nl = memchr(r->buf + r->start, '\n', r->len);
+
+	if (nl == NULL && !(r->eof && r->len > 0))
+		return false;
+	*line = r->buf + r->start;
+	*len = nl ? (size_t)(nl - *line) : r->len;
+	if (*len > 0 && (*line)[*len - 1] == '\r')
+		(*len)--;
+	r->len -= nl ? (size_t)(nl - (r->buf + r->start)) + 1 : r->len;
+	r->start = nl ? (size_t)(nl - r->buf) + 1 : r->start + r->len;
+	return true;
+}
+
+/*
+ * Returns LINE with *line (valid until the next call; *too_long set for a line over
+ * MAX_LINE bytes, whose bytes are dropped), TIMEOUT after timeout_ms (-1: none), END,
+ * WOKEN when the signal thread wrote to the pipe, or READ_ERROR.
+ */
+static int next_line(struct reader *r, int timeout_ms, char **line, size_t *len, bool *too_long)
+{
+	*too_long = false;
+	for (;;) {
+		if (!r->skipping && take_line(r, line, len))
+			return LINE;
+		if (r->skipping) {
+			char *nl = memchr(r->buf + r->start, '\n', r->len);
+
+			if (nl != NULL || r->eof) {
+				r->len -= nl ? (size_t)(nl - (r->buf + r->start)) + 1 : r->len;
+				r->start = nl ? (size_t)(nl - r->buf) + 1 : 0;
+				r->skipping = false;
+				*too_long = true;
+				*line = NULL;
+				*len = 0;
+				return LINE;
+			}
+			r->start = r->len = 0;
+		}
+		if (r->eof)
+			return END;
+		/* Make room: move the partial line to the front; a line too long is skipped. */
+		if (r->start > 0) {
+			memmove(r->buf, r->buf + r->start, r->len);
+			r->start = 0;
+		}
+		if (r->len >= MAX_LINE) {
+			r->skipping = true;
+			r->len = 0;
+			continue;
+		}
+
+		struct pollfd fds[2] = {{.fd = r->fd, .events = POLLIN}, {.fd = wake_pipe[0], .events = POLLIN}};
+		int n = poll(fds, 2, timeout_ms);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return READ_ERROR;
+		if (n == 0)
+			return TIMEOUT;
+		if (fds[1].revents & POLLIN) {
+			drain_wake_pipe();
+			return WOKEN;
+		}
+		ssize_t got = read(r->fd, r->buf + r->len, r->cap - r->len);
+
+		if (got < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (got < 0)
+			return READ_ERROR;
+		if (got == 0)
+			r->eof = true;
+		r->len += (size_t)got;
+	}
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Batches                                                                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+struct item {
+	unsigned long line; /* from 1 */
+	json_t *id;         /* the input's id, or the line number */
+	char error[256];    /* non-empty: malformed input */
+	size_t slot;        /* index among the valid inputs */
+};
+
+struct run {
+	struct settings s;
+	cfgpool_pool_t *pool;
+	const struct cli_codec *codec;
+	const cfgpool_kernel_t *kernel;
+	struct item *items;
+	size_t nitems;
+	size_t nvalid; /* items that decoded; their inputs are inputs[0, nvalid) */
+	char *inputs, *outputs;
+	cfgpool_result_t *results;
+	unsigned long lines, done, failed;
+	uint64_t start_ns, last_progress_ns;
+	bool progress;
+	int status;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Parses one line into the batch: a kernel input, or an error kept for its result. */
+static void add_line(struct run *r, const char *text, size_t len, bool too_long)
+{
+	struct item *it = &r->items[r->nitems++];
+	json_error_t je;
+	json_t *obj;
+
+	it->line = ++r->lines;
+	it->id = NULL;
+	it->error[0] = '\0';
+	if (too_long) {
+		snprintf(it->error, sizeof(it->error), "line longer than %u bytes", MAX_LINE);
+		return;
+	}
+	obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	if (obj == NULL) {
+		snprintf(it->error, sizeof(it->error), "invalid JSON at column %d: %s", je.column, je.text);
+		return;
+	}
+	if (!json_is_object(obj)) {
+		snprintf(it->error, sizeof(it->error), "expected a JSON object, e.g. %s", r->codec->example);
+		json_decref(obj);
+		return;
+	}
+	it->id = json_incref(json_object_get(obj, "id"));
+	it->slot = r->nvalid;
+	if (r->codec->decode(obj, r->inputs + r->nvalid * r->kernel->input_size, it->error, sizeof(it->error)) != 0) {
+		if (it->error[0] == '\0')
+			snprintf(it->error, sizeof(it->error), "invalid input");
+	} else {
+		r->nvalid++;
+	}
+	json_decref(obj);
+}
+
+/* Writes one result line for `it` to `mem`; takes the reference to `line_id`. */
+static void format_result(struct run *r, const struct item *it, json_t *line_id, const cfgpool_result_t *res,
+			  FILE *mem)
+{
+	json_t *o = json_object();
+	char *text;
+
+	json_object_set_new(o, "id", line_id);
+	if (it->error[0] != '\0') {
+		json_object_set_new(o, "config_version", json_integer((json_int_t)cfgpool_pool_version(r->pool)));
+		json_object_set_new(o, "elapsed_us", json_integer(0));
+		json_object_set_new(o, "error", json_pack("{s:I, s:s}", "line", (json_int_t)it->line, "message", it->error));
+	} else {
+		json_object_set_new(o, "config_version", json_integer((json_int_t)res->version));
+		json_object_set_new(o, "elapsed_us", json_real((double)res->elapsed_ns / 1000.0));
+		if (res->status == 0) {
+			json_object_set_new(o, "result",
+					    r->codec->encode(r->outputs + it->slot * r->kernel->output_size));
+		} else {
+			char msg[256];
+
+			snprintf(msg, sizeof(msg), "kernel %s: %s (%s)", r->kernel->name, cfgpool_strerror(res->status),
+				 cfgpool_err_name(res->status));
+			json_object_set_new(o, "error", json_pack("{s:I, s:s}", "line", (json_int_t)it->line, "message", msg));
+		}
+	}
+	text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12));
+	fputs(text ? text : "{}", mem);
+	fputc('\n', mem);
+	free(text);
+	json_decref(o);
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void show_progress(struct run *r, bool final)
+{
+	uint64_t now = now_ns();
+	double secs = (double)(now - r->start_ns) / 1e9;
+
+	if (!r->progress || (!final && now - r->last_progress_ns < 250000000u))
+		return;
+	r->last_progress_ns = now;
+	fprintf(stderr, "\rcfgpool: %lu inputs, %.0f/s, %lu errors%s", r->done, secs > 0 ? (double)r->done / secs : 0,
+		r->failed, final ? "\n" : "");
+}
+
+/* Runs the batch, writes its results in input order, empties it. */
+static int flush_batch(struct run *r)
+{
+	size_t buflen = 0;
+	char *buf = NULL;
+	FILE *mem;
+	int rc = 0;
+
+	if (r->nitems == 0)
+		return 0;
+	/* A failing item is reported in its result line; the others run regardless. */
+	if (r->nvalid > 0)
+		cfgpool_pool_map(r->pool, r->inputs, 0, r->outputs, 0, r->nvalid, r->results, 0);
+
+	mem = open_memstream(&buf, &buflen);
+	if (mem == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->nitems; i++) {
+		struct item *it = &r->items[i];
+		json_t *id = it->id ? it->id : json_integer((json_int_t)it->line);
+		cfgpool_result_t *res = it->error[0] ? NULL : &r->results[it->slot];
+
+		it->id = NULL; /* the result line takes the reference */
+		if (it->error[0] != '\0' || res->status != 0)
+			r->failed++;
+		format_result(r, it, id, res, mem);
+	}
+	fclose(mem);
+	pthread_mutex_lock(&out_lock);
+	rc = write_all(STDOUT_FILENO, buf, buflen);
+	pthread_mutex_unlock(&out_lock);
+	free(buf);
+	r->done += r->nitems;
+	r->nitems = 0;
+	r->nvalid = 0;
+	show_progress(r, false);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Reload                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+static void reload(struct run *r)
+{
+	cfgpool_error_t err;
+	uint64_t version;
+	char msg[1024];
+
+	cfgpool_error_init(&err);
+	if (cfgpool_pool_reload_file(r->pool, r->s.config, 0, &version, &err) == 0)
+		cli_err("reloaded %s: configuration version %llu", r->s.config, (unsigned long long)version);
+	else
+		cli_err("reload failed, keeping configuration version %llu: %s",
+			(unsigned long long)cfgpool_pool_version(r->pool), cfgpool_error_format(&err, msg, sizeof(msg)));
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The command                                                                                */
+/* ------------------------------------------------------------------------------------------ */
+
+static void usage(FILE *f)
+{
+	fputs("Usage: cfgpool run -c CONFIG [OPTION]... [INPUT]\n"
+	      "Read JSON Lines inputs from INPUT (or standard input when absent or -), run the\n"
+	      "kernel named in CONFIG on each with a pool of pinned workers, and write one JSON\n"
+	      "Lines result per input to standard output, in input order:\n"
+	      "  {\"id\": ..., \"config_version\": N, \"elapsed_us\": T, \"result\": {...}}\n"
+	      "  {\"id\": ..., \"config_version\": N, \"elapsed_us\": 0, \"error\": {\"line\": L, \"message\": \"...\"}}\n"
+	      "\n"
+	      "  -c, --config FILE     the configuration (required)\n"
+	      "  -b, --batch N         inputs per batch (default: one per worker)\n"
+	      "  -l, --linger-ms MS    run a partial batch MS after its first input (default 50)\n"
+	      "  -q, --quiet           no progress on standard error\n"
+	      "  -s, --stats           print the pool's final stats as JSON on standard error\n"
+	      "  -h, --help            this help\n"
+	      "\n"
+	      "SIGHUP reloads CONFIG (a broken file is reported and the old one stays).\n"
+	      "SIGINT/SIGTERM: stop reading, finish what was read, exit 0; a second one exits at once.\n"
+	      "Exit status: 0 every input succeeded, 1 some failed, 2 usage or configuration error.\n",
+	      f);
+}
+
+static int parse_args(int argc, char **argv, struct settings *s)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'}, {"batch", required_argument, NULL, 'b'},
+		{"linger-ms", required_argument, NULL, 'l'}, {"quiet", no_argument, NULL, 'q'},
+		{"stats", no_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	*s = (struct settings){.linger_ms = 50};
+	while ((c = getopt_long(argc, argv, "c:b:l:qsh", longopts, NULL)) != -1) {
+		char *end;
+		long v;
+
+		switch (c) {
+		case 'c':
+			s->config = optarg;
+			break;
+		case 'b':
+		case 'l':
+			v = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || v < (c == 'b' ? 1 : 0) ||
+			    v > (c == 'b' ? MAX_BATCH : 3600000)) {
+				cli_err("--%s: expected an integer from %d to %d, got '%s'", c == 'b' ? "batch" : "linger-ms",
+					c == 'b' ? 1 : 0, c == 'b' ? MAX_BATCH : 3600000, optarg);
+				return -1;
+			}
+			if (c == 'b')
+				s->batch = (size_t)v;
+			else
+				s->linger_ms = (int)v;
+			break;
+		case 'q':
+			s->quiet = true;
+			break;
+		case 's':
+			s->stats = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (s->config == NULL) {
+		cli_err("run: -c CONFIG is required");
+		usage(stderr);
+		return -1;
+	}
+	if (argc - optind > 1) {
+		cli_err("run: one INPUT at most");
+		return -1;
+	}
+	s->input = optind < argc ? argv[optind] : "-";
+	return 0;
+}
+
+static void print_stats(const struct run *r)
+{
+	cfgpool_pool_stats_t st;
+	cfgpool_worker_stats_t ws[64];
+	json_t *o, *workers = json_array();
+	char *text;
+
+	cfgpool_pool_stats(r->pool, &st, ws, 64);
+	for (unsigned i = 0; i < st.workers && i < 64; i++)
+		json_array_append_new(workers, json_pack("{s:i, s:I, s:I, s:I, s:I}", "cpu", ws[i].cpu, "tasks",
+							 (json_int_t)ws[i].tasks, "busy_us", (json_int_t)(ws[i].busy_ns / 1000),
+							 "parks", (json_int_t)ws[i].parks, "wakes", (json_int_t)ws[i].wakes));
+	o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "submitted",
+		      (json_int_t)st.submitted, "completed", (json_int_t)st.completed, "failed", (json_int_t)st.failed,
+		      "cancelled", (json_int_t)st.cancelled, "caller_tasks", (json_int_t)st.caller_tasks,
+		      "queue_high_water", (json_int_t)st.queue_high_water, "parks", (json_int_t)st.parks, "wakes",
+		      (json_int_t)st.wakes, "reloads", (json_int_t)st.reloads, "reload_failures",
+		      (json_int_t)st.reload_failures, "config_version", (json_int_t)cfgpool_pool_version(r->pool),
+		      "workers", workers);
+	text = json_dumps(o, JSON_COMPACT);
+	fprintf(stderr, "%s\n", text ? text : "{}");
+	free(text);
+	json_decref(o);
+}
+
+/* Opens everything; 0 or the exit status to return. */
+static int setup(struct run *r, struct reader *rd)
+{
+	cfgpool_error_t err;
+	char msg[1024];
+
+	rd->fd = STDIN_FILENO;
+	if (strcmp(r->s.input, "-") != 0) {
+		rd->fd = open(r->s.input, O_RDONLY | O_CLOEXEC);
+		if (rd->fd < 0) {
+			cli_err("cannot open input %s: %s", r->s.input, strerror(errno));
+			return EXIT_USAGE;
+		}
+	}
+	if (start_signal_thread() != 0) {
+		cli_err("cannot set up signal handling: %s", strerror(errno));
+		return EXIT_USAGE;
+	}
+	cfgpool_error_init(&err);
+	if (cfgpool_pool_open_file(r->s.config, NULL, NULL, &r->pool, &err) != 0) {
+		cli_err("%s", cfgpool_error_format(&err, msg, sizeof(msg)));
+		return EXIT_USAGE;
+	}
+	r->kernel = cfgpool_pool_kernel(r->pool);
+	r->codec = cli_codec_find(r->kernel->name);
+	if (r->codec == NULL) {
+		cli_err("kernel %s has no JSON input format", r->kernel->name);
+		return EXIT_USAGE;
+	}
+	if (r->s.batch == 0)
+		r->s.batch = cfgpool_pool_workers(r->pool);
+	r->items = calloc(r->s.batch, sizeof(*r->items));
+	r->inputs = calloc(r->s.batch, r->kernel->input_size);
+	r->outputs = calloc(r->s.batch, r->kernel->output_size);
+	r->results = calloc(r->s.batch, sizeof(*r->results));
+	rd->cap = MAX_LINE + 65536;
+	rd->buf = malloc(rd->cap);
+	if (!r->items || !r->inputs || !r->outputs || !r->results || !rd->buf) {
+		cli_err("out of memory");
+		return EXIT_USAGE;
+	}
+	r->progress = !r->s.quiet && isatty(STDERR_FILENO);
+	r->start_ns = now_ns();
+	return 0;
+}
+
+static void teardown(struct run *r, struct reader *rd)
+{
+	if (r->pool != NULL) {
+		if (r->s.stats)
+			print_stats(r);
+		cfgpool_pool_close(r->pool, CFGPOOL_CLOSE_DRAIN);
+	}
+	if (rd->fd > STDIN_FILENO)
+		close(rd->fd);
+	free(rd->buf);
+	free(r->items);
+	free(r->inputs);
+	free(r->outputs);
+	free(r->results);
+}
+
+int cli_run(int argc, char **argv)
+{
+	struct run r = {0};
+	struct reader rd = {.fd = -1};
+	uint64_t deadline = 0;
+	int status;
+
+	if (parse_args(argc, argv, &r.s) != 0)
+		return EXIT_USAGE;
+	status = setup(&r, &rd);
+	if (status != 0) {
+		teardown(&r, &rd);
+		return status;
+	}
+
+	for (;;) {
+		int timeout = -1, got;
+		char *line;
+		size_t len;
+		bool too_long;
+
+		if (atomic_exchange(&reload_requested, false))
+			reload(&r);
+		if (atomic_load(&stop_requested))
+			break;
+		if (r.nitems > 0) {
+			uint64_t now = now_ns();
+
+			timeout = now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+		}
+		got = next_line(&rd, timeout, &line, &len, &too_long);
+		if (got == LINE) {
+			if (!too_long && len == 0)
+				continue; /* blank lines are not inputs */
+			if (r.nitems == 0)
+				deadline = now_ns() + (uint64_t)r.s.linger_ms * 1000000u;
+			add_line(&r, line, len, too_long);
+			if (r.nitems < r.s.batch)
+				continue;
+		} else if (got == WOKEN) {
+			continue;
+		} else if (got == READ_ERROR) {
+			cli_err("reading %s: %s", r.s.input, strerror(errno));
+			r.status = EXIT_SOME_FAILED;
+		}
+		if (flush_batch(&r) != 0) {
+			cli_err("writing results: %s", strerror(errno));
+			r.status = EXIT_SOME_FAILED;
+			break;
+		}
+		if (got == END || got == READ_ERROR)
+			break;
+	}
+	/* Finish what was read (a stop request lands here with a partial batch). */
+	if (flush_batch(&r) != 0)
+		r.status = EXIT_SOME_FAILED;
+	show_progress(&r, true);
+	teardown(&r, &rd);
+	if (r.status == 0 && r.failed > 0)
+		r.status = EXIT_SOME_FAILED;
+	return r.status;
+}
