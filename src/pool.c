@@ -3,18 +3,23 @@
  * batches, the caller's help with its own batch, close with drain or cancel, and stats.
  * See pool.h for what protects each shared field.
  *
- * The gate. Every submit and map call enters the gate (one atomic add) and leaves it when
- * it no longer touches the pool; close sets GATE_CLOSING, after which entering fails with
- * -ESHUTDOWN, and waits for the calls inside to leave before it stops the workers. So a
- * call racing with close either is refused or completes normally, never touches freed
- * memory, and every task it queued runs (or is cancelled) before the workers exit.
+ * The gate. Every submit and map call runs inside an RCU read-side section (a thread-
+ * local counter update, no shared write) and there checks `refusing`; close sets
+ * `refusing` and then waits for a grace period, after which no call is still inside and
+ * every later one sees the flag and returns -ESHUTDOWN. So a call racing with close either
+ * is refused or completes normally, never touches freed memory, and every task it queued
+ * runs (or is cancelled) before the workers exit. A map waits for its batch inside the
+ * section; that only delays close (and synchronous reloads) until the batch is done.
  *
- * Waking for a batch. A parked worker costs about 50 us to wake here, far more than a
- * tiny task. When the calling thread helps and the expected work of the batch (items x
- * the running average task time) is below pool.wake_threshold_us, nobody is woken: the
- * caller runs the batch itself (workers that are still spinning take items anyway).
- * Otherwise one worker is woken, and each worker that takes a task while more are queued
- * wakes the next, so the wake-up spreads without the caller paying for every syscall.
+ * Running a batch. A parked worker costs about 50 us to wake here, far more than a tiny
+ * task. When the calling thread helps (pool.caller_helps) it works as the worker of the
+ * CPU it is on: that CPU's worker is reserved (takes no task) for the batch, so that no
+ * CPU runs two task threads, and the caller runs items until none are left. When the
+ * expected work (items x the workers' average task time) is below
+ * pool.wake_threshold_us, nobody is woken: the caller (and any worker still spinning)
+ * runs the batch. Otherwise the caller wakes parked workers of other CPUs directly, one
+ * per remaining item, before it starts. Without caller help one worker is woken and each
+ * worker that takes a task while more are queued wakes the next.
  */
 #include "config.h"
 
@@ -26,6 +31,7 @@
 #include <urcu/urcu-memb.h>
 
 #include "config_tree.h"
+#include "error.h"
 #include "futex.h"
 #include "pool.h"
 #include "snapshot.h"
@@ -109,31 +115,29 @@ void cfgpool_kernel_prep(const cfgpool_kernel_t *kernel, cfgpool_prep_t *prep)
 
 static bool gate_enter(struct cfgpool_pool *pool)
 {
-	/* Acquire: pairs with nothing the caller needs; close's fetch_or decides the race. */
-	uint32_t v = atomic_fetch_add_explicit(&pool->gate, 1, memory_order_acquire);
-
-	if (cfgpool_likely(!(v & GATE_CLOSING)))
+	if (cfgpool_unlikely(cfgpool_reader_register() != 0))
+		cfgpool__die("cannot register the calling thread as an RCU reader");
+	urcu_memb_read_lock();
+	/* Ordered by the grace period close waits for: a call that sees false here finishes
+	 * before close goes on; a call that starts after the grace period sees true. */
+	if (cfgpool_likely(!atomic_load_explicit(&pool->refusing, memory_order_relaxed)))
 		return true;
-	if (atomic_fetch_sub_explicit(&pool->gate, 1, memory_order_release) == (GATE_CLOSING | 1))
-		cfgpool__futex_wake(&pool->gate, 1);
+	urcu_memb_read_unlock();
 	return false;
 }
 
 static void gate_leave(struct cfgpool_pool *pool)
 {
-	/* Release: everything this call did to the pool happens before close proceeds. */
-	if (atomic_fetch_sub_explicit(&pool->gate, 1, memory_order_release) == (GATE_CLOSING | 1))
-		cfgpool__futex_wake(&pool->gate, 1);
+	(void)pool;
+	urcu_memb_read_unlock();
 }
 
 static void gate_close(struct cfgpool_pool *pool)
 {
-	uint32_t v = atomic_fetch_or_explicit(&pool->gate, GATE_CLOSING, memory_order_acq_rel) | GATE_CLOSING;
-
-	while (v != GATE_CLOSING) {
-		cfgpool__futex_wait(&pool->gate, v, NULL);
-		v = atomic_load_explicit(&pool->gate, memory_order_acquire);
-	}
+	if (cfgpool__reader_in_section())
+		cfgpool__die("cfgpool_pool_close() from inside a task, a callback or a read-side section");
+	atomic_store_explicit(&pool->refusing, true, memory_order_relaxed);
+	urcu_memb_synchronize_rcu();
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -207,8 +211,6 @@ static int pool_open(cfgpool_config_t *cfg, bool owned, const cfgpool_kernel_t *
 		pool->opts = *opts;
 	pool->prep_kernel = prep_kernel;
 	pool->kernel = ((const struct cfgpool__kernel_block *)cfg->params[0])->kernel;
-	/* Until tasks have been timed, assume they are long enough to be worth a wake-up. */
-	atomic_init(&pool->ewma_ns, (uint64_t)pp->wake_threshold_us * 1000u);
 
 	rc = choose_cpus(pp, cpus, &ncpu, err);
 	if (rc != 0)
@@ -236,6 +238,9 @@ static int pool_open(cfgpool_config_t *cfg, bool owned, const cfgpool_kernel_t *
 		goto fail_pool;
 	}
 	memset(pool->workers, 0, pool->nworkers * sizeof(*pool->workers));
+	/* Until tasks have been timed, assume they are long enough to be worth a wake-up. */
+	for (unsigned i = 0; i < pool->nworkers; i++)
+		atomic_init(&pool->workers[i].c.ewma_ns, (uint64_t)pp->wake_threshold_us * 1000u);
 	rc = cfgpool_holder_publish(pool->holder, cfg, 0, NULL);
 	if (rc != 0) {
 		cfgpool_error_set(err, rc, NULL, "the configuration was not loaded with cfgpool_kernel_prep() "
@@ -324,8 +329,8 @@ int cfgpool_pool_close(cfgpool_pool_t *pool, int how)
 		atomic_store_explicit(&pool->cancel, true, memory_order_relaxed);
 	/* No call is inside submit or map after this: nothing new can be queued. */
 	gate_close(pool);
-	/* Release: pairs with the workers' acquire load of closing. */
-	atomic_store_explicit(&pool->closing, true, memory_order_release);
+	/* seq_cst: pairs with a parking worker's load (see worker.c). */
+	atomic_store_explicit(&pool->closing, true, memory_order_seq_cst);
 	cfgpool__wake_all(pool);
 	cfgpool__workers_join(pool);
 
@@ -347,49 +352,30 @@ int cfgpool_pool_close(cfgpool_pool_t *pool, int how)
 /* Submission                                                                                 */
 /* ------------------------------------------------------------------------------------------ */
 
-static void note_depth(struct cfgpool_pool *pool)
-{
-	uint64_t depth = cfgpool__queue_size(&pool->queue);
-	uint64_t hw = atomic_load_explicit(&pool->high_water, memory_order_relaxed);
-
-	while (depth > hw &&
-	       !atomic_compare_exchange_weak_explicit(&pool->high_water, &hw, depth, memory_order_relaxed,
-						      memory_order_relaxed))
-		;
-}
-
-/* Waits until a slot may have been freed since `seq` was read. */
-static void wait_for_space(struct cfgpool_pool *pool, uint32_t seq)
-{
-	struct timespec tick = {0, 1000000};
-
-	/* The timeout is a safety net only; cfgpool__space_signal() wakes us. */
-	cfgpool__futex_wait(&pool->space_seq, seq, &tick);
-}
-
-/* Pushes, waiting for room unless `nonblock`. */
+/*
+ * Pushes, waiting for room unless `nonblock`. A waiter raises space_wanted and sleeps on
+ * space_seq; the first worker to pop once the queue is half empty clears the flag, bumps
+ * the word and wakes every waiter. The flag is read without a fence on the pop path, so a
+ * wake can be missed when it races with the waiter raising it; the next pop catches it,
+ * and the sleep's timeout bounds the case where no pop comes.
+ */
 static int push_task(struct cfgpool_pool *pool, const struct cfgpool__task *task, bool nonblock)
 {
-	int rc = 0;
-
 	if (cfgpool_likely(cfgpool__queue_push(&pool->queue, task)))
 		return 0;
 	if (nonblock)
 		return -EAGAIN;
 	/* Whoever queued the tasks that fill the queue may not have woken anyone yet. */
-	cfgpool__wake_one(pool);
-	atomic_fetch_add_explicit(&pool->space_waiters, 1, memory_order_relaxed);
+	cfgpool__wake_one(pool, NULL);
 	for (;;) {
-		uint32_t seq = atomic_load_explicit(&pool->space_seq, memory_order_relaxed);
+		uint32_t seq = atomic_load_explicit(&pool->space_seq, memory_order_acquire);
+		struct timespec tick = {0, 1000000};
 
-		/* Pairs with the fence in cfgpool__space_signal(). */
-		atomic_thread_fence(memory_order_seq_cst);
+		atomic_store_explicit(&pool->space_wanted, true, memory_order_seq_cst);
 		if (cfgpool__queue_push(&pool->queue, task))
-			break;
-		wait_for_space(pool, seq);
+			return 0;
+		cfgpool__futex_wait(&pool->space_seq, seq, &tick);
 	}
-	atomic_fetch_sub_explicit(&pool->space_waiters, 1, memory_order_relaxed);
-	return rc;
 }
 
 int cfgpool_pool_submit(cfgpool_pool_t *pool, const void *input, void *output, cfgpool_done_fn done, void *arg,
@@ -402,15 +388,9 @@ int cfgpool_pool_submit(cfgpool_pool_t *pool, const void *input, void *output, c
 		return -EINVAL;
 	if (!gate_enter(pool))
 		return -ESHUTDOWN;
-	/* Counted before it can complete, so that stats never show completed > submitted. */
-	atomic_fetch_add_explicit(&pool->submitted, 1, memory_order_relaxed);
 	rc = push_task(pool, &task, flags & CFGPOOL_SUBMIT_NONBLOCK);
-	if (rc == 0) {
-		note_depth(pool);
-		cfgpool__wake_one(pool);
-	} else {
-		atomic_fetch_sub_explicit(&pool->submitted, 1, memory_order_relaxed);
-	}
+	if (rc == 0)
+		cfgpool__wake_one(pool, NULL);
 	gate_leave(pool);
 	return rc;
 }
@@ -483,6 +463,9 @@ static struct cfgpool__caller *caller_acquire(struct cfgpool_pool *pool, unsigne
 		return NULL;
 	i = (unsigned)(fresh - pool->callers);
 	fresh->owner = self;
+	/* Until it has timed a task, assume tasks are long enough to be worth a wake-up. */
+	atomic_store_explicit(&fresh->c.ewma_ns, atomic_load_explicit(&pool->workers[0].c.ewma_ns, memory_order_relaxed),
+			      memory_order_relaxed);
 	if (pool->kernel->worker_init != NULL) {
 		const struct cfgpool_config *snap;
 
@@ -553,11 +536,24 @@ static void batch_wait(struct cfgpool_pool *pool, struct cfgpool__batch *b, stru
 	}
 }
 
+/* The worker pinned to the CPU the calling thread runs on now, if any. */
+static struct cfgpool__worker *worker_on_this_cpu(struct cfgpool_pool *pool)
+{
+	int cpu = sched_getcpu();
+
+	for (unsigned i = 0; cpu >= 0 && i < pool->nworkers; i++) {
+		if (pool->workers[i].cpu == cpu)
+			return &pool->workers[i];
+	}
+	return NULL;
+}
+
 int cfgpool_pool_map(cfgpool_pool_t *pool, const void *inputs, size_t in_stride, void *outputs, size_t out_stride,
 		     size_t n, cfgpool_result_t *results, unsigned flags)
 {
 	struct cfgpool__batch b;
 	struct cfgpool__caller *c = NULL;
+	struct cfgpool__worker *home = NULL;
 	unsigned caller_index = 0;
 	uint64_t spin_ns, threshold_ns;
 	bool helps;
@@ -578,13 +574,15 @@ int cfgpool_pool_map(cfgpool_pool_t *pool, const void *inputs, size_t in_stride,
 	atomic_init(&b.failed, false);
 	b.results = results;
 	batch_settings(pool, &helps, &spin_ns, &threshold_ns);
-	if (helps) {
-		if (cfgpool_reader_register() != 0)
-			cfgpool__die("cannot register the calling thread as an RCU reader");
+	if (helps)
 		c = caller_acquire(pool, &caller_index);
+	if (c != NULL) {
+		/* The caller is this CPU's worker for the batch; see the top of the file. */
+		home = worker_on_this_cpu(pool);
+		if (home != NULL)
+			atomic_fetch_add_explicit(&home->reserved, 1, memory_order_relaxed);
 	}
 
-	atomic_fetch_add_explicit(&pool->submitted, n, memory_order_relaxed);
 	for (; pushed < n; pushed++) {
 		struct cfgpool__task t = {
 			.input = (const char *)inputs + pushed * in_stride,
@@ -593,37 +591,35 @@ int cfgpool_pool_map(cfgpool_pool_t *pool, const void *inputs, size_t in_stride,
 			.index = pushed,
 		};
 
-		if (!cfgpool__queue_push(&pool->queue, &t)) {
-			/* Full. A helping caller runs the rest itself; otherwise wait for room,
-			 * unless asked not to block before anything was queued. */
-			if (c != NULL) {
-				cfgpool__run_task(pool, &t, caller_index, c->kstate, &c->c);
-				continue;
-			}
-			if (pushed == 0 && (flags & CFGPOOL_SUBMIT_NONBLOCK)) {
-				atomic_fetch_sub_explicit(&pool->submitted, n, memory_order_relaxed);
-				gate_leave(pool);
-				return -EAGAIN;
-			}
+		if (cfgpool__queue_push(&pool->queue, &t))
+			continue;
+		/* Full. A helping caller runs the item itself; otherwise wait for room, unless
+		 * asked not to block before anything was queued. */
+		if (c != NULL) {
+			atomic_fetch_add_explicit(&pool->direct, 1, memory_order_relaxed);
+			cfgpool__run_task(pool, &t, caller_index, c->kstate, &c->c);
+		} else if (pushed == 0 && (flags & CFGPOOL_SUBMIT_NONBLOCK)) {
+			gate_leave(pool);
+			return -EAGAIN;
+		} else {
 			push_task(pool, &t, false);
 		}
 	}
-	note_depth(pool);
+	cfgpool__queue_note_depth(&pool->queue);
 
-	/*
-	 * A batch cheaper than a wake-up runs on the caller (and any spinning worker). A
-	 * larger one goes to the workers alone: with one worker per CPU, a caller running
-	 * tasks too would put two threads on one CPU, and the batch would wait for the
-	 * slower of them (measured: 8 x 1 ms tasks took 16.6 ms with the caller helping,
-	 * 4.3 ms without).
-	 */
-	if (c != NULL && n * atomic_load_explicit(&pool->ewma_ns, memory_order_relaxed) >= threshold_ns) {
-		caller_release(c);
-		c = NULL;
+	if (c == NULL) {
+		cfgpool__wake_one(pool, NULL);
+	} else if (n * cfgpool__task_estimate_ns(pool, &c->c) >= threshold_ns) {
+		for (size_t k = 1; k < n && cfgpool__wake_one(pool, home); k++)
+			;
 	}
-	if (c == NULL)
-		cfgpool__wake_one(pool);
 	batch_wait(pool, &b, c, caller_index, spin_ns);
+	if (home != NULL) {
+		atomic_fetch_sub_explicit(&home->reserved, 1, memory_order_relaxed);
+		/* Others' tasks may have queued up behind the reservation. */
+		if (cfgpool__queue_size(&pool->queue) > 0)
+			cfgpool__wake_one(pool, NULL);
+	}
 	caller_release(c);
 	gate_leave(pool);
 	return atomic_load_explicit(&b.failed, memory_order_relaxed) ? CFGPOOL_EKERNEL : 0;
@@ -683,7 +679,10 @@ int cfgpool_pool_reload_file(cfgpool_pool_t *pool, const char *path, unsigned fl
 
 	cfgpool_kernel_prep(pool->prep_kernel, &prep);
 	rc = cfgpool_config_load_file(path, &lopts, &cfg, err);
-	return publish_checked(pool, rc, cfg, flags, version, err);
+	rc = publish_checked(pool, rc, cfg, flags, version, err);
+	if (rc != 0)
+		cfgpool__error_source(err, path);
+	return rc;
 }
 
 int cfgpool_pool_reload_string(cfgpool_pool_t *pool, const char *text, size_t len, unsigned flags,
@@ -696,7 +695,10 @@ int cfgpool_pool_reload_string(cfgpool_pool_t *pool, const char *text, size_t le
 
 	cfgpool_kernel_prep(pool->prep_kernel, &prep);
 	rc = cfgpool_config_load_string(text, len, &lopts, &cfg, err);
-	return publish_checked(pool, rc, cfg, flags, version, err);
+	rc = publish_checked(pool, rc, cfg, flags, version, err);
+	if (rc != 0)
+		cfgpool__error_source(err, "<string>");
+	return rc;
 }
 
 uint64_t cfgpool_pool_version(const cfgpool_pool_t *pool)
@@ -758,9 +760,11 @@ void cfgpool_pool_stats(const cfgpool_pool_t *pool, cfgpool_pool_stats_t *out, c
 		add_counters(out, &pool->callers[i].c);
 		out->caller_tasks += out->completed - before;
 	}
-	/* Submitted last: a task counted as completed above was submitted before this load. */
-	out->submitted = atomic_load_explicit(&pool->submitted, memory_order_relaxed);
-	out->queue_high_water = atomic_load_explicit(&pool->high_water, memory_order_relaxed);
+	/* Submitted last: a task counted as completed above was queued (or run directly)
+	 * before these loads. Every push advances the queue's head exactly once. */
+	out->submitted = atomic_load_explicit(&pool->queue.head, memory_order_acquire) +
+			 atomic_load_explicit(&pool->direct, memory_order_relaxed);
+	out->queue_high_water = atomic_load_explicit(&pool->queue.high_water, memory_order_relaxed);
 	cfgpool_holder_stats(pool->holder, &hs);
 	out->reloads = hs.published > 0 ? hs.published - 1 : 0;
 	out->reload_failures = atomic_load_explicit(&pool->reload_failures, memory_order_relaxed);

@@ -4,14 +4,16 @@
  *
  * Shared fields and what protects them:
  *   queue                      lock-free (queue.h)
- *   gate                       atomic: CLOSING bit + number of threads inside submit/map
- *   closing, cancel            atomic flags, set once by close (release), read by workers
+ *   refusing                   set once by close; submit and map read it inside an RCU
+ *                              read-side section, so close's grace period waits them out
+ *   closing, cancel            atomic flags, set once by close, read by workers
  *   nparked, worker->state     atomic; the park/wake handshake is a Dekker pattern with
  *                              the queue: see cfgpool__worker_park() and cfgpool__wake_one()
- *   ewma_ns                    atomic, relaxed: a heuristic, racy updates lose nothing important
- *   worker counters            written by their worker only (relaxed), read by stats
+ *   worker counters, ewma_ns   written by their worker only (relaxed), read by stats and map
+ *   worker->reserved           callers running their batch on that worker's CPU (atomic)
  *   caller slots               claimed by CAS on in_use; counters written by the claimant
- *   submitted, high_water      atomic, relaxed
+ *   direct                     atomic, relaxed: tasks a caller ran without queueing them
+ *   space_wanted, space_seq    a submitter waiting for room; see push_task() in pool.c
  * Lock order: the pool takes no lock of its own; the holder's mutex is taken by reloads
  * only.
  */
@@ -38,6 +40,7 @@ struct cfgpool__counters {
 	_Atomic uint64_t busy_ns;
 	_Atomic uint64_t parks;
 	_Atomic uint64_t wakes;
+	_Atomic uint64_t ewma_ns; /* running average of this thread's task times */
 };
 
 enum { WORKER_RUNNING = 0, WORKER_PARKED = 1 };
@@ -45,6 +48,9 @@ enum { WORKER_RUNNING = 0, WORKER_PARKED = 1 };
 struct cfgpool__worker {
 	/* The park futex word, alone on its line: wakers CAS it. */
 	_Alignas(CFGPOOL_CACHELINE) _Atomic uint32_t state;
+	/* Callers running their own batch on this worker's CPU: while nonzero the worker
+	 * takes no task, so that the CPU is not shared by two threads running tasks. */
+	_Atomic uint32_t reserved;
 	_Alignas(CFGPOOL_CACHELINE) struct cfgpool_pool *pool;
 	unsigned index;
 	int cpu; /* pinned CPU, or -1 */
@@ -73,7 +79,6 @@ struct cfgpool__batch {
 };
 
 #define BATCH_WAITING 0x80000000u
-#define GATE_CLOSING 0x80000000u
 
 /* The kernel's block in each snapshot: which kernel prepared it, and its parameters. */
 struct cfgpool__kernel_block {
@@ -83,17 +88,16 @@ struct cfgpool__kernel_block {
 
 struct cfgpool_pool {
 	struct cfgpool__queue queue;
-	_Alignas(CFGPOOL_CACHELINE) _Atomic uint32_t gate;
-	_Alignas(CFGPOOL_CACHELINE) _Atomic uint32_t nparked;
+	/* Read by every submit and map; written once by close. */
+	_Alignas(CFGPOOL_CACHELINE) atomic_bool refusing;
 	atomic_bool closing;
 	atomic_bool cancel;
+	_Alignas(CFGPOOL_CACHELINE) _Atomic uint32_t nparked;
 	_Atomic uint32_t wake_cursor;
-	_Alignas(CFGPOOL_CACHELINE) _Atomic uint64_t ewma_ns;
-	_Alignas(CFGPOOL_CACHELINE) _Atomic uint64_t submitted;
-	_Atomic uint64_t high_water;
+	_Alignas(CFGPOOL_CACHELINE) _Atomic uint64_t direct;
 	_Atomic uint64_t reload_failures;
-	/* Submitters waiting for room in a full queue, and the futex word they sleep on. */
-	_Alignas(CFGPOOL_CACHELINE) _Atomic uint32_t space_waiters;
+	/* A submitter waiting for room in a full queue, and the futex word it sleeps on. */
+	_Alignas(CFGPOOL_CACHELINE) atomic_bool space_wanted;
 	_Atomic uint32_t space_seq;
 	/* Workers that finished worker_init (futex word open() waits on). */
 	_Atomic uint32_t started;
@@ -114,8 +118,10 @@ int cfgpool__workers_start(struct cfgpool_pool *pool, const int *cpus, unsigned 
 void cfgpool__workers_join(struct cfgpool_pool *pool);
 void cfgpool__run_task(struct cfgpool_pool *pool, const struct cfgpool__task *task, unsigned worker, void *kstate,
 		       struct cfgpool__counters *c);
-bool cfgpool__wake_one(struct cfgpool_pool *pool);
+bool cfgpool__wake_one(struct cfgpool_pool *pool, const struct cfgpool__worker *skip);
 void cfgpool__wake_all(struct cfgpool_pool *pool);
+/* Expected time of one task: the caller's own average once it ran tasks, else the workers'. */
+uint64_t cfgpool__task_estimate_ns(const struct cfgpool_pool *pool, const struct cfgpool__counters *caller);
 void cfgpool__space_signal(struct cfgpool_pool *pool);
 uint64_t cfgpool__now_ns(void);
 void cfgpool__log(const struct cfgpool_pool *pool, cfgpool_log_level_t level, const char *fmt, ...)

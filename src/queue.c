@@ -28,6 +28,7 @@ int cfgpool__queue_init(struct cfgpool__queue *q, size_t capacity)
 	q->capacity = cap;
 	atomic_init(&q->head, 0);
 	atomic_init(&q->tail, 0);
+	atomic_init(&q->high_water, 0);
 	return 0;
 }
 
@@ -49,19 +50,34 @@ bool cfgpool__queue_push(struct cfgpool__queue *q, const struct cfgpool__task *t
 		intptr_t dif = (intptr_t)seq - (intptr_t)pos;
 
 		if (dif == 0) {
-			if (atomic_compare_exchange_weak_explicit(&q->head, &pos, pos + 1, memory_order_relaxed,
+			/* seq_cst: see queue.h (costs nothing more than relaxed on x86). */
+			if (atomic_compare_exchange_weak_explicit(&q->head, &pos, pos + 1, memory_order_seq_cst,
 								  memory_order_relaxed)) {
 				s->task = *task;
 				/* Release: pairs with the acquire load of seq in pop. */
 				atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
+				if ((pos & 63) == 0)
+					cfgpool__queue_note_depth(q);
 				return true;
 			}
 		} else if (dif < 0) {
-			return false; /* the slot still holds last lap's task: full */
+			/* The slot still holds last lap's task: full, the highest water there is. */
+			cfgpool__queue_note_depth(q);
+			return false;
 		} else {
 			pos = atomic_load_explicit(&q->head, memory_order_relaxed);
 		}
 	}
+}
+
+void cfgpool__queue_note_depth(struct cfgpool__queue *q)
+{
+	size_t depth = cfgpool__queue_size(q);
+	size_t hw = atomic_load_explicit(&q->high_water, memory_order_relaxed);
+
+	while (depth > hw && !atomic_compare_exchange_weak_explicit(&q->high_water, &hw, depth, memory_order_relaxed,
+								    memory_order_relaxed))
+		;
 }
 
 bool cfgpool__queue_pop(struct cfgpool__queue *q, struct cfgpool__task *task)

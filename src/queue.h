@@ -43,6 +43,7 @@ struct cfgpool__queue {
 	/* Producers' and consumers' positions on their own cache lines: each is hammered by
 	 * its side only. */
 	_Alignas(CFGPOOL_CACHELINE) _Atomic size_t head; /* next position to push */
+	_Atomic size_t high_water;                        /* sampled by producers */
 	_Alignas(CFGPOOL_CACHELINE) _Atomic size_t tail; /* next position to pop */
 	_Alignas(CFGPOOL_CACHELINE) struct cfgpool__slot *slots;
 	size_t mask;
@@ -56,11 +57,19 @@ void cfgpool__queue_destroy(struct cfgpool__queue *q);
 /*
  * Pushes a copy of *task. Returns true, or false when the queue is full. Release: the
  * task's contents are visible to the thread that pops it (pairs with the acquire in pop).
+ * The claim of the slot is sequentially consistent, so that a following seq_cst load (of
+ * the pool's parked-worker count) cannot be ordered before it: the submitter's half of
+ * the park/wake handshake, without a separate fence.
  */
 bool cfgpool__queue_push(struct cfgpool__queue *q, const struct cfgpool__task *task);
 
 /* Pops the oldest task into *task. Returns true, or false when the queue is empty. */
 bool cfgpool__queue_pop(struct cfgpool__queue *q, struct cfgpool__task *task);
+
+/* Records the queue's depth in high_water if it is a new maximum. Called on every 64th
+ * push, on a push that finds the queue full, and after each batch is queued, so the mark
+ * is exact at those moments and a lower bound of the true maximum in between. */
+void cfgpool__queue_note_depth(struct cfgpool__queue *q);
 
 /* Approximate number of queued tasks (exact when nobody pushes or pops). */
 static inline size_t cfgpool__queue_size(struct cfgpool__queue *q)

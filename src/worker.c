@@ -3,13 +3,15 @@
  * and idling: spin, then park on a futex.
  *
  * Parking is a Dekker handshake between a worker going to sleep and a submitter that just
- * queued work, so that no wake-up is lost:
- *   worker:    state = PARKED; nparked++ (seq_cst); fence; queue empty?  -> futex_wait
- *   submitter: push (release);                     fence; nparked > 0? -> wake_one
- * With a full fence on each side, at least one of them sees the other's write: either the
- * worker sees the task and does not sleep, or the submitter sees the parked worker and
- * wakes it. wake_one claims a parked worker by CAS PARKED -> RUNNING, so each park is
- * matched by at most one wake and nparked stays exact.
+ * queued work, so that no wake-up is lost. Every access on both sides is seq_cst:
+ *   worker:    state = PARKED; nparked++;  load queue head  -> empty? futex_wait
+ *   submitter: CAS queue head (push);       load nparked     -> > 0?  wake_one
+ * In the single total order of seq_cst operations, either the submitter's CAS comes
+ * before the worker's load of the head (the worker sees the task and does not sleep), or
+ * the worker's increment comes before the submitter's load (the submitter wakes it). On
+ * x86 this needs no fence: the locked instructions already order. wake_one claims a
+ * parked worker by CAS PARKED -> RUNNING, so each park is matched by at most one wake
+ * and nparked stays exact.
  */
 #include "config.h"
 
@@ -86,12 +88,25 @@ static void complete(const struct cfgpool__task *task, void *output, const cfgpo
 		cfgpool__futex_wake(&b->word, 1);
 }
 
-/* Moves an exponentially weighted average of task time by 1/8 of the new sample. */
-static void update_ewma(struct cfgpool_pool *pool, uint64_t ns)
+/* Moves this thread's exponentially weighted average task time by 1/8 of the sample. */
+static void update_ewma(struct cfgpool__counters *c, uint64_t ns)
 {
-	uint64_t avg = atomic_load_explicit(&pool->ewma_ns, memory_order_relaxed);
+	uint64_t avg = atomic_load_explicit(&c->ewma_ns, memory_order_relaxed);
 
-	atomic_store_explicit(&pool->ewma_ns, avg - avg / 8 + ns / 8, memory_order_relaxed);
+	atomic_store_explicit(&c->ewma_ns, avg - avg / 8 + ns / 8, memory_order_relaxed);
+}
+
+uint64_t cfgpool__task_estimate_ns(const struct cfgpool_pool *pool, const struct cfgpool__counters *caller)
+{
+	uint64_t sum = 0;
+
+	/* A caller's own average is the freshest: workers that never ran a task (because the
+	 * caller ran every batch alone) still hold their initial estimate. */
+	if (caller != NULL && atomic_load_explicit(&caller->tasks, memory_order_relaxed) > 0)
+		return atomic_load_explicit(&caller->ewma_ns, memory_order_relaxed);
+	for (unsigned i = 0; i < pool->nworkers; i++)
+		sum += atomic_load_explicit(&pool->workers[i].c.ewma_ns, memory_order_relaxed);
+	return pool->nworkers ? sum / pool->nworkers : 0;
 }
 
 void cfgpool__run_task(struct cfgpool_pool *pool, const struct cfgpool__task *task, unsigned worker, void *kstate,
@@ -128,7 +143,7 @@ void cfgpool__run_task(struct cfgpool_pool *pool, const struct cfgpool__task *ta
 		if (res.status != 0)
 			count(&c->failed, 1);
 		count(&c->busy_ns, res.elapsed_ns);
-		update_ewma(pool, res.elapsed_ns);
+		update_ewma(c, res.elapsed_ns);
 	}
 	count(&c->tasks, 1);
 	complete(task, output, &res);
@@ -138,14 +153,13 @@ void cfgpool__run_task(struct cfgpool_pool *pool, const struct cfgpool__task *ta
 /* Waking and parking                                                                         */
 /* ------------------------------------------------------------------------------------------ */
 
-bool cfgpool__wake_one(struct cfgpool_pool *pool)
+bool cfgpool__wake_one(struct cfgpool_pool *pool, const struct cfgpool__worker *skip)
 {
 	unsigned n = pool->nworkers;
 	unsigned start;
 
-	/* Pairs with the fence in park(): our push is ordered before this load of nparked. */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&pool->nparked, memory_order_relaxed) == 0)
+	/* seq_cst: the submitter's half of the handshake (see the top of this file). */
+	if (atomic_load_explicit(&pool->nparked, memory_order_seq_cst) == 0)
 		return false;
 	/* Start the scan at a rotating point so that wakes spread over the workers. */
 	start = atomic_fetch_add_explicit(&pool->wake_cursor, 1, memory_order_relaxed);
@@ -153,7 +167,8 @@ bool cfgpool__wake_one(struct cfgpool_pool *pool)
 		struct cfgpool__worker *w = &pool->workers[(start + k) % n];
 		uint32_t parked = WORKER_PARKED;
 
-		if (atomic_load_explicit(&w->state, memory_order_relaxed) != WORKER_PARKED)
+		if (w == skip || atomic_load_explicit(&w->state, memory_order_relaxed) != WORKER_PARKED ||
+		    atomic_load_explicit(&w->reserved, memory_order_relaxed) != 0)
 			continue;
 		if (atomic_compare_exchange_strong_explicit(&w->state, &parked, WORKER_RUNNING,
 							    memory_order_acq_rel, memory_order_relaxed)) {
@@ -167,24 +182,47 @@ bool cfgpool__wake_one(struct cfgpool_pool *pool)
 
 void cfgpool__wake_all(struct cfgpool_pool *pool)
 {
-	while (cfgpool__wake_one(pool))
-		;
+	/* Close: reserved workers too, so that every worker sees `closing`. */
+	for (unsigned i = 0; i < pool->nworkers; i++) {
+		struct cfgpool__worker *w = &pool->workers[i];
+		uint32_t parked = WORKER_PARKED;
+
+		if (atomic_compare_exchange_strong_explicit(&w->state, &parked, WORKER_RUNNING, memory_order_seq_cst,
+							    memory_order_relaxed)) {
+			atomic_fetch_sub_explicit(&pool->nparked, 1, memory_order_relaxed);
+			cfgpool__futex_wake(&w->state, 1);
+		}
+	}
 }
 
 void cfgpool__space_signal(struct cfgpool_pool *pool)
 {
-	/* Pairs with the fence in the waiting submitter (pool.c): our pop freed a slot
-	 * before this load, or the submitter sees the slot free on its retry. */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&pool->space_waiters, memory_order_relaxed) == 0)
+	/* Cheap when nobody waits: one load of a line that is written only when the queue
+	 * fills. The submitter is woken once the queue is half empty, so that it refills it
+	 * in one go instead of sleeping and waking for every freed slot. */
+	if (cfgpool_likely(!atomic_load_explicit(&pool->space_wanted, memory_order_relaxed)))
 		return;
-	atomic_fetch_add_explicit(&pool->space_seq, 1, memory_order_relaxed);
+	if (cfgpool__queue_size(&pool->queue) > pool->queue.capacity / 2)
+		return;
+	if (!atomic_exchange_explicit(&pool->space_wanted, false, memory_order_relaxed))
+		return;
+	atomic_fetch_add_explicit(&pool->space_seq, 1, memory_order_release);
 	cfgpool__futex_wake(&pool->space_seq, INT32_MAX);
 }
 
-static bool has_work(struct cfgpool_pool *pool)
+/* Work for this worker: a queued task (unless a caller reserved its CPU), or closing. */
+static bool has_work(const struct cfgpool__worker *w, memory_order order)
 {
-	return cfgpool__queue_size(&pool->queue) > 0 || atomic_load_explicit(&pool->closing, memory_order_acquire);
+	struct cfgpool_pool *pool = w->pool;
+
+	if (atomic_load_explicit(&pool->closing, order))
+		return true;
+	if (atomic_load_explicit(&w->reserved, memory_order_relaxed) != 0)
+		return false;
+	/* The head (seq_cst when parking: the worker's half of the handshake) against a
+	 * possibly stale tail, which can only make the queue look fuller than it is. */
+	return atomic_load_explicit(&pool->queue.head, order) != atomic_load_explicit(&pool->queue.tail,
+										     memory_order_relaxed);
 }
 
 /* The current snapshot's spin window, so that a reload can retune it. */
@@ -207,7 +245,7 @@ static void idle(struct cfgpool__worker *w)
 
 	do {
 		for (int i = 0; i < 64; i++) {
-			if (has_work(pool))
+			if (has_work(w, memory_order_relaxed))
 				return;
 			cfgpool__cpu_relax();
 		}
@@ -216,11 +254,9 @@ static void idle(struct cfgpool__worker *w)
 		sched_yield();
 	} while (cfgpool__now_ns() - start < window);
 
-	atomic_store_explicit(&w->state, WORKER_PARKED, memory_order_relaxed);
+	atomic_store_explicit(&w->state, WORKER_PARKED, memory_order_seq_cst);
 	atomic_fetch_add_explicit(&pool->nparked, 1, memory_order_seq_cst);
-	/* Pairs with the fence in cfgpool__wake_one(). */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (has_work(pool)) {
+	if (has_work(w, memory_order_seq_cst)) {
 		/* Unpark ourselves, unless a waker already claimed us (it then fixed nparked). */
 		if (atomic_compare_exchange_strong_explicit(&w->state, &expected, WORKER_RUNNING,
 							    memory_order_acq_rel, memory_order_relaxed))
@@ -274,11 +310,12 @@ static void *worker_main(void *arg)
 	go = atomic_load_explicit(&pool->go, memory_order_acquire);
 
 	while (go) {
-		if (cfgpool__queue_pop(&pool->queue, &task)) {
+		if (atomic_load_explicit(&w->reserved, memory_order_relaxed) == 0 &&
+		    cfgpool__queue_pop(&pool->queue, &task)) {
 			cfgpool__space_signal(pool);
 			/* More queued than we can take: pass the wake-up on before working. */
 			if (cfgpool__queue_size(&pool->queue) > 0)
-				cfgpool__wake_one(pool);
+				cfgpool__wake_one(pool, w);
 			cfgpool__run_task(pool, &task, w->index, w->kstate, &w->c);
 			continue;
 		}

@@ -145,8 +145,15 @@ static int next_line(struct reader *r, int timeout_ms, char **line, size_t *len,
 {
 	*too_long = false;
 	for (;;) {
-		if (!r->skipping && take_line(r, line, len))
+		if (!r->skipping && take_line(r, line, len)) {
+			/* However the bytes arrived, the limit is the same. */
+			if (*len > MAX_LINE) {
+				*too_long = true;
+				*line = NULL;
+				*len = 0;
+			}
 			return LINE;
+		}
 		if (r->skipping) {
 			char *nl = memchr(r->buf + r->start, '\n', r->len);
 
@@ -168,7 +175,8 @@ static int next_line(struct reader *r, int timeout_ms, char **line, size_t *len,
 			memmove(r->buf, r->buf + r->start, r->len);
 			r->start = 0;
 		}
-		if (r->len >= MAX_LINE) {
+		/* A line of MAX_LINE bytes may still be followed by "\r\n". */
+		if (r->len > MAX_LINE + 1) {
 			r->skipping = true;
 			r->len = 0;
 			continue;
@@ -590,8 +598,10 @@ int cli_run(int argc, char **argv)
 		}
 		got = next_line(&rd, timeout, &line, &len, &too_long);
 		if (got == LINE) {
-			if (!too_long && len == 0)
-				continue; /* blank lines are not inputs */
+			if (!too_long && len == 0) {
+				r.lines++; /* not an input, but still a line of the file */
+				continue;
+			}
 			if (r.nitems == 0)
 				deadline = now_ns() + (uint64_t)r.s.linger_ms * 1000000u;
 			add_line(&r, line, len, too_long);

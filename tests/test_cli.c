@@ -1,0 +1,1563 @@
+/*
+ * The `cfgpool` command, end to end: the real binary run with pipes on its standard
+ * streams. Order of results over thousands of lines, batch sizes and INPUT as a file;
+ * malformed lines answered in their place; SIGHUP reloads (a broken file kept out, a good
+ * one taken in) while a stream is open; SIGTERM mid-stream leaves a whole prefix, and a
+ * second one during a slow batch exits at once without a cut line; a FIFO fed slowly is
+ * answered within the linger time; `check`; usage and exit statuses; --stats; the limit
+ * on the length of an input line.
+ *
+ * The binary is $CFGPOOL_BIN (set by `make check`), else ../cfgpool next to this file's
+ * directory, which is right when the program is run by hand from the top of an in-tree
+ * build. Every wait on the child has a deadline stretched by
+ * CFGPOOL_TEST_TIMEOUT_MULTIPLIER; a child that misses it is killed and the test fails
+ * with what it wrote so far. Children and feeder threads are registered with the test's
+ * world, so a failed assertion (which longjmps out of the test) still has them killed,
+ * joined and their temporary files removed by the teardown.
+ *
+ * Lines the tests expect from run.c, checked here: results are
+ *   {"id": ID, "config_version": V, "elapsed_us": T, "result": {...}}
+ *   {"id": ID, "config_version": V, "elapsed_us": 0, "error": {"line": L, "message": M}}
+ * with ID the input's "id" member or its line number.
+ */
+#define _GNU_SOURCE
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "helpers.h"
+
+/* run.c's limit on an input line, in bytes without the newline. */
+#define MAX_LINE (1u << 20)
+
+#define MAX_ARGS 16
+#define MAX_PROCS 64
+#define MAX_FEEDERS 4
+
+/* Mean mc_option work per input in these tests: fast enough for thousands of lines. */
+#define FAST_PATHS 2000
+
+/* ------------------------------------------------------------------------------------------ */
+/* Time                                                                                       */
+/* ------------------------------------------------------------------------------------------ */
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts;
+
+	if (s <= 0)
+		return;
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* A deadline `base` seconds from now, stretched by the multiplier. */
+static double deadline_in(double base)
+{
+	return now_s() + base * test_timeout_multiplier();
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Growing buffers, always NUL-terminated once used                                           */
+/* ------------------------------------------------------------------------------------------ */
+
+struct buf {
+	char *data;
+	size_t len, cap;
+};
+
+static void buf_append(struct buf *b, const char *p, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+
+		while (b->len + n + 1 > cap)
+			cap *= 2;
+		b->data = realloc(b->data, cap);
+		assert_non_null(b->data);
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+static void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void buf_printf(struct buf *b, const char *fmt, ...)
+{
+	char small[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	assert_true(n >= 0);
+	if ((size_t)n < sizeof(small)) {
+		buf_append(b, small, (size_t)n);
+		return;
+	}
+	char *big = malloc((size_t)n + 1);
+
+	assert_non_null(big);
+	va_start(ap, fmt);
+	vsnprintf(big, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	buf_append(b, big, (size_t)n);
+	free(big);
+}
+
+static const char *buf_str(const struct buf *b)
+{
+	return b->data ? b->data : "";
+}
+
+static size_t count_lines(const struct buf *b)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->len; i++)
+		n += b->data[i] == '\n';
+	return n;
+}
+
+static void buf_free(struct buf *b)
+{
+	free(b->data);
+	*b = (struct buf){0};
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The world of one test: its children, feeder threads and temporary directory               */
+/* ------------------------------------------------------------------------------------------ */
+
+enum stdin_mode { STDIN_PIPE, STDIN_NULL };
+
+struct proc {
+	pid_t pid;
+	int in;	      /* write end of the child's stdin; -1 when closed or given to a feeder */
+	int out, err; /* read ends of its stdout and stderr; -1 after EOF */
+	struct buf o, e;
+	int status;
+	bool reaped;
+};
+
+/* Writes `data` into a child's stdin from its own thread, all at once or a line at a time. */
+struct feeder {
+	pthread_t thread;
+	int fd; /* owned: closed when the feeder ends */
+	const char *data;
+	size_t len;
+	double line_gap_s; /* 0: everything at once */
+	atomic_bool stop;
+	atomic_size_t lines; /* whole lines written */
+	atomic_int error;    /* errno of a failed write: EPIPE once the child has gone */
+	bool joined;
+};
+
+static struct {
+	struct proc *procs[MAX_PROCS];
+	size_t nprocs;
+	struct feeder *feeders[MAX_FEEDERS];
+	size_t nfeeders;
+	int extra_fd; /* a FIFO's write end, closed by the teardown if the test did not */
+	char dir[PATH_MAX];
+} world;
+
+static int setup_world(void **state)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	(void)state;
+	memset(&world, 0, sizeof(world));
+	world.extra_fd = -1;
+	snprintf(world.dir, sizeof(world.dir), "%s/cfgpool-cli-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	return mkdtemp(world.dir) != NULL ? 0 : -1;
+}
+
+static void reap_blocking(struct proc *p)
+{
+	while (!p->reaped) {
+		pid_t r = waitpid(p->pid, &p->status, 0);
+
+		if (r == p->pid || (r < 0 && errno != EINTR))
+			p->reaped = true;
+	}
+}
+
+static int teardown_world(void **state)
+{
+	DIR *d;
+
+	(void)state;
+	/* Children first: a feeder blocked on a full pipe then fails with EPIPE and ends. */
+	for (size_t i = 0; i < world.nprocs; i++) {
+		struct proc *p = world.procs[i];
+
+		if (!p->reaped)
+			kill(p->pid, SIGKILL);
+		reap_blocking(p);
+		if (p->in >= 0)
+			close(p->in);
+		if (p->out >= 0)
+			close(p->out);
+		if (p->err >= 0)
+			close(p->err);
+		buf_free(&p->o);
+		buf_free(&p->e);
+		free(p);
+	}
+	for (size_t i = 0; i < world.nfeeders; i++) {
+		struct feeder *f = world.feeders[i];
+
+		atomic_store(&f->stop, true);
+		if (!f->joined)
+			pthread_join(f->thread, NULL);
+		free(f);
+	}
+	if (world.extra_fd >= 0)
+		close(world.extra_fd);
+	d = opendir(world.dir);
+	if (d != NULL) {
+		struct dirent *de;
+
+		while ((de = readdir(d)) != NULL) {
+			if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, ".."))
+				unlinkat(dirfd(d), de->d_name, 0);
+		}
+		closedir(d);
+	}
+	rmdir(world.dir);
+	memset(&world, 0, sizeof(world));
+	return 0;
+}
+
+/* "<test's temporary directory>/<name>" in `buf`. */
+static const char *tmp_path(char *buf, size_t size, const char *name)
+{
+	int n = snprintf(buf, size, "%s/%s", world.dir, name);
+
+	assert_true(n > 0 && (size_t)n < size);
+	return buf;
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	const char *p = data;
+
+	assert_true(fd >= 0);
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		assert_true(w > 0);
+		p += w;
+		len -= (size_t)w;
+	}
+	assert_int_equal(close(fd), 0);
+}
+
+static void write_text(const char *path, const char *text)
+{
+	write_file(path, text, strlen(text));
+}
+
+/* Replaces `path` the way an editor or a deployment does: a new file renamed over it. */
+static void replace_file(const char *path, const char *text)
+{
+	char tmp[PATH_MAX + 8];
+
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	write_text(tmp, text);
+	assert_int_equal(rename(tmp, path), 0);
+}
+
+/* The configuration of examples/config.json with the kernel's paths and seed replaced. */
+static const char *option_config(char *path, size_t size, const char *name, long paths, long seed)
+{
+	char example[PATH_MAX];
+	json_error_t je;
+	json_t *root = json_load_file(test_data_path(example, sizeof(example), "../examples/config.json"), 0, &je);
+	json_t *kernel;
+
+	if (root == NULL)
+		print_error("%s:%d:%d: %s\n", example, je.line, je.column, je.text);
+	assert_non_null(root);
+	kernel = json_object_get(root, "kernel");
+	assert_true(json_is_object(kernel));
+	assert_string_equal(json_string_value(json_object_get(kernel, "name")), "mc_option");
+	json_object_set_new(kernel, "paths", json_integer(paths));
+	json_object_set_new(kernel, "seed", json_integer(seed));
+	tmp_path(path, size, name);
+	assert_int_equal(json_dump_file(root, path, JSON_INDENT(2)), 0);
+	json_decref(root);
+	return path;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Running the binary                                                                         */
+/* ------------------------------------------------------------------------------------------ */
+
+static const char *cli_bin(void)
+{
+	static char fallback[PATH_MAX];
+	const char *bin = getenv("CFGPOOL_BIN");
+	const char *slash;
+
+	if (bin && *bin)
+		return bin;
+	slash = strrchr(__FILE__, '/');
+	snprintf(fallback, sizeof(fallback), "%.*s/../cfgpool", slash ? (int)(slash - __FILE__) : 1,
+		 slash ? __FILE__ : ".");
+	return fallback;
+}
+
+/* Starts `cfgpool ARG...` (NULL-terminated) with its standard streams on pipes. */
+static struct proc *spawn(enum stdin_mode mode, const char *arg, ...)
+{
+	const char *argv[MAX_ARGS + 2];
+	int in[2] = {-1, -1}, out[2], err[2];
+	struct proc *p;
+	size_t n = 0;
+	va_list ap;
+
+	argv[n++] = cli_bin();
+	if (access(argv[0], X_OK) != 0) {
+		print_error("cannot run %s (set CFGPOOL_BIN): %s\n", argv[0], strerror(errno));
+		fail();
+	}
+	va_start(ap, arg);
+	for (const char *a = arg; a != NULL; a = va_arg(ap, const char *)) {
+		assert_true(n <= MAX_ARGS);
+		argv[n++] = a;
+	}
+	va_end(ap);
+	argv[n] = NULL;
+	assert_true(world.nprocs < MAX_PROCS);
+
+	if (mode == STDIN_PIPE) {
+		assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+	} else {
+		in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		assert_true(in[0] >= 0);
+	}
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(err, O_CLOEXEC), 0);
+	p = calloc(1, sizeof(*p));
+	assert_non_null(p);
+	p->pid = fork();
+	assert_true(p->pid >= 0);
+	if (p->pid == 0) {
+		sigset_t none;
+
+		/* Only async-signal-safe calls between fork and exec: the parent has threads. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		if (dup2(in[0], STDIN_FILENO) < 0 || dup2(out[1], STDOUT_FILENO) < 0 || dup2(err[1], STDERR_FILENO) < 0)
+			_exit(127);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	close(err[1]);
+	p->in = in[1];
+	p->out = out[0];
+	p->err = err[0];
+	world.procs[world.nprocs++] = p;
+	return p;
+}
+
+static void read_some(struct proc *p, int fd)
+{
+	char chunk[65536];
+	ssize_t got = read(fd, chunk, sizeof(chunk));
+
+	if (got < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (got <= 0) {
+		close(fd);
+		if (fd == p->out)
+			p->out = -1;
+		else
+			p->err = -1;
+		return;
+	}
+	buf_append(fd == p->out ? &p->o : &p->e, chunk, (size_t)got);
+}
+
+typedef bool (*until_fn)(const struct proc *p, const void *arg);
+
+/* Collects the child's stdout and stderr until `until` holds; false if the deadline passed first. */
+static bool pump(struct proc *p, double deadline, until_fn until, const void *arg)
+{
+	for (;;) {
+		struct pollfd fds[2];
+		nfds_t n = 0;
+		double left;
+		int rc;
+
+		if (until(p, arg))
+			return true;
+		if (p->out >= 0)
+			fds[n++] = (struct pollfd){.fd = p->out, .events = POLLIN};
+		if (p->err >= 0)
+			fds[n++] = (struct pollfd){.fd = p->err, .events = POLLIN};
+		if (n == 0)
+			return false; /* both streams ended: nothing more will come */
+		left = deadline - now_s();
+		if (left <= 0)
+			return false;
+		rc = poll(fds, n, (int)(left * 1000.0) + 1);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		assert_true(rc >= 0);
+		for (nfds_t i = 0; i < n; i++) {
+			if (fds[i].revents != 0)
+				read_some(p, fds[i].fd);
+		}
+	}
+}
+
+static bool at_eof(const struct proc *p, const void *arg)
+{
+	(void)arg;
+	return p->out < 0 && p->err < 0;
+}
+
+static bool has_lines(const struct proc *p, const void *arg)
+{
+	return count_lines(&p->o) >= *(const size_t *)arg;
+}
+
+static bool stderr_has(const struct proc *p, const void *arg)
+{
+	return strstr(buf_str(&p->e), arg) != NULL;
+}
+
+static void show_streams(const struct proc *p)
+{
+	size_t olen = p->o.len;
+	const char *o = buf_str(&p->o);
+
+	/* Only the end of a long stdout: the last lines are the ones that tell. */
+	if (olen > 2000)
+		o += olen - 2000;
+	print_error("cfgpool stdout (%zu bytes, %zu lines), its end:\n%s\ncfgpool stderr:\n%s\n", p->o.len,
+		    count_lines(&p->o), o, buf_str(&p->e));
+}
+
+/* Waits until stdout holds `n` lines, at most `base` seconds (stretched); false on timeout. */
+static bool lines_by(struct proc *p, size_t n, double deadline)
+{
+	return pump(p, deadline, has_lines, &n);
+}
+
+static void wait_lines(struct proc *p, size_t n, double base)
+{
+	if (!lines_by(p, n, deadline_in(base))) {
+		print_error("waited %.1f s for %zu result lines\n", base * test_timeout_multiplier(), n);
+		show_streams(p);
+		fail();
+	}
+}
+
+static void wait_stderr(struct proc *p, const char *needle, double base)
+{
+	if (!pump(p, deadline_in(base), stderr_has, needle)) {
+		print_error("waited %.1f s for \"%s\" on stderr\n", base * test_timeout_multiplier(), needle);
+		show_streams(p);
+		fail();
+	}
+}
+
+/* True while the child runs; reaps it (and records its status) once it has ended. */
+static bool still_running(struct proc *p)
+{
+	pid_t r;
+
+	if (p->reaped)
+		return false;
+	do
+		r = waitpid(p->pid, &p->status, WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return true;
+	p->reaped = true;
+	return false;
+}
+
+/* Closes the child's stdin, reads both streams to their end and returns its wait status. */
+static int finish(struct proc *p, double base)
+{
+	double deadline = deadline_in(base);
+
+	if (p->in >= 0) {
+		close(p->in);
+		p->in = -1;
+	}
+	pump(p, deadline, at_eof, NULL);
+	while (still_running(p) && now_s() < deadline)
+		sleep_s(0.001);
+	if (!p->reaped || p->out >= 0 || p->err >= 0) {
+		kill(p->pid, SIGKILL);
+		reap_blocking(p);
+		print_error("cfgpool did not finish within %.1f s; killed\n", base * test_timeout_multiplier());
+		show_streams(p);
+		fail();
+	}
+	return p->status;
+}
+
+static void assert_exit_status(const struct proc *p, int code)
+{
+	if (WIFEXITED(p->status) && WEXITSTATUS(p->status) == code)
+		return;
+	if (WIFSIGNALED(p->status))
+		print_error("cfgpool was killed by signal %d, expected exit status %d\n", WTERMSIG(p->status), code);
+	else
+		print_error("cfgpool exited with status %d, expected %d\n", WEXITSTATUS(p->status), code);
+	show_streams(p);
+	fail();
+}
+
+/* Runs `cfgpool ARG...` to its end with stdin on /dev/null. */
+static struct proc *run_to_end(double base, const char *arg, ...)
+{
+	const char *args[MAX_ARGS + 1];
+	struct proc *p;
+	size_t n = 0;
+	va_list ap;
+
+	va_start(ap, arg);
+	for (const char *a = arg; a != NULL; a = va_arg(ap, const char *)) {
+		assert_true(n < MAX_ARGS);
+		args[n++] = a;
+	}
+	va_end(ap);
+	while (n <= MAX_ARGS)
+		args[n++] = NULL;
+	p = spawn(STDIN_NULL, args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8], args[9],
+		  args[10], args[11], args[12], args[13], args[14], args[15], NULL);
+	finish(p, base);
+	return p;
+}
+
+static void *feed(void *arg)
+{
+	struct feeder *f = arg;
+	size_t off = 0;
+
+	while (off < f->len && !atomic_load(&f->stop)) {
+		size_t n = f->len - off;
+		ssize_t w;
+
+		if (f->line_gap_s > 0) {
+			const char *nl = memchr(f->data + off, '\n', n);
+
+			if (nl != NULL)
+				n = (size_t)(nl - (f->data + off)) + 1;
+		}
+		w = write(f->fd, f->data + off, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			atomic_store(&f->error, errno);
+			break;
+		}
+		off += (size_t)w;
+		if (f->data[off - 1] == '\n') {
+			atomic_fetch_add(&f->lines, 1);
+			sleep_s(f->line_gap_s);
+		}
+	}
+	close(f->fd);
+	return NULL;
+}
+
+/* Hands the child's stdin to a thread that writes `data` (kept alive by the caller) and closes it. */
+static struct feeder *start_feeder(struct proc *p, const char *data, size_t len, double line_gap_s)
+{
+	struct feeder *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	assert_true(p->in >= 0);
+	assert_true(world.nfeeders < MAX_FEEDERS);
+	f->fd = p->in;
+	p->in = -1;
+	f->data = data;
+	f->len = len;
+	f->line_gap_s = line_gap_s;
+	assert_int_equal(pthread_create(&f->thread, NULL, feed, f), 0);
+	world.feeders[world.nfeeders++] = f;
+	return f;
+}
+
+static void join_feeder(struct feeder *f)
+{
+	atomic_store(&f->stop, true);
+	if (!f->joined)
+		assert_int_equal(pthread_join(f->thread, NULL), 0);
+	f->joined = true;
+}
+
+static void write_bytes(struct proc *p, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(p->in, data, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		assert_true(w > 0);
+		data += w;
+		len -= (size_t)w;
+	}
+}
+
+static void write_line(struct proc *p, const char *text)
+{
+	write_bytes(p, text, strlen(text));
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Reading results                                                                            */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * Parses every stdout line as a JSON object into a new array (free_lines). A last line
+ * without its newline fails the test: the command promises whole lines only.
+ */
+static size_t parse_lines(const struct proc *p, json_t ***out)
+{
+	size_t n = count_lines(&p->o), k = 0;
+	const char *s = buf_str(&p->o), *end = s + p->o.len;
+	json_t **v = calloc(n ? n : 1, sizeof(*v));
+
+	assert_non_null(v);
+	if (p->o.len > 0 && end[-1] != '\n') {
+		const char *last = memrchr(s, '\n', p->o.len);
+
+		print_error("stdout ends with a partial line: %.200s\n", last ? last + 1 : s);
+		show_streams(p);
+		fail();
+	}
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		json_error_t je;
+
+		v[k] = json_loadb(s, (size_t)(nl - s), JSON_REJECT_DUPLICATES, &je);
+		if (v[k] == NULL || !json_is_object(v[k])) {
+			print_error("stdout line %zu is not a JSON object (%s): %.*s\n", k + 1,
+				    v[k] ? "not an object" : je.text, (int)(nl - s), s);
+			fail();
+		}
+		k++;
+		s = nl + 1;
+	}
+	*out = v;
+	return n;
+}
+
+static void free_lines(json_t **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		json_decref(v[i]);
+	free(v);
+}
+
+/* The member `key` of a result line; fails, showing the line, when it is absent. */
+static json_t *member(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v == NULL) {
+		char *text = json_dumps(o, JSON_COMPACT);
+
+		print_error("no \"%s\" in %s\n", key, text ? text : "?");
+		free(text);
+		fail();
+	}
+	return v;
+}
+
+static double number(json_t *o, const char *key)
+{
+	json_t *v = member(o, key);
+
+	assert_true(json_is_number(v));
+	return json_number_value(v);
+}
+
+static json_int_t integer(json_t *o, const char *key)
+{
+	json_t *v = member(o, key);
+
+	assert_true(json_is_integer(v));
+	return json_integer_value(v);
+}
+
+static void assert_id(json_t *line, json_t *want)
+{
+	json_t *id = member(line, "id");
+
+	if (!json_equal(id, want)) {
+		char *a = json_dumps(id, JSON_ENCODE_ANY), *b = json_dumps(want, JSON_ENCODE_ANY);
+
+		print_error("id %s, expected %s\n", a ? a : "?", b ? b : "?");
+		free(a);
+		free(b);
+		fail();
+	}
+}
+
+static void assert_id_str(json_t *line, const char *want)
+{
+	json_t *w = json_string(want);
+
+	assert_id(line, w);
+	json_decref(w);
+}
+
+/* A successful result line: its version, a non-negative time, a result and no error. */
+static json_t *assert_result(json_t *line, json_int_t version)
+{
+	assert_int_equal(integer(line, "config_version"), version);
+	assert_true(number(line, "elapsed_us") >= 0);
+	assert_null(json_object_get(line, "error"));
+	assert_true(json_is_object(member(line, "result")));
+	return member(line, "result");
+}
+
+/* One mc_option contract per k: spots around 100, strikes 80-120% of spot, calls and puts. */
+static void option_input(struct buf *b, const char *id, size_t k)
+{
+	double spot = 80.0 + (double)(k * 37 % 41);
+	double strike = spot * (0.8 + 0.01 * (double)(k * 13 % 41));
+	double maturity = 1.0 / 12 + 0.05 * (double)(k % 59);
+
+	buf_printf(b, "{\"id\": \"%s\", \"spot\": %.2f, \"strike\": %.2f, \"maturity\": %.4f, \"type\": \"%s\"}\n", id,
+		   spot, strike, maturity, k % 2 ? "put" : "call");
+}
+
+static void option_inputs(struct buf *b, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "i%zu", k);
+		option_input(b, id, k);
+	}
+}
+
+/* Checks the whole output of a run over option_inputs(n); stores each price in prices[]. */
+static void assert_ordered_results(const struct proc *p, size_t n, double *prices)
+{
+	json_t **v;
+	size_t got = parse_lines(p, &v);
+
+	if (got != n) {
+		print_error("%zu result lines for %zu inputs\n", got, n);
+		fail();
+	}
+	for (size_t k = 0; k < n; k++) {
+		char id[32];
+		json_t *res;
+
+		snprintf(id, sizeof(id), "i%zu", k);
+		assert_id_str(v[k], id);
+		res = assert_result(v[k], 1);
+		prices[k] = number(res, "price");
+		assert_true(prices[k] >= 0);
+		assert_int_equal(integer(res, "paths"), FAST_PATHS);
+	}
+	free_lines(v, n);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* 1. Order over thousands of lines                                                           */
+/* ------------------------------------------------------------------------------------------ */
+
+static void order_kept_over_thousands_of_lines(void **state)
+{
+	size_t n = test_scaled(5000, 500);
+	char cfg[PATH_MAX], input[PATH_MAX];
+	double *prices[3];
+	struct buf in = {0};
+	struct proc *p;
+
+	(void)state;
+	option_config(cfg, sizeof(cfg), "config.json", FAST_PATHS, 42);
+	option_inputs(&in, n);
+	write_file(tmp_path(input, sizeof(input), "inputs.jsonl"), in.data, in.len);
+	for (int i = 0; i < 3; i++) {
+		prices[i] = calloc(n, sizeof(double));
+		assert_non_null(prices[i]);
+	}
+
+	/* Standard input, the default batch (one per worker). */
+	p = spawn(STDIN_PIPE, "run", "-c", cfg, NULL);
+	start_feeder(p, in.data, in.len, 0);
+	finish(p, 30);
+	assert_exit_status(p, 0);
+	assert_ordered_results(p, n, prices[0]);
+	/* Progress goes to a terminal only, and nothing here is worth a message. */
+	assert_string_equal(buf_str(&p->e), "");
+
+	/* Batches of 3: most batches hold more inputs than there are workers. */
+	p = spawn(STDIN_PIPE, "run", "-c", cfg, "--batch", "3", NULL);
+	start_feeder(p, in.data, in.len, 0);
+	finish(p, 30);
+	assert_exit_status(p, 0);
+	assert_ordered_results(p, n, prices[1]);
+
+	/* INPUT as a file path. */
+	p = run_to_end(30, "run", "-c", cfg, input, NULL);
+	assert_exit_status(p, 0);
+	assert_ordered_results(p, n, prices[2]);
+
+	/* A task is seeded from the configuration and its input only, whatever the batching. */
+	for (size_t k = 0; k < n; k++) {
+		if (prices[1][k] != prices[0][k] || prices[2][k] != prices[0][k]) {
+			print_error("input i%zu priced %.12g, %.12g (batch 3) and %.12g (file)\n", k, prices[0][k],
+				    prices[1][k], prices[2][k]);
+			fail();
+		}
+	}
+	print_message("# %zu inputs, three runs\n", n);
+	for (int i = 0; i < 3; i++)
+		free(prices[i]);
+	buf_free(&in);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* 2. Malformed lines                                                                         */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * Blank lines are not inputs, but they are lines of the file: "line" (and the id of an
+ * input without one) is the input's line in the file, blank lines included.
+ */
+static const bool blank_lines_count = true;
+
+enum line_kind { GOOD, BAD, BLANK, TOO_LONG };
+
+static const struct line_case {
+	enum line_kind kind;
+	const char *text;    /* without its newline; TOO_LONG: built by the test */
+	const char *id;	     /* the id expected back, as JSON; NULL: the line number */
+	const char *message; /* BAD, TOO_LONG: a part of the expected message */
+} line_cases[] = {
+    {GOOD, "{\"id\": \"g1\", \"spot\": 100, \"strike\": 95, \"maturity\": 1}", "\"g1\"", NULL},
+    {BAD, "this is not JSON", NULL, "invalid JSON"},
+    {BAD, "[1, 2, 3]", NULL, "expected a JSON object"},
+    {BLANK, "", NULL, NULL},
+    {BAD, "{\"id\": \"no-spot\", \"strike\": 95, \"maturity\": 1}", "\"no-spot\"", "missing field \"spot\""},
+    {BAD, "{\"id\": 42, \"spot\": \"x\", \"strike\": 95, \"maturity\": 1}", "42", "field \"spot\""},
+    /* A CRLF line and an id that is not a string. */
+    {GOOD, "{\"id\": {\"desk\": [7, 8]}, \"spot\": 90, \"strike\": 95, \"maturity\": 0.5, \"type\": \"put\"}\r",
+     "{\"desk\": [7, 8]}", NULL},
+    {BAD, "{\"id\": \"straddle\", \"spot\": 100, \"strike\": 95, \"maturity\": 1, \"type\": \"straddle\"}",
+     "\"straddle\"", "field \"type\""},
+    {BAD, "{\"id\": \"neg-maturity\", \"spot\": 100, \"strike\": 95, \"maturity\": -1}", "\"neg-maturity\"",
+     "field \"maturity\""},
+    {BLANK, "", NULL, NULL},
+    {BAD, "{}", NULL, "missing field \"spot\""},
+    {BLANK, "\r", NULL, NULL},
+    {TOO_LONG, NULL, NULL, "longer than"},
+    {BAD, "{\"id\": \"dup\", \"spot\": 100, \"spot\": 101, \"strike\": 95, \"maturity\": 1}", NULL, "invalid JSON"},
+    {GOOD, "{\"id\": \"g3\", \"spot\": 110, \"strike\": 95, \"maturity\": 2, \"type\": \"call\"}", "\"g3\"", NULL},
+};
+
+#define NCASES (sizeof(line_cases) / sizeof(line_cases[0]))
+
+/* A well-formed input padded past the limit: if it were parsed, its own id would come back. */
+static void too_long_input(struct buf *b, size_t len, const char *id)
+{
+	size_t start = b->len, head;
+
+	buf_printf(b, "{\"id\": \"%s\", \"spot\": 100, \"strike\": 95, \"maturity\": 1, \"pad\": \"", id);
+	head = b->len - start;
+	assert_true(len > head + 2);
+	for (size_t i = head; i < len - 2; i++)
+		buf_append(b, "x", 1);
+	buf_append(b, "\"}", 2);
+	assert_int_equal(b->len - start, len);
+}
+
+static void check_malformed_output(const struct proc *p)
+{
+	size_t expected = 0, got, k = 0;
+	unsigned long counted = 0;
+	json_t **v;
+
+	for (size_t i = 0; i < NCASES; i++)
+		expected += line_cases[i].kind != BLANK;
+	got = parse_lines(p, &v);
+	if (got != expected) {
+		print_error("%zu result lines for %zu non-blank input lines\n", got, expected);
+		show_streams(p);
+		fail();
+	}
+	for (size_t i = 0; i < NCASES; i++) {
+		const struct line_case *c = &line_cases[i];
+		unsigned long physical = (unsigned long)i + 1;
+		unsigned long line;
+		json_t *want, *err;
+
+		if (c->kind == BLANK)
+			continue;
+		line = blank_lines_count ? physical : ++counted;
+		want = c->id ? json_loads(c->id, JSON_DECODE_ANY, NULL) : json_integer((json_int_t)line);
+		assert_non_null(want);
+		assert_id(v[k], want);
+		json_decref(want);
+		if (c->kind == GOOD) {
+			assert_true(number(assert_result(v[k], 1), "price") >= 0);
+		} else {
+			assert_int_equal(integer(v[k], "config_version"), 1);
+			assert_true(number(v[k], "elapsed_us") == 0);
+			assert_null(json_object_get(v[k], "result"));
+			err = member(v[k], "error");
+			if (integer(err, "line") != (json_int_t)line) {
+				print_error("input on file line %lu reported as line %lld, expected %lu\n", physical,
+					    (long long)integer(err, "line"), line);
+				fail();
+			}
+			assert_true(json_is_string(member(err, "message")));
+			assert_contains(json_string_value(member(err, "message")), c->message);
+		}
+		k++;
+	}
+	free_lines(v, got);
+}
+
+static void malformed_lines_answered_in_place(void **state)
+{
+	struct buf in = {0};
+	char cfg[PATH_MAX];
+	struct proc *p;
+
+	(void)state;
+	option_config(cfg, sizeof(cfg), "config.json", FAST_PATHS, 42);
+	for (size_t i = 0; i < NCASES; i++) {
+		if (line_cases[i].kind == TOO_LONG)
+			too_long_input(&in, 2 * MAX_LINE, "long");
+		else
+			buf_printf(&in, "%s", line_cases[i].text);
+		buf_append(&in, "\n", 1);
+	}
+
+	/* Default batches, then one batch holding every line: errors and results interleaved. */
+	p = spawn(STDIN_PIPE, "run", "-c", cfg, NULL);
+	start_feeder(p, in.data, in.len, 0);
+	finish(p, 20);
+	assert_exit_status(p, 1);
+	check_malformed_output(p);
+
+	p = spawn(STDIN_PIPE, "run", "-c", cfg, "--batch", "64", NULL);
+	start_feeder(p, in.data, in.len, 0);
+	finish(p, 20);
+	assert_exit_status(p, 1);
+	check_malformed_output(p);
+	buf_free(&in);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* 3. SIGHUP while a stream is open                                                           */
+/* ------------------------------------------------------------------------------------------ */
+
+static const char contract[] = "\"spot\": 100, \"strike\": 95, \"maturity\": 1";
+
+/* The result line `n` (from 1) of the output so far, checked to be `id`'s and successful. */
+static double price_of_line(const struct proc *p, size_t n, const char *id, json_int_t version)
+{
+	json_t **v;
+	size_t got = parse_lines(p, &v);
+	double price;
+
+	assert_true(got >= n);
+	assert_id_str(v[n - 1], id);
+	price = number(assert_result(v[n - 1], version), "price");
+	free_lines(v, got);
+	return price;
+}
+
+/*
+ * Finds "PATH:LINE:COLUMN:" in `text` and returns COLUMN, or 0 when it is absent or the
+ * column is not a positive number.
+ */
+static long location_column(const char *text, const char *path, int line)
+{
+	char prefix[PATH_MAX + 32];
+	const char *at;
+	char *end;
+	long col;
+
+	snprintf(prefix, sizeof(prefix), "%s:%d:", path, line);
+	at = strstr(text, prefix);
+	if (at == NULL)
+		return 0;
+	col = strtol(at + strlen(prefix), &end, 10);
+	return col > 0 && *end == ':' ? col : 0;
+}
+
+static void sighup_mid_stream(void **state)
+{
+	/* A syntax error on line 3. */
+	static const char broken[] = "{\n  \"kernel\": {\n    \"name\": \"mc_option\",,\n    \"paths\": 2000\n  }\n}\n";
+	char cfg[PATH_MAX], other[PATH_MAX], line[256], want[PATH_MAX + 64];
+	double p1, p2, p3;
+	struct proc *p, *chk;
+	long col, check_col;
+
+	(void)state;
+	option_config(cfg, sizeof(cfg), "config.json", FAST_PATHS, 42);
+	p = spawn(STDIN_PIPE, "run", "-c", cfg, "--linger-ms", "10", NULL);
+
+	snprintf(line, sizeof(line), "{\"id\": \"a1\", %s}\n", contract);
+	write_line(p, line);
+	wait_lines(p, 1, 5);
+	p1 = price_of_line(p, 1, "a1", 1);
+
+	/* A broken file: reported with its location, version 1 stays. */
+	replace_file(cfg, broken);
+	assert_int_equal(kill(p->pid, SIGHUP), 0);
+	wait_stderr(p, "reload failed", 5);
+	col = location_column(buf_str(&p->e), cfg, 3);
+	if (col == 0) {
+		print_error("no %s:3:COLUMN: in the reload message\n", cfg);
+		show_streams(p);
+		fail();
+	}
+	assert_contains(buf_str(&p->e), "keeping configuration version 1");
+	/* `check` says the same about the same file. */
+	chk = run_to_end(10, "check", cfg, NULL);
+	assert_exit_status(chk, 1);
+	check_col = location_column(buf_str(&chk->e), cfg, 3);
+	assert_int_equal(check_col, col);
+
+	snprintf(line, sizeof(line), "{\"id\": \"a2\", %s}\n", contract);
+	write_line(p, line);
+	wait_lines(p, 2, 5);
+	p2 = price_of_line(p, 2, "a2", 1);
+	/* The same input under the same configuration: the same price. */
+	assert_true(p2 == p1);
+
+	/* A good file with another seed: version 2, and the seed is in force. */
+	option_config(other, sizeof(other), "other.json", FAST_PATHS, 4242);
+	assert_int_equal(rename(other, cfg), 0);
+	assert_int_equal(kill(p->pid, SIGHUP), 0);
+	wait_stderr(p, "configuration version 2", 5);
+	snprintf(want, sizeof(want), "reloaded %s", cfg);
+	assert_contains(buf_str(&p->e), want);
+
+	snprintf(line, sizeof(line), "{\"id\": \"a3\", %s}\n", contract);
+	write_line(p, line);
+	wait_lines(p, 3, 5);
+	p3 = price_of_line(p, 3, "a3", 2);
+	if (p3 == p1) {
+		print_error("seed 4242 priced the contract exactly as seed 42 did (%.12g): not reloaded?\n", p1);
+		fail();
+	}
+
+	finish(p, 10);
+	assert_exit_status(p, 0);
+	assert_int_equal(count_lines(&p->o), 3);
+	print_message("# broken file reported at %s:3:%ld; prices %.6f (seed 42), %.6f (seed 4242)\n", cfg, col, p1,
+		      p3);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* 4. SIGTERM mid-stream                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Every line whole and a JSON object, and the ids exactly "i0".."i<K-1>"; returns K. */
+static size_t assert_prefix(const struct proc *p)
+{
+	json_t **v;
+	size_t k = parse_lines(p, &v);
+
+	for (size_t i = 0; i < k; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "i%zu", i);
+		assert_id_str(v[i], id);
+		assert_result(v[i], 1);
+	}
+	free_lines(v, k);
+	return k;
+}
+
+/* Waits, without reading, until the child's stdout pipe is full: its writer is then blocked. */
+static void wait_pipe_full(const struct proc *p, double base)
+{
+	double deadline = deadline_in(base);
+	int size = fcntl(p->out, F_GETPIPE_SZ);
+	int queued = 0;
+
+	assert_true(size > 0);
+	while (queued < size - 4096) {
+		assert_int_equal(ioctl(p->out, FIONREAD, &queued), 0);
+		if (now_s() > deadline) {
+			print_error("stdout pipe holds %d of %d bytes after %.1f s\n", queued, size,
+				    base * test_timeout_multiplier());
+			fail();
+		}
+		sleep_s(0.001);
+	}
+}
+
+static void sigterm_mid_stream(void **state)
+{
+	size_t n = test_scaled(2000, 200), before, k;
+	char cfg[PATH_MAX], spin[PATH_MAX], batch[32];
+	struct buf in = {0};
+	struct feeder *f;
+	struct proc *p;
+	double t0, dt;
+
+	(void)state;
+	option_config(cfg, sizeof(cfg), "config.json", FAST_PATHS, 42);
+	option_inputs(&in, n);
+
+	/* One SIGTERM: stop reading, finish what was read, exit 0; the output is a prefix. */
+	p = spawn(STDIN_PIPE, "run", "-c", cfg, "--linger-ms", "10", NULL);
+	f = start_feeder(p, in.data, in.len, 0.001);
+	wait_lines(p, 20, 10);
+	before = count_lines(&p->o);
+	assert_int_equal(kill(p->pid, SIGTERM), 0);
+	finish(p, 10);
+	join_feeder(f);
+	assert_exit_status(p, 0);
+	k = assert_prefix(p);
+	print_message("# first SIGTERM after %zu results: %zu of %zu inputs answered, %zu written\n", before, k, n,
+		      atomic_load(&f->lines));
+	assert_true(k >= before);
+	if (k >= n) {
+		print_error("every input was answered: SIGTERM did not stop the reading\n");
+		fail();
+	}
+	buf_free(&in);
+
+	/*
+	 * A second SIGTERM while a batch runs for minutes: exit at once with 128 + 15, and the
+	 * lines already written stay whole.
+	 */
+	tmp_path(spin, sizeof(spin), "spin.json");
+	write_text(spin, "{\"kernel\": {\"name\": \"spin\"}}\n");
+	p = spawn(STDIN_PIPE, "run", "-c", spin, "--linger-ms", "10", NULL);
+	write_line(p, "{\"id\": \"i0\", \"iterations\": 1000}\n{\"id\": \"i1\", \"iterations\": 1000}\n");
+	wait_lines(p, 2, 5);
+	write_line(p, "{\"id\": \"slow\", \"iterations\": 100000000000}\n");
+	sleep_s(0.3); /* past the linger: the slow batch is running */
+	assert_int_equal(kill(p->pid, SIGTERM), 0);
+	sleep_s(0.3);
+	if (!still_running(p)) {
+		print_error("the first SIGTERM did not let the running batch finish\n");
+		show_streams(p);
+		fail();
+	}
+	t0 = now_s();
+	assert_int_equal(kill(p->pid, SIGTERM), 0);
+	finish(p, 5);
+	dt = now_s() - t0;
+	print_message("# second SIGTERM: exited after %.1f ms\n", dt * 1e3);
+	assert_exit_status(p, 128 + SIGTERM);
+	assert_true(dt < 1.0 * test_timeout_multiplier());
+	/* Strictly the two fast results, whole. */
+	assert_int_equal(assert_prefix(p), 2);
+
+	/*
+	 * A second SIGTERM while the results of a big batch are being written to a reader that
+	 * has stalled: the exit waits for the write, so the lines are whole, all of them.
+	 */
+	n = test_scaled(4000, 1000);
+	option_inputs(&in, n);
+	snprintf(batch, sizeof(batch), "%zu", n);
+	p = spawn(STDIN_PIPE, "run", "-c", cfg, "--batch", batch, NULL);
+	f = start_feeder(p, in.data, in.len, 0);
+	wait_pipe_full(p, 10);
+	sleep_s(0.05);
+	assert_int_equal(kill(p->pid, SIGTERM), 0);
+	sleep_s(0.05);
+	assert_int_equal(kill(p->pid, SIGTERM), 0);
+	sleep_s(0.05);
+	finish(p, 10);
+	join_feeder(f);
+	if (!(WIFEXITED(p->status) && (WEXITSTATUS(p->status) == 0 || WEXITSTATUS(p->status) == 128 + SIGTERM)))
+		assert_exit_status(p, 128 + SIGTERM);
+	k = assert_prefix(p);
+	print_message("# second SIGTERM during a stalled write: exit status %d, %zu of %zu lines\n",
+		      WEXITSTATUS(p->status), k, n);
+	assert_int_equal(k, n);
+	buf_free(&in);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* 5. A FIFO fed slowly                                                                       */
+/* ------------------------------------------------------------------------------------------ */
+
+static void fifo_fed_slowly(void **state)
+{
+	const double linger = 0.050, gap = 0.100;
+	char cfg[PATH_MAX], fifo[PATH_MAX], line[256], ms[256];
+	double deadline, t_write, latency[5];
+	size_t mslen = 0;
+	struct proc *p;
+	int fd = -1;
+
+	(void)state;
+	option_config(cfg, sizeof(cfg), "config.json", FAST_PATHS, 42);
+	tmp_path(fifo, sizeof(fifo), "inputs.fifo");
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	/* The options after the operand, as the brief's usage has it (GNU getopt permutes). */
+	p = spawn(STDIN_NULL, "run", "-c", cfg, fifo, "--linger-ms", "50", NULL);
+
+	/* A non-blocking open fails with ENXIO until cfgpool has opened its end. */
+	deadline = deadline_in(10);
+	while (fd < 0) {
+		fd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+		if (fd >= 0)
+			break;
+		assert_int_equal(errno, ENXIO);
+		if (!still_running(p) || now_s() > deadline) {
+			print_error("cfgpool never opened the FIFO for reading\n");
+			show_streams(p);
+			fail();
+		}
+		sleep_s(0.001);
+	}
+	world.extra_fd = fd;
+	assert_int_equal(fcntl(fd, F_SETFL, 0), 0);
+
+	for (size_t k = 0; k < 5; k++) {
+		double limit = k == 0 ? linger + 1.0 * test_timeout_multiplier() : gap * test_timeout_multiplier();
+		int n = snprintf(line, sizeof(line), "{\"id\": \"i%zu\", %s}\n", k, contract);
+
+		assert_int_equal(write(fd, line, (size_t)n), n);
+		t_write = now_s();
+		if (!lines_by(p, k + 1, t_write + limit)) {
+			print_error("line %zu not answered within %.0f ms\n", k + 1, limit * 1e3);
+			show_streams(p);
+			fail();
+		}
+		latency[k] = now_s() - t_write;
+		mslen += (size_t)snprintf(ms + mslen, sizeof(ms) - mslen, "%s%.1f", k ? ", " : "", latency[k] * 1e3);
+		/* A partial batch waits for its linger time: an early answer would mean no batching. */
+		if (latency[k] < linger - 0.005) {
+			print_error("line %zu answered after %.1f ms, before the %.0f ms linger\n", k + 1,
+				    latency[k] * 1e3, linger * 1e3);
+			fail();
+		}
+		sleep_s(t_write + gap - now_s());
+	}
+	print_message("# FIFO latencies with --linger-ms 50: %s ms\n", ms);
+
+	world.extra_fd = -1;
+	assert_int_equal(close(fd), 0);
+	finish(p, 10);
+	assert_exit_status(p, 0);
+	assert_int_equal(assert_prefix(p), 5);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* 6. check                                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+/* `cfgpool check PATH` exits 1 by itself (no signal), says why on stderr and nothing on stdout. */
+static const struct proc *check_refuses(const char *path, const char *needle)
+{
+	struct proc *p = run_to_end(10, "check", path, NULL);
+
+	assert_exit_status(p, 1);
+	assert_string_equal(buf_str(&p->o), "");
+	assert_true(p->e.len > 0);
+	if (needle != NULL)
+		assert_contains(buf_str(&p->e), needle);
+	return p;
+}
+
+static void check_command(void **state)
+{
+	static const char *const kernel_cases[] = {
+	    "{\"kernel\": 5}",
+	    "{\"kernel\": []}",
+	    "{\"kernel\": {\"name\": 7}}",
+	    "{\"kernel\": {\"name\": \"mc_option\", \"rate\": \"high\", \"volatility\": 0.2, \"paths\": 10, \"seed\": "
+	    "1}}",
+	    "{\"kernel\": {\"name\": \"mc_option\", \"rate\": 0.03, \"volatility\": 0.2, \"paths\": [], \"seed\": 1}}",
+	    "{\"kernel\": {\"name\": \"no-such-kernel\"}}",
+	};
+	char example[PATH_MAX], path[PATH_MAX], garbage[4096];
+	const struct proc *p;
+	uint64_t x = 0x9e3779b97f4a7c15u;
+
+	(void)state;
+	p = run_to_end(10, "check", test_data_path(example, sizeof(example), "../examples/config.json"), NULL);
+	assert_exit_status(p, 0);
+	assert_true(strncmp(buf_str(&p->o), "ok", 2) == 0);
+	assert_contains(buf_str(&p->o), "kernel mc_option");
+	assert_string_equal(buf_str(&p->e), "");
+
+	/* Syntax: FILE:LINE:COLUMN: with the line of the stray comma. */
+	tmp_path(path, sizeof(path), "syntax.json");
+	write_text(path, "{\n  \"pool\": {\"workers\": 2,,},\n  \"kernel\": {\"name\": \"spin\"}\n}\n");
+	p = check_refuses(path, NULL);
+	if (location_column(buf_str(&p->e), path, 2) == 0) {
+		print_error("expected %s:2:COLUMN: in \"%s\"\n", path, buf_str(&p->e));
+		fail();
+	}
+
+	/* Schema: the JSON path of the value. */
+	tmp_path(path, sizeof(path), "schema.json");
+	write_text(path, "{\"pool\": {\"workers\": 0}, \"kernel\": {\"name\": \"spin\"}}\n");
+	check_refuses(path, "pool.workers");
+
+	tmp_path(path, sizeof(path), "missing.json");
+	check_refuses(path, path);
+	check_refuses(world.dir, world.dir);
+
+	tmp_path(path, sizeof(path), "empty.json");
+	write_text(path, "");
+	check_refuses(path, path);
+
+	/* Bytes of a xorshift generator: NULs, invalid UTF-8, anything. */
+	for (size_t i = 0; i < sizeof(garbage); i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		garbage[i] = (char)(x >> 56);
+	}
+	tmp_path(path, sizeof(path), "garbage.bin");
+	write_file(path, garbage, sizeof(garbage));
+	check_refuses(path, path);
+
+	for (size_t i = 0; i < sizeof(kernel_cases) / sizeof(kernel_cases[0]); i++) {
+		tmp_path(path, sizeof(path), "kernel.json");
+		write_text(path, kernel_cases[i]);
+		check_refuses(path, "kernel");
+	}
+
+	/* Usage errors are 2, not 1. */
+	assert_exit_status(run_to_end(10, "check", NULL), 2);
+	assert_exit_status(run_to_end(10, "check", example, example, NULL), 2);
+	assert_exit_status(run_to_end(10, "check", "--frobnicate", example, NULL), 2);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* 7. Usage                                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+static void assert_usage_error(const struct proc *p, const char *needle)
+{
+	assert_exit_status(p, 2);
+	assert_string_equal(buf_str(&p->o), "");
+	if (needle != NULL)
+		assert_contains(buf_str(&p->e), needle);
+}
+
+static void assert_help(const struct proc *p)
+{
+	assert_exit_status(p, 0);
+	assert_true(strncmp(buf_str(&p->o), "Usage", 5) == 0);
+	assert_string_equal(buf_str(&p->e), "");
+}
+
+static void usage(void **state)
+{
+	char cfg[PATH_MAX], broken[PATH_MAX], missing[PATH_MAX], version[64];
+	const struct proc *p;
+
+	(void)state;
+	option_config(cfg, sizeof(cfg), "config.json", FAST_PATHS, 42);
+
+	assert_usage_error(run_to_end(10, NULL), "Usage");
+	assert_usage_error(run_to_end(10, "frobnicate", NULL), "frobnicate");
+	assert_usage_error(run_to_end(10, "run", NULL), "-c CONFIG");
+	assert_usage_error(run_to_end(10, "run", "-c", cfg, "--batch", "0", NULL), "--batch");
+	assert_usage_error(run_to_end(10, "run", "-c", cfg, "--batch", "65537", NULL), "--batch");
+	assert_usage_error(run_to_end(10, "run", "-c", cfg, "--batch", "3x", NULL), "--batch");
+	assert_usage_error(run_to_end(10, "run", "-c", cfg, "--linger-ms", "-1", NULL), "--linger-ms");
+	assert_usage_error(run_to_end(10, "run", "-c", cfg, "--no-such-option", NULL), NULL);
+	assert_usage_error(run_to_end(10, "run", "-c", cfg, "in1", "in2", NULL), "one INPUT");
+
+	assert_help(run_to_end(10, "--help", NULL));
+	assert_help(run_to_end(10, "-h", NULL));
+	assert_help(run_to_end(10, "run", "--help", NULL));
+	assert_help(run_to_end(10, "check", "--help", NULL));
+
+	snprintf(version, sizeof(version), "cfgpool %s\n", CFGPOOL_VERSION_STRING);
+	assert_string_equal(buf_str(&run_to_end(10, "--version", NULL)->o), version);
+	assert_string_equal(buf_str(&run_to_end(10, "-V", NULL)->o), version);
+
+	/* Configuration errors in run: 2, the location on stderr, nothing on stdout. */
+	tmp_path(broken, sizeof(broken), "broken.json");
+	write_text(broken, "{\"kernel\": {\"name\": \"spin\"},\n \"pool\": }\n");
+	p = run_to_end(10, "run", "-c", broken, NULL);
+	assert_usage_error(p, NULL);
+	assert_true(location_column(buf_str(&p->e), broken, 2) > 0);
+	tmp_path(missing, sizeof(missing), "missing.json");
+	assert_usage_error(run_to_end(10, "run", "-c", missing, NULL), missing);
+	/* And an INPUT that cannot be opened. */
+	assert_usage_error(run_to_end(10, "run", "-c", cfg, missing, NULL), missing);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* 8. --stats                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+static void stats_flag(void **state)
+{
+	const size_t n = 100;
+	char cfg[PATH_MAX];
+	struct buf in = {0};
+	const char *err, *last;
+	json_int_t tasks = 0;
+	json_error_t je;
+	struct proc *p;
+	json_t *st, *workers, *w;
+	size_t i;
+
+	(void)state;
+	option_config(cfg, sizeof(cfg), "config.json", FAST_PATHS, 42);
+	option_inputs(&in, n);
+	p = spawn(STDIN_PIPE, "run", "-c", cfg, "--stats", "--batch", "7", NULL);
+	start_feeder(p, in.data, in.len, 0);
+	finish(p, 20);
+	assert_exit_status(p, 0);
+	assert_int_equal(assert_prefix(p), n);
+
+	err = buf_str(&p->e);
+	assert_true(p->e.len > 0 && err[p->e.len - 1] == '\n');
+	last = p->e.len > 1 ? memrchr(err, '\n', p->e.len - 1) : NULL;
+	last = last ? last + 1 : err;
+	st = json_loads(last, 0, &je);
+	if (st == NULL || !json_is_object(st)) {
+		print_error("the last stderr line is not a JSON object (%s): %s\n", je.text, last);
+		fail();
+	}
+	assert_int_equal(integer(st, "submitted"), n);
+	assert_int_equal(integer(st, "completed"), n);
+	assert_int_equal(integer(st, "failed"), 0);
+	assert_int_equal(integer(st, "cancelled"), 0);
+	assert_int_equal(integer(st, "config_version"), 1);
+	/* Every completed task ran on a worker or on the helping caller. */
+	workers = member(st, "workers");
+	assert_true(json_is_array(workers) && json_array_size(workers) > 0);
+	json_array_foreach(workers, i, w) tasks += integer(w, "tasks");
+	assert_int_equal(tasks + integer(st, "caller_tasks"), n);
+	json_decref(st);
+	buf_free(&in);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* 9. The line length limit                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+/* What came back for the first input into `out`: its "error" message, or "" for a result. */
+static void first_outcome(const struct proc *p, char *out, size_t size)
+{
+	json_t **v;
+	size_t n = parse_lines(p, &v);
+	json_t *err;
+
+	assert_int_equal(n, 2);
+	assert_id_str(v[1], "after");
+	assert_result(v[1], 1);
+	err = json_object_get(v[0], "error");
+	snprintf(out, size, "%s", err ? json_string_value(json_object_get(err, "message")) : "");
+	free_lines(v, n);
+}
+
+/*
+ * "line longer than 1048576 bytes" should be about the line, not about how its bytes
+ * arrived: a line of MAX_LINE + 1 bytes is refused and one of exactly MAX_LINE bytes is
+ * taken, from a file as from a pipe. Both inputs here are well-formed, so a line that is
+ * let through comes back with a result.
+ */
+static void line_length_limit_is_exact(void **state)
+{
+	static const char after[] = "{\"id\": \"after\", \"spot\": 100, \"strike\": 95, \"maturity\": 1}\n";
+	char cfg[PATH_MAX], input[PATH_MAX];
+	char over_from_file[512], exact_from_pipe[512];
+	struct buf big = {0};
+	struct proc *p;
+
+	(void)state;
+	option_config(cfg, sizeof(cfg), "config.json", FAST_PATHS, 42);
+
+	/* MAX_LINE + 1 bytes, first in a file: one read() brings the whole line. */
+	too_long_input(&big, MAX_LINE + 1, "over");
+	buf_append(&big, "\n", 1);
+	buf_append(&big, after, strlen(after));
+	write_file(tmp_path(input, sizeof(input), "over.jsonl"), big.data, big.len);
+	p = run_to_end(20, "run", "-c", cfg, input, NULL);
+	first_outcome(p, over_from_file, sizeof(over_from_file));
+	buf_free(&big);
+
+	/* Exactly MAX_LINE bytes through a pipe, its newline a moment later. */
+	too_long_input(&big, MAX_LINE, "exact");
+	buf_append(&big, "\n", 1);
+	buf_append(&big, after, strlen(after));
+	p = spawn(STDIN_PIPE, "run", "-c", cfg, NULL);
+	write_bytes(p, big.data, MAX_LINE);
+	sleep_s(0.2); /* cfgpool has read the whole line but not its end */
+	write_line(p, big.data + MAX_LINE);
+	finish(p, 20);
+	first_outcome(p, exact_from_pipe, sizeof(exact_from_pipe));
+	buf_free(&big);
+
+	print_message("# %u + 1 bytes from a file: %s; %u bytes from a pipe: %s\n", MAX_LINE,
+		      *over_from_file ? over_from_file : "a result", MAX_LINE,
+		      *exact_from_pipe ? exact_from_pipe : "a result");
+	if (*over_from_file == '\0')
+		print_error("a line of %u bytes from a file was parsed, not refused\n", MAX_LINE + 1);
+	if (*exact_from_pipe != '\0')
+		print_error("a line of exactly %u bytes from a pipe was refused: %s\n", MAX_LINE, exact_from_pipe);
+	assert_contains(over_from_file, "longer than");
+	assert_string_equal(exact_from_pipe, "");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(order_kept_over_thousands_of_lines, setup_world, teardown_world),
+	    cmocka_unit_test_setup_teardown(malformed_lines_answered_in_place, setup_world, teardown_world),
+	    cmocka_unit_test_setup_teardown(sighup_mid_stream, setup_world, teardown_world),
+	    cmocka_unit_test_setup_teardown(sigterm_mid_stream, setup_world, teardown_world),
+	    cmocka_unit_test_setup_teardown(fifo_fed_slowly, setup_world, teardown_world),
+	    cmocka_unit_test_setup_teardown(check_command, setup_world, teardown_world),
+	    cmocka_unit_test_setup_teardown(usage, setup_world, teardown_world),
+	    cmocka_unit_test_setup_teardown(stats_flag, setup_world, teardown_world),
+	    cmocka_unit_test_setup_teardown(line_length_limit_is_exact, setup_world, teardown_world),
+	};
+
+	/* A child that exits early must not kill the test with SIGPIPE while it is fed. */
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
