@@ -504,7 +504,7 @@ static void batch_wait(struct cfgpool_pool *pool, struct cfgpool__batch *b, stru
 		       unsigned caller_index, uint64_t spin_ns)
 {
 	struct cfgpool__task task;
-	uint64_t spin_start = 0;
+	uint64_t spin_start = 0, clock = 0;
 
 	for (;;) {
 		/* Acquire: pairs with the release in complete(): outputs are visible. */
@@ -514,10 +514,11 @@ static void batch_wait(struct cfgpool_pool *pool, struct cfgpool__batch *b, stru
 			return;
 		if (c != NULL && cfgpool__queue_pop(&pool->queue, &task)) {
 			cfgpool__space_signal(pool);
-			cfgpool__run_task(pool, &task, caller_index, c->kstate, &c->c);
+			cfgpool__run_task(pool, &task, caller_index, c->kstate, &c->c, &clock);
 			spin_start = 0;
 			continue;
 		}
+		clock = 0; /* waiting is not task time */
 		if (spin_start == 0)
 			spin_start = cfgpool__now_ns();
 		if (cfgpool__now_ns() - spin_start < spin_ns) {
@@ -597,7 +598,9 @@ int cfgpool_pool_map(cfgpool_pool_t *pool, const void *inputs, size_t in_stride,
 		 * asked not to block before anything was queued. */
 		if (c != NULL) {
 			atomic_fetch_add_explicit(&pool->direct, 1, memory_order_relaxed);
-			cfgpool__run_task(pool, &t, caller_index, c->kstate, &c->c);
+			uint64_t clock = 0;
+
+			cfgpool__run_task(pool, &t, caller_index, c->kstate, &c->c, &clock);
 		} else if (pushed == 0 && (flags & CFGPOOL_SUBMIT_NONBLOCK)) {
 			gate_leave(pool);
 			return -EAGAIN;

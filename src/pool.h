@@ -116,8 +116,12 @@ struct cfgpool_pool {
 int cfgpool__workers_start(struct cfgpool_pool *pool, const int *cpus, unsigned ncpu, bool pin,
 			   cfgpool_error_t *err);
 void cfgpool__workers_join(struct cfgpool_pool *pool);
+/*
+ * Runs one task against the current snapshot and completes it. *clock is the time the
+ * task started if nonzero (the previous task's end), else read here; it receives the end.
+ */
 void cfgpool__run_task(struct cfgpool_pool *pool, const struct cfgpool__task *task, unsigned worker, void *kstate,
-		       struct cfgpool__counters *c);
+		       struct cfgpool__counters *c, uint64_t *clock);
 bool cfgpool__wake_one(struct cfgpool_pool *pool, const struct cfgpool__worker *skip);
 void cfgpool__wake_all(struct cfgpool_pool *pool);
 /* Expected time of one task: the caller's own average once it ran tasks, else the workers'. */

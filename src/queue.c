@@ -105,3 +105,38 @@ bool cfgpool__queue_pop(struct cfgpool__queue *q, struct cfgpool__task *task)
 		}
 	}
 }
+
+size_t cfgpool__queue_pop_many(struct cfgpool__queue *q, struct cfgpool__task *out, size_t max)
+{
+	size_t pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
+
+	for (;;) {
+		size_t k = 0;
+
+		/* Count the filled slots from pos on: each seq says "filled for this lap". */
+		while (k < max &&
+		       atomic_load_explicit(&q->slots[(pos + k) & q->mask].seq, memory_order_acquire) == pos + k + 1)
+			k++;
+		if (k == 0) {
+			size_t seq = atomic_load_explicit(&q->slots[pos & q->mask].seq, memory_order_acquire);
+
+			if ((intptr_t)seq - (intptr_t)(pos + 1) < 0)
+				return 0; /* empty */
+			pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
+			continue;
+		}
+		/* Claiming the run at once: the slots cannot change before the CAS, since only the
+		 * consumer of a position frees its slot, and tail == pos means nobody claimed it. */
+		if (atomic_compare_exchange_weak_explicit(&q->tail, &pos, pos + k, memory_order_relaxed,
+							  memory_order_relaxed)) {
+			for (size_t i = 0; i < k; i++) {
+				struct cfgpool__slot *s = &q->slots[(pos + i) & q->mask];
+
+				out[i] = s->task;
+				/* Release: pairs with the acquire load in push of the next lap. */
+				atomic_store_explicit(&s->seq, pos + i + q->mask + 1, memory_order_release);
+			}
+			return k;
+		}
+	}
+}

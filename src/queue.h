@@ -66,6 +66,13 @@ bool cfgpool__queue_push(struct cfgpool__queue *q, const struct cfgpool__task *t
 /* Pops the oldest task into *task. Returns true, or false when the queue is empty. */
 bool cfgpool__queue_pop(struct cfgpool__queue *q, struct cfgpool__task *task);
 
+/*
+ * Pops up to `max` of the oldest tasks with one claim on the consumers' position: what a
+ * worker does when tasks are tiny, so that it takes the shared line once per run of
+ * tasks instead of once per task. Returns how many (0: empty).
+ */
+size_t cfgpool__queue_pop_many(struct cfgpool__queue *q, struct cfgpool__task *out, size_t max);
+
 /* Records the queue's depth in high_water if it is a new maximum. Called on every 64th
  * push, on a push that finds the queue full, and after each batch is queued, so the mark
  * is exact at those moments and a lower bound of the true maximum in between. */
