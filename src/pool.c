@@ -23,14 +23,13 @@
  */
 #include "config.h"
 
-#define _LGPL_SOURCE
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <urcu/urcu-memb.h>
 
 #include "config_tree.h"
+#include "rcu.h"
 #include "error.h"
 #include "futex.h"
 #include "pool.h"
@@ -117,19 +116,19 @@ static bool gate_enter(struct cfgpool_pool *pool)
 {
 	if (cfgpool_unlikely(cfgpool_reader_register() != 0))
 		cfgpool__die("cannot register the calling thread as an RCU reader");
-	urcu_memb_read_lock();
+	cfgpool__read_lock();
 	/* Ordered by the grace period close waits for: a call that sees false here finishes
 	 * before close goes on; a call that starts after the grace period sees true. */
 	if (cfgpool_likely(!atomic_load_explicit(&pool->refusing, memory_order_relaxed)))
 		return true;
-	urcu_memb_read_unlock();
+	cfgpool__read_unlock();
 	return false;
 }
 
 static void gate_leave(struct cfgpool_pool *pool)
 {
 	(void)pool;
-	urcu_memb_read_unlock();
+	cfgpool__read_unlock();
 }
 
 static void gate_close(struct cfgpool_pool *pool)
@@ -137,7 +136,7 @@ static void gate_close(struct cfgpool_pool *pool)
 	if (cfgpool__reader_in_section())
 		cfgpool__die("cfgpool_pool_close() from inside a task, a callback or a read-side section");
 	atomic_store_explicit(&pool->refusing, true, memory_order_relaxed);
-	urcu_memb_synchronize_rcu();
+	cfgpool__synchronize();
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -469,12 +468,12 @@ static struct cfgpool__caller *caller_acquire(struct cfgpool_pool *pool, unsigne
 	if (pool->kernel->worker_init != NULL) {
 		const struct cfgpool_config *snap;
 
-		urcu_memb_read_lock();
+		cfgpool__read_lock();
 		snap = cfgpool__holder_deref(pool->holder);
 		fresh->init_rc = pool->kernel->worker_init(
 			snap, ((const struct cfgpool__kernel_block *)snap->params[0])->params, CFGPOOL_CALLER_WORKER + i,
 			&fresh->kstate);
-		urcu_memb_read_unlock();
+		cfgpool__read_unlock();
 	}
 	atomic_store_explicit(&fresh->initialized, true, memory_order_release);
 	if (fresh->init_rc != 0) {
@@ -491,12 +490,12 @@ static void batch_settings(struct cfgpool_pool *pool, bool *helps, uint64_t *spi
 {
 	const struct cfgpool__pool_params *pp;
 
-	urcu_memb_read_lock();
+	cfgpool__read_lock();
 	pp = &cfgpool__holder_deref(pool->holder)->pool;
 	*helps = pp->caller_helps;
 	*spin_ns = (uint64_t)pp->idle_spin_us * 1000u;
 	*threshold_ns = (uint64_t)pp->wake_threshold_us * 1000u;
-	urcu_memb_read_unlock();
+	cfgpool__read_unlock();
 }
 
 /* Runs queued tasks (when helping) and waits until every item of the batch completed. */

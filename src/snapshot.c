@@ -8,12 +8,10 @@
  * which at reload rates (rare, human-driven) is nothing. perf/bench_snapshot measures the
  * read cost.
  *
- * _LGPL_SOURCE inlines liburcu's read-side fast paths (they are small static inline
- * functions, which the LGPL allows in code under any licence) instead of calling them.
- *
  * Shared state and what protects it:
- *   h->current      RCU-protected pointer: written by rcu_xchg_pointer under h->lock,
- *                   read by rcu_dereference inside read-side sections
+ *   h->current      RCU-protected pointer: exchanged (C11 acq_rel, the equivalent of
+ *                   rcu_xchg_pointer) under h->lock, loaded (acquire, rcu_dereference's
+ *                   equivalent: a plain load on x86) inside read-side sections
  *   h->version      written under h->lock (release), read anywhere (acquire)
  *   h->stats_*      atomic counters, relaxed: they are statistics, ordered by nothing
  *   cfg->owner      compare-and-swap once, so a configuration is published at most once
@@ -22,20 +20,23 @@
  */
 #include "config.h"
 
-#define _LGPL_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <urcu/urcu-memb.h>
 
 #include "compat.h"
+#include "rcu.h"
 #include "config_tree.h"
 #include "snapshot.h"
 
+#ifdef CFGPOOL_TSAN
+char cfgpool__grace_sync;
+#endif
+
 struct cfgpool_holder {
-	struct cfgpool_config *current; /* RCU-protected, see above */
+	_Atomic(struct cfgpool_config *) current; /* RCU-protected, see above */
 	pthread_mutex_t lock;           /* serializes publishers */
 	_Atomic uint64_t version;
 	cfgpool_load_opts_t opts;
@@ -99,15 +100,15 @@ const cfgpool_config_t *cfgpool_holder_read_begin(cfgpool_holder_t *h)
 {
 	if (cfgpool_unlikely(!reader_registered) && cfgpool_reader_register() != 0)
 		cfgpool__die("cannot register the thread as an RCU reader");
-	urcu_memb_read_lock();
-	/* Pairs with rcu_xchg_pointer() in publish(): the snapshot's contents are visible. */
-	return rcu_dereference(h->current);
+	cfgpool__read_lock();
+	/* Pairs with the exchange in publish(): the snapshot's contents are visible. */
+	return atomic_load_explicit(&h->current, memory_order_acquire);
 }
 
 void cfgpool_holder_read_end(cfgpool_holder_t *h)
 {
 	(void)h;
-	urcu_memb_read_unlock();
+	cfgpool__read_unlock();
 }
 
 bool cfgpool__reader_in_section(void)
@@ -158,6 +159,7 @@ static void free_retired(struct rcu_head *head)
 	struct cfgpool_config *cfg = caa_container_of(head, struct cfgpool_config, rcu);
 	cfgpool_holder_t *h = atomic_load_explicit(&cfg->owner, memory_order_relaxed);
 
+	cfgpool__tsan_acquire(); /* the grace period ended every section that could see cfg */
 	cfgpool__config_destroy(cfg);
 	atomic_fetch_add_explicit(&h->stats_freed, 1, memory_order_relaxed);
 }
@@ -168,8 +170,8 @@ void cfgpool_holder_destroy(cfgpool_holder_t *h)
 
 	if (h == NULL)
 		return;
-	last = rcu_xchg_pointer(&h->current, NULL);
-	urcu_memb_synchronize_rcu();
+	last = atomic_exchange_explicit(&h->current, NULL, memory_order_acq_rel);
+	cfgpool__synchronize();
 	/* Every snapshot this holder handed to call_rcu must be freed before the holder,
 	 * whose counters the callbacks update. */
 	urcu_memb_barrier();
@@ -214,8 +216,9 @@ int cfgpool_holder_publish(cfgpool_holder_t *h, cfgpool_config_t *cfg, unsigned 
 	cfgpool__check(pthread_mutex_lock(&h->lock));
 	v = atomic_load_explicit(&h->version, memory_order_relaxed) + 1;
 	cfg->version = v;
-	/* Release: everything written into cfg is visible to a reader that sees the pointer. */
-	old = rcu_xchg_pointer(&h->current, cfg);
+	/* Release: everything written into cfg is visible to a reader that sees the pointer
+	 * (acquire in read_begin). */
+	old = atomic_exchange_explicit(&h->current, cfg, memory_order_acq_rel);
 	/* Pairs with the acquire load in cfgpool_holder_version(). */
 	atomic_store_explicit(&h->version, v, memory_order_release);
 	cfgpool__check(pthread_mutex_unlock(&h->lock));
@@ -227,7 +230,7 @@ int cfgpool_holder_publish(cfgpool_holder_t *h, cfgpool_config_t *cfg, unsigned 
 		return 0;
 	atomic_fetch_add_explicit(&h->stats_retired, 1, memory_order_relaxed);
 	if (flags & CFGPOOL_RELOAD_SYNC) {
-		urcu_memb_synchronize_rcu();
+		cfgpool__synchronize();
 		free_retired(&old->rcu);
 	} else {
 		urcu_memb_call_rcu(&old->rcu, free_retired);
@@ -309,7 +312,7 @@ void cfgpool_holder_stats(const cfgpool_holder_t *h, cfgpool_holder_stats_t *out
 
 const struct cfgpool_config *cfgpool__holder_deref(cfgpool_holder_t *h)
 {
-	return rcu_dereference(h->current);
+	return atomic_load_explicit(&h->current, memory_order_acquire);
 }
 
 struct cfgpool_config *cfgpool__holder_unpublish(cfgpool_holder_t *h)
@@ -317,9 +320,9 @@ struct cfgpool_config *cfgpool__holder_unpublish(cfgpool_holder_t *h)
 	struct cfgpool_config *cfg;
 
 	cfgpool__check(pthread_mutex_lock(&h->lock));
-	cfg = rcu_xchg_pointer(&h->current, NULL);
+	cfg = atomic_exchange_explicit(&h->current, NULL, memory_order_acq_rel);
 	cfgpool__check(pthread_mutex_unlock(&h->lock));
-	urcu_memb_synchronize_rcu();
+	cfgpool__synchronize();
 	if (cfg != NULL) {
 		cfg->version = 0;
 		atomic_store_explicit(&cfg->owner, NULL, memory_order_relaxed);

@@ -15,7 +15,6 @@
  */
 #include "config.h"
 
-#define _LGPL_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -23,9 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <urcu/urcu-memb.h>
 
 #include "config_tree.h"
+#include "rcu.h"
 #include "futex.h"
 #include "pool.h"
 #include "snapshot.h"
@@ -127,7 +126,7 @@ void cfgpool__run_task(struct cfgpool_pool *pool, const struct cfgpool__task *ta
 		cfgpool_task_ctx_t ctx;
 
 		/* The snapshot is pinned from here to read_unlock: one version for the whole task. */
-		urcu_memb_read_lock();
+		cfgpool__read_lock();
 		snap = cfgpool__holder_deref(pool->holder);
 		kb = snap->params[0];
 		ctx.config = snap;
@@ -137,7 +136,7 @@ void cfgpool__run_task(struct cfgpool_pool *pool, const struct cfgpool__task *ta
 		ctx.version = snap->version;
 		res.status = pool->kernel->run(&ctx, task->input, output);
 		res.version = snap->version;
-		urcu_memb_read_unlock();
+		cfgpool__read_unlock();
 
 		t1 = cfgpool__now_ns();
 		*clock = t1;
@@ -234,9 +233,9 @@ static uint64_t spin_window_ns(struct cfgpool_pool *pool)
 {
 	uint64_t ns;
 
-	urcu_memb_read_lock();
+	cfgpool__read_lock();
 	ns = (uint64_t)cfgpool__holder_deref(pool->holder)->pool.idle_spin_us * 1000u;
-	urcu_memb_read_unlock();
+	cfgpool__read_unlock();
 	return ns;
 }
 
@@ -286,11 +285,11 @@ static void worker_init(struct cfgpool__worker *w)
 	if (pool->kernel->worker_init == NULL)
 		return;
 	/* The configuration stays pinned while worker_init reads it. */
-	urcu_memb_read_lock();
+	cfgpool__read_lock();
 	snap = cfgpool__holder_deref(pool->holder);
 	w->init_rc = pool->kernel->worker_init(snap, ((const struct cfgpool__kernel_block *)snap->params[0])->params,
 					       w->index, &w->kstate);
-	urcu_memb_read_unlock();
+	cfgpool__read_unlock();
 	if (w->init_rc > 0)
 		w->init_rc = -EINVAL;
 }
