@@ -162,6 +162,7 @@ static void free_retired(struct rcu_head *head)
 	cfgpool__tsan_acquire(); /* the grace period ended every section that could see cfg */
 	cfgpool__config_destroy(cfg);
 	atomic_fetch_add_explicit(&h->stats_freed, 1, memory_order_relaxed);
+	cfgpool__tsan_release(); /* for whoever waits in urcu_memb_barrier() */
 }
 
 void cfgpool_holder_destroy(cfgpool_holder_t *h)
@@ -175,6 +176,7 @@ void cfgpool_holder_destroy(cfgpool_holder_t *h)
 	/* Every snapshot this holder handed to call_rcu must be freed before the holder,
 	 * whose counters the callbacks update. */
 	urcu_memb_barrier();
+	cfgpool__tsan_acquire();
 	if (last != NULL)
 		cfgpool__config_destroy(last);
 	cfgpool__check(pthread_mutex_destroy(&h->lock));
@@ -294,6 +296,7 @@ void cfgpool_holder_barrier(cfgpool_holder_t *h)
 {
 	(void)h;
 	urcu_memb_barrier();
+	cfgpool__tsan_acquire();
 }
 
 void cfgpool_holder_stats(const cfgpool_holder_t *h, cfgpool_holder_stats_t *out)
