@@ -152,22 +152,11 @@ static inline unsigned test_timeout_seconds(double base)
 	return (unsigned)v;
 }
 
-/*
- * Writes `len` bytes to a new file under $TMPDIR (or /tmp) and stores its path in `path`.
- * The caller unlinks it. Used for documents too big or too dynamic to keep as data.
- */
-static inline void write_temp_file(const void *data, size_t len, char *path, size_t size)
+/* Writes all `len` bytes to `fd` and closes it, failing the test on any error. */
+static inline void write_fd_and_close(int fd, const void *data, size_t len)
 {
-	const char *tmp = getenv("TMPDIR");
 	const char *p = data;
-	int fd;
-	int n;
 
-	if (!tmp || !*tmp)
-		tmp = "/tmp";
-	n = snprintf(path, size, "%s/cfgpool-test-XXXXXX", tmp);
-	assert_true(n > 0 && (size_t)n < size);
-	fd = mkstemp(path);
 	assert_true(fd >= 0);
 	while (len > 0) {
 		ssize_t w = write(fd, p, len);
@@ -179,6 +168,22 @@ static inline void write_temp_file(const void *data, size_t len, char *path, siz
 		len -= (size_t)w;
 	}
 	assert_int_equal(close(fd), 0);
+}
+
+/*
+ * Writes `len` bytes to a new file under $TMPDIR (or /tmp) and stores its path in `path`.
+ * The caller unlinks it. Used for documents too big or too dynamic to keep as data.
+ */
+static inline void write_temp_file(const void *data, size_t len, char *path, size_t size)
+{
+	const char *tmp = getenv("TMPDIR");
+	int n;
+
+	if (!tmp || !*tmp)
+		tmp = "/tmp";
+	n = snprintf(path, size, "%s/cfgpool-test-XXXXXX", tmp);
+	assert_true(n > 0 && (size_t)n < size);
+	write_fd_and_close(mkstemp(path), data, len);
 }
 
 /* Fails the test unless `needle` occurs in `haystack`, printing both so the log shows why. */

@@ -265,20 +265,7 @@ static const char *tmp_path(char *buf, size_t size, const char *name)
 
 static void write_file(const char *path, const void *data, size_t len)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	const char *p = data;
-
-	assert_true(fd >= 0);
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		assert_true(w > 0);
-		p += w;
-		len -= (size_t)w;
-	}
-	assert_int_equal(close(fd), 0);
+	write_fd_and_close(open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), data, len);
 }
 
 static void write_text(const char *path, const char *text)
