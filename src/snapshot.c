@@ -235,6 +235,7 @@ int cfgpool_holder_publish(cfgpool_holder_t *h, cfgpool_config_t *cfg, unsigned 
 		cfgpool__synchronize();
 		free_retired(&old->rcu);
 	} else {
+		cfgpool__tsan_release(); /* hands old over to the call_rcu thread */
 		urcu_memb_call_rcu(&old->rcu, free_retired);
 	}
 	return 0;
