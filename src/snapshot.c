@@ -157,9 +157,10 @@ int cfgpool_holder_create(const cfgpool_load_opts_t *opts, cfgpool_holder_t **ou
 static void free_retired(struct rcu_head *head)
 {
 	struct cfgpool_config *cfg = caa_container_of(head, struct cfgpool_config, rcu);
-	cfgpool_holder_t *h = atomic_load_explicit(&cfg->owner, memory_order_relaxed);
+	cfgpool_holder_t *h;
 
 	cfgpool__tsan_acquire(); /* the grace period ended every section that could see cfg */
+	h = atomic_load_explicit(&cfg->owner, memory_order_relaxed);
 	cfgpool__config_destroy(cfg);
 	atomic_fetch_add_explicit(&h->stats_freed, 1, memory_order_relaxed);
 	cfgpool__tsan_release(); /* for whoever waits in urcu_memb_barrier() */
