@@ -246,6 +246,9 @@ static void idle(struct cfgpool__worker *w)
 	uint64_t window = spin_window_ns(pool), start = cfgpool__now_ns();
 	uint32_t expected = WORKER_PARKED;
 
+	/* A reserved worker would only spin against the caller running tasks on its CPU. */
+	if (atomic_load_explicit(&w->reserved, memory_order_relaxed) != 0)
+		window = 0;
 	do {
 		for (int i = 0; i < 64; i++) {
 			if (has_work(w, memory_order_relaxed))
