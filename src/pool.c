@@ -18,8 +18,9 @@
  * expected work (items x the workers' average task time) is below
  * pool.wake_threshold_us, nobody is woken: the caller (and any worker still spinning)
  * runs the batch. Otherwise the caller wakes parked workers of other CPUs directly, one
- * per remaining item, before it starts. Without caller help one worker is woken and each
- * worker that takes a task while more are queued wakes the next.
+ * per remaining item, before it starts. When tasks are long (CALLER_MAX_TASK_NS) or the
+ * caller does not help, the workers run the batch and the caller wakes one per item.
+ * Workers that take a task while more are queued also wake the next.
  */
 #include "config.h"
 
@@ -536,6 +537,14 @@ static void batch_wait(struct cfgpool_pool *pool, struct cfgpool__batch *b, stru
 	}
 }
 
+/*
+ * Tasks this long run on the workers alone. The caller is not pinned: over a long batch
+ * the scheduler may move it onto a CPU whose worker is busy, leaving its reserved CPU
+ * idle (measured: 8 x 1 ms tasks, 4.6 ms with the caller helping against 4.1 ms
+ * without), while the wake-up it would save is small against such a task.
+ */
+#define CALLER_MAX_TASK_NS 200000u
+
 /* The worker pinned to the CPU the calling thread runs on now, if any. */
 static struct cfgpool__worker *worker_on_this_cpu(struct cfgpool_pool *pool)
 {
@@ -555,7 +564,7 @@ int cfgpool_pool_map(cfgpool_pool_t *pool, const void *inputs, size_t in_stride,
 	struct cfgpool__caller *c = NULL;
 	struct cfgpool__worker *home = NULL;
 	unsigned caller_index = 0;
-	uint64_t spin_ns, threshold_ns;
+	uint64_t spin_ns, threshold_ns, estimate;
 	bool helps;
 	size_t pushed = 0;
 
@@ -576,6 +585,11 @@ int cfgpool_pool_map(cfgpool_pool_t *pool, const void *inputs, size_t in_stride,
 	batch_settings(pool, &helps, &spin_ns, &threshold_ns);
 	if (helps)
 		c = caller_acquire(pool, &caller_index);
+	estimate = cfgpool__task_estimate_ns(pool, c ? &c->c : NULL);
+	if (c != NULL && estimate >= CALLER_MAX_TASK_NS) {
+		caller_release(c);
+		c = NULL;
+	}
 	if (c != NULL) {
 		/* The caller is this CPU's worker for the batch; see the top of the file. */
 		home = worker_on_this_cpu(pool);
@@ -609,10 +623,10 @@ int cfgpool_pool_map(cfgpool_pool_t *pool, const void *inputs, size_t in_stride,
 	}
 	cfgpool__queue_note_depth(&pool->queue);
 
-	if (c == NULL) {
-		cfgpool__wake_one(pool, NULL);
-	} else if (n * cfgpool__task_estimate_ns(pool, &c->c) >= threshold_ns) {
-		for (size_t k = 1; k < n && cfgpool__wake_one(pool, home); k++)
+	/* Wake parked workers for the items the caller will not run, unless the batch is
+	 * cheaper than a wake-up and the caller is there to run it. */
+	if (c == NULL || n * estimate >= threshold_ns) {
+		for (size_t k = c ? 1 : 0; k < n && cfgpool__wake_one(pool, home); k++)
 			;
 	}
 	batch_wait(pool, &b, c, caller_index, spin_ns);
