@@ -329,9 +329,10 @@ static void *worker_main(void *arg)
 	atomic_fetch_add_explicit(&pool->started, 1, memory_order_release);
 	/* Workers that started earlier sleep on the same word: wake them all, open() among them. */
 	cfgpool__futex_wake(&pool->started, INT32_MAX);
-	/* Wait for open() to say whether every worker started. */
-	while (atomic_load_explicit(&pool->started, memory_order_acquire) != UINT32_MAX)
-		cfgpool__futex_wait(&pool->started, atomic_load(&pool->started), NULL);
+	/* Wait for open() to say whether every worker started. One load per round: sleeping on
+	 * a value read after the test could sleep on UINT32_MAX, which nobody changes again. */
+	for (uint32_t v; (v = atomic_load_explicit(&pool->started, memory_order_acquire)) != UINT32_MAX;)
+		cfgpool__futex_wait(&pool->started, v, NULL);
 	go = atomic_load_explicit(&pool->go, memory_order_acquire);
 
 	while (go) {

@@ -417,8 +417,10 @@ extern "C" {
  * pinned from its start to its end, and its result records that snapshot's version.
  *
  * Synchronization table (pool calls; "any" means any thread, concurrently):
- *   submit, map          any, with each other, with reload and stats, and with close (a
- *                        call racing with close returns -ESHUTDOWN or completes normally)
+ *   submit, map          any, with each other, with reload and stats, and with close: a
+ *                        call already running when close starts returns -ESHUTDOWN or
+ *                        completes normally. Close frees the pool when it returns, so the
+ *                        caller must make sure no call starts after that.
  *   reload_*, version    any
  *   stats, worker_cpu    any
  *   close                one thread, once; not from inside a task or completion callback
