@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -95,14 +96,10 @@ static inline const char *test_data_path(char *buf, size_t size, const char *rel
 	return buf;
 }
 
-/*
- * CFGPOOL_TEST_SCALE shrinks (or grows) iteration counts and the big document. Valgrind and
- * sanitizer runs set it to e.g. 0.05 because they run 20-50 times slower; a missing,
- * unparsable or non-positive value means 1.0.
- */
-static inline double test_scale(void)
+/* The positive number in environment variable `name`; 1.0 when missing or unparsable. */
+static inline double env_positive(const char *name)
 {
-	const char *s = getenv("CFGPOOL_TEST_SCALE");
+	const char *s = getenv(name);
 	char *end;
 	double v;
 
@@ -112,6 +109,15 @@ static inline double test_scale(void)
 	if (end == s || !(v > 0.0))
 		return 1.0;
 	return v;
+}
+
+/*
+ * CFGPOOL_TEST_SCALE shrinks (or grows) iteration counts and the big document. Valgrind and
+ * sanitizer runs set it to e.g. 0.05 because they run 20-50 times slower.
+ */
+static inline double test_scale(void)
+{
+	return env_positive("CFGPOOL_TEST_SCALE");
 }
 
 /* `n` scaled by CFGPOOL_TEST_SCALE, never below `min` so a tiny scale still tests something. */
@@ -128,16 +134,16 @@ static inline size_t test_scaled(size_t n, size_t min)
  */
 static inline double test_timeout_multiplier(void)
 {
-	const char *s = getenv("CFGPOOL_TEST_TIMEOUT_MULTIPLIER");
-	char *end;
-	double v;
+	return env_positive("CFGPOOL_TEST_TIMEOUT_MULTIPLIER");
+}
 
-	if (!s || !*s)
-		return 1.0;
-	v = strtod(s, &end);
-	if (end == s || !(v > 0.0))
-		return 1.0;
-	return v;
+/* Seconds on the monotonic clock. */
+static inline double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* A time limit of `base` seconds, stretched by the multiplier, in whole seconds for alarm(). */

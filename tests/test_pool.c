@@ -51,14 +51,6 @@
 /* Time                                                                                       */
 /* ------------------------------------------------------------------------------------------ */
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void sleep_us(long us)
 {
 	struct timespec ts = {us / 1000000, (us % 1000000) * 1000L};
