@@ -239,13 +239,36 @@ static uint64_t spin_window_ns(struct cfgpool_pool *pool)
 	return ns;
 }
 
+/*
+ * The spin window adapts between pool.idle_spin_us and SPIN_GROWTH times it. A worker woken
+ * less than one window after it parked would have caught that work by spinning a little
+ * longer, and paid no park/wake round trip: its window doubles. One that stayed parked for
+ * many windows halves it back. Back-to-back batches whose gaps are a little longer than
+ * the base window (a caller woken from its own wait takes about as long as a worker) stop
+ * paying a wake-up per batch; periodic arrivals far apart keep the base window.
+ */
+#define SPIN_GROWTH 16
+
+static uint64_t adapt_window(uint64_t window, uint64_t base, uint64_t parked_ns)
+{
+	if (parked_ns < window)
+		window *= 2;
+	else if (parked_ns > 8 * window)
+		window /= 2;
+	if (window > base * SPIN_GROWTH)
+		window = base * SPIN_GROWTH;
+	return window < base ? base : window;
+}
+
 /* Spins until there is work or the window closes; then parks until woken. */
 static void idle(struct cfgpool__worker *w)
 {
 	struct cfgpool_pool *pool = w->pool;
-	uint64_t window = spin_window_ns(pool), start = cfgpool__now_ns();
+	uint64_t base = spin_window_ns(pool), window, start = cfgpool__now_ns(), parked_at;
 	uint32_t expected = WORKER_PARKED;
 
+	w->spin_ns = w->spin_ns < base ? base : w->spin_ns > base * SPIN_GROWTH ? base * SPIN_GROWTH : w->spin_ns;
+	window = w->spin_ns;
 	/* A reserved worker would only spin against the caller running tasks on its CPU. */
 	if (atomic_load_explicit(&w->reserved, memory_order_relaxed) != 0)
 		window = 0;
@@ -270,10 +293,13 @@ static void idle(struct cfgpool__worker *w)
 		return;
 	}
 	count(&w->c.parks, 1);
+	parked_at = cfgpool__now_ns();
 	/* A parked worker holds no read-side section, so grace periods never wait for it. */
 	while (atomic_load_explicit(&w->state, memory_order_acquire) == WORKER_PARKED)
 		cfgpool__futex_wait(&w->state, WORKER_PARKED, NULL);
 	count(&w->c.wakes, 1);
+	if (window > 0)
+		w->spin_ns = adapt_window(w->spin_ns, base, cfgpool__now_ns() - parked_at);
 }
 
 /* ------------------------------------------------------------------------------------------ */
