@@ -8,8 +8,10 @@ trap 'rm -rf "$tmp"' EXIT
 echo "1..2"
 awk '/^## The C API in one example/ { on = 1 } on && /^```c/ { code = 1; next } code && /^```/ { exit } code { print }' \
 	"$src/README.md" > "$tmp/example.c"
-if [ -s "$tmp/example.c" ] && ${CC:-cc} -Wall -Wextra -Werror -I"$src/include" -I"$build/include" \
-	-o "$tmp/example" "$tmp/example.c" -L"$build/.libs" -lcfgpool -Wl,-rpath,"$build/.libs" 2>"$tmp/cc.log"; then
+# The build's own CFLAGS and LDFLAGS: a sanitizer build needs its runtime in the program too.
+if [ -s "$tmp/example.c" ] && ${CC:-cc} ${CFGPOOL_CFLAGS:-} -Wall -Wextra -Werror -I"$src/include" -I"$build/include" \
+	-o "$tmp/example" "$tmp/example.c" ${CFGPOOL_LDFLAGS:-} -L"$build/.libs" -lcfgpool -Wl,-rpath,"$build/.libs" \
+	2>"$tmp/cc.log"; then
 	echo "ok 1 - the README's C example compiles"
 else
 	echo "not ok 1 - the README's C example compiles"

@@ -159,6 +159,7 @@ struct proc {
 /* Writes `data` into a child's stdin from its own thread, all at once or a line at a time. */
 struct feeder {
 	pthread_t thread;
+	const struct proc *owner; /* finish() joins the feeders of its process */
 	int fd; /* owned: closed when the feeder ends */
 	const char *data;
 	size_t len;
@@ -491,6 +492,8 @@ static bool still_running(struct proc *p)
 	return false;
 }
 
+static void join_feeder(struct feeder *f);
+
 /* Closes the child's stdin, reads both streams to their end and returns its wait status. */
 static int finish(struct proc *p, double base)
 {
@@ -509,6 +512,12 @@ static int finish(struct proc *p, double base)
 		print_error("cfgpool did not finish within %.1f s; killed\n", base * test_timeout_multiplier());
 		show_streams(p);
 		fail();
+	}
+	/* The child is gone, so its feeders end (at worst on EPIPE): join them, so that the
+	 * input they wrote from can be freed. */
+	for (size_t i = 0; i < world.nfeeders; i++) {
+		if (world.feeders[i]->owner == p)
+			join_feeder(world.feeders[i]);
 	}
 	return p->status;
 }
@@ -592,6 +601,7 @@ static struct feeder *start_feeder(struct proc *p, const char *data, size_t len,
 	f->data = data;
 	f->len = len;
 	f->line_gap_s = line_gap_s;
+	f->owner = p;
 	assert_int_equal(pthread_create(&f->thread, NULL, feed, f), 0);
 	world.feeders[world.nfeeders++] = f;
 	return f;
