@@ -499,9 +499,42 @@ static void batch_settings(struct cfgpool_pool *pool, bool *helps, uint64_t *spi
 	cfgpool__read_unlock();
 }
 
+/* The worker pinned to the CPU the calling thread runs on now, if any. */
+static struct cfgpool__worker *worker_on_this_cpu(struct cfgpool_pool *pool)
+{
+	int cpu = sched_getcpu();
+
+	for (unsigned i = 0; cpu >= 0 && i < pool->nworkers; i++) {
+		if (pool->workers[i].cpu == cpu)
+			return &pool->workers[i];
+	}
+	return NULL;
+}
+
+/*
+ * Keeps the reservation on the CPU the helping caller runs on. The caller is not pinned;
+ * if the scheduler moved it, the worker of its new CPU is reserved instead and the old
+ * one, free again, is woken when work is queued, so that each CPU keeps one task thread.
+ */
+static void follow_caller(struct cfgpool_pool *pool, struct cfgpool__worker **home)
+{
+	struct cfgpool__worker *now = worker_on_this_cpu(pool), *old = *home;
+
+	if (now == old)
+		return;
+	if (now != NULL)
+		atomic_fetch_add_explicit(&now->reserved, 1, memory_order_relaxed);
+	*home = now;
+	if (old != NULL) {
+		atomic_fetch_sub_explicit(&old->reserved, 1, memory_order_relaxed);
+		if (cfgpool__queue_size(&pool->queue) > 0)
+			cfgpool__wake_one(pool, now);
+	}
+}
+
 /* Runs queued tasks (when helping) and waits until every item of the batch completed. */
 static void batch_wait(struct cfgpool_pool *pool, struct cfgpool__batch *b, struct cfgpool__caller *c,
-		       unsigned caller_index, uint64_t spin_ns)
+		       unsigned caller_index, uint64_t spin_ns, struct cfgpool__worker **home)
 {
 	struct cfgpool__task task;
 	uint64_t spin_start = 0, clock = 0;
@@ -515,6 +548,7 @@ static void batch_wait(struct cfgpool_pool *pool, struct cfgpool__batch *b, stru
 		if (c != NULL && cfgpool__queue_pop(&pool->queue, &task)) {
 			cfgpool__space_signal(pool);
 			cfgpool__run_task(pool, &task, caller_index, c->kstate, &c->c, &clock);
+			follow_caller(pool, home);
 			spin_start = 0;
 			continue;
 		}
@@ -544,18 +578,6 @@ static void batch_wait(struct cfgpool_pool *pool, struct cfgpool__batch *b, stru
  * without), while the wake-up it would save is small against such a task.
  */
 #define CALLER_MAX_TASK_NS 200000u
-
-/* The worker pinned to the CPU the calling thread runs on now, if any. */
-static struct cfgpool__worker *worker_on_this_cpu(struct cfgpool_pool *pool)
-{
-	int cpu = sched_getcpu();
-
-	for (unsigned i = 0; cpu >= 0 && i < pool->nworkers; i++) {
-		if (pool->workers[i].cpu == cpu)
-			return &pool->workers[i];
-	}
-	return NULL;
-}
 
 int cfgpool_pool_map(cfgpool_pool_t *pool, const void *inputs, size_t in_stride, void *outputs, size_t out_stride,
 		     size_t n, cfgpool_result_t *results, unsigned flags)
@@ -629,7 +651,7 @@ int cfgpool_pool_map(cfgpool_pool_t *pool, const void *inputs, size_t in_stride,
 		for (size_t k = c ? 1 : 0; k < n && cfgpool__wake_one(pool, home); k++)
 			;
 	}
-	batch_wait(pool, &b, c, caller_index, spin_ns);
+	batch_wait(pool, &b, c, caller_index, spin_ns, &home);
 	if (home != NULL) {
 		atomic_fetch_sub_explicit(&home->reserved, 1, memory_order_relaxed);
 		/* Others' tasks may have queued up behind the reservation. */

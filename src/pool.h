@@ -125,7 +125,7 @@ void cfgpool__run_task(struct cfgpool_pool *pool, const struct cfgpool__task *ta
 		       struct cfgpool__counters *c, uint64_t *clock);
 bool cfgpool__wake_one(struct cfgpool_pool *pool, const struct cfgpool__worker *skip);
 void cfgpool__wake_all(struct cfgpool_pool *pool);
-/* Expected time of one task: the caller's own average once it ran tasks, else the workers'. */
+/* Expected time of one task: the smaller of the caller's average (if any) and the workers'. */
 uint64_t cfgpool__task_estimate_ns(const struct cfgpool_pool *pool, const struct cfgpool__counters *caller);
 void cfgpool__space_signal(struct cfgpool_pool *pool);
 uint64_t cfgpool__now_ns(void);

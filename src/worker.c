@@ -97,15 +97,22 @@ static void update_ewma(struct cfgpool__counters *c, uint64_t ns)
 
 uint64_t cfgpool__task_estimate_ns(const struct cfgpool_pool *pool, const struct cfgpool__counters *caller)
 {
-	uint64_t sum = 0;
+	uint64_t sum = 0, mine;
 
-	/* A caller's own average is the freshest: workers that never ran a task (because the
-	 * caller ran every batch alone) still hold their initial estimate. */
-	if (caller != NULL && atomic_load_explicit(&caller->tasks, memory_order_relaxed) > 0)
-		return atomic_load_explicit(&caller->ewma_ns, memory_order_relaxed);
 	for (unsigned i = 0; i < pool->nworkers; i++)
 		sum += atomic_load_explicit(&pool->workers[i].c.ewma_ns, memory_order_relaxed);
-	return pool->nworkers ? sum / pool->nworkers : 0;
+	sum = pool->nworkers ? sum / pool->nworkers : 0;
+	if (caller == NULL)
+		return sum;
+	/*
+	 * The smaller of the caller's average and the workers': whichever is stale corrects
+	 * itself. Workers that never ran a task (the caller ran every batch alone) still hold
+	 * their initial estimate; a caller that stopped helping (its average said tasks were
+	 * long) would otherwise never measure again. A stale low estimate makes the caller
+	 * run tasks, which refreshes it at once.
+	 */
+	mine = atomic_load_explicit(&caller->ewma_ns, memory_order_relaxed);
+	return mine < sum ? mine : sum;
 }
 
 void cfgpool__run_task(struct cfgpool_pool *pool, const struct cfgpool__task *task, unsigned worker, void *kstate,
