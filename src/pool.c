@@ -15,9 +15,9 @@
  * task. When the calling thread helps (pool.caller_helps) it works as the worker of the
  * CPU it is on: that CPU's worker is reserved (takes no task) for the batch, so that no
  * CPU runs two task threads, and the caller runs items until none are left. When the
- * expected work (items x the workers' average task time) is below
- * pool.wake_threshold_us, nobody is woken: the caller (and any worker still spinning)
- * runs the batch. Otherwise the caller wakes parked workers of other CPUs directly, one
+ * expected work (items x the freshest average task time) is below
+ * pool.wake_threshold_us, the caller runs the whole batch itself without queueing it:
+ * nobody is woken and no worker pulls tiny items (and their cache lines) across CPUs. Otherwise the caller wakes parked workers of other CPUs directly, one
  * per remaining item, before it starts. When tasks are long (CALLER_MAX_TASK_NS) or the
  * caller does not help, the workers run the batch and the caller wakes one per item.
  * Workers that take a task while more are queued also wake the next.
@@ -499,6 +499,25 @@ static void batch_settings(struct cfgpool_pool *pool, bool *helps, uint64_t *spi
 	cfgpool__read_unlock();
 }
 
+/* Runs a whole batch on the calling thread, in order, without the queue. */
+static void run_inline(struct cfgpool_pool *pool, struct cfgpool__batch *b, const void *inputs, size_t in_stride,
+		       void *outputs, size_t out_stride, size_t n, struct cfgpool__caller *c, unsigned caller_index)
+{
+	uint64_t clock = 0;
+
+	atomic_fetch_add_explicit(&pool->direct, n, memory_order_relaxed);
+	for (size_t i = 0; i < n; i++) {
+		struct cfgpool__task t = {
+			.input = (const char *)inputs + i * in_stride,
+			.output = (char *)outputs + i * out_stride,
+			.batch = b,
+			.index = i,
+		};
+
+		cfgpool__run_task(pool, &t, caller_index, c->kstate, &c->c, &clock);
+	}
+}
+
 /* The worker pinned to the CPU the calling thread runs on now, if any. */
 static struct cfgpool__worker *worker_on_this_cpu(struct cfgpool_pool *pool)
 {
@@ -612,6 +631,14 @@ int cfgpool_pool_map(cfgpool_pool_t *pool, const void *inputs, size_t in_stride,
 		caller_release(c);
 		c = NULL;
 	}
+	if (c != NULL && n * estimate < threshold_ns) {
+		/* Cheaper than a wake-up: the caller runs it all, queueing nothing, so no worker
+		 * spinning elsewhere pulls items (and their cache lines) across CPUs. */
+		run_inline(pool, &b, inputs, in_stride, outputs, out_stride, n, c, caller_index);
+		caller_release(c);
+		gate_leave(pool);
+		return atomic_load_explicit(&b.failed, memory_order_relaxed) ? CFGPOOL_EKERNEL : 0;
+	}
 	if (c != NULL) {
 		/* The caller is this CPU's worker for the batch; see the top of the file. */
 		home = worker_on_this_cpu(pool);
@@ -645,12 +672,9 @@ int cfgpool_pool_map(cfgpool_pool_t *pool, const void *inputs, size_t in_stride,
 	}
 	cfgpool__queue_note_depth(&pool->queue);
 
-	/* Wake parked workers for the items the caller will not run, unless the batch is
-	 * cheaper than a wake-up and the caller is there to run it. */
-	if (c == NULL || n * estimate >= threshold_ns) {
-		for (size_t k = c ? 1 : 0; k < n && cfgpool__wake_one(pool, home); k++)
-			;
-	}
+	/* Wake parked workers for the items the caller will not run. */
+	for (size_t k = c ? 1 : 0; k < n && cfgpool__wake_one(pool, home); k++)
+		;
 	batch_wait(pool, &b, c, caller_index, spin_ns, &home);
 	if (home != NULL) {
 		atomic_fetch_sub_explicit(&home->reserved, 1, memory_order_relaxed);

@@ -41,6 +41,7 @@ struct cfgpool__counters {
 	_Atomic uint64_t parks;
 	_Atomic uint64_t wakes;
 	_Atomic uint64_t ewma_ns; /* running average of this thread's task times */
+	_Atomic uint64_t ewma_at; /* when it last changed (monotonic ns; 0: never) */
 };
 
 enum { WORKER_RUNNING = 0, WORKER_PARKED = 1 };
@@ -125,7 +126,7 @@ void cfgpool__run_task(struct cfgpool_pool *pool, const struct cfgpool__task *ta
 		       struct cfgpool__counters *c, uint64_t *clock);
 bool cfgpool__wake_one(struct cfgpool_pool *pool, const struct cfgpool__worker *skip);
 void cfgpool__wake_all(struct cfgpool_pool *pool);
-/* Expected time of one task: the smaller of the caller's average (if any) and the workers'. */
+/* Expected time of one task: the freshest running average, the caller's or a worker's. */
 uint64_t cfgpool__task_estimate_ns(const struct cfgpool_pool *pool, const struct cfgpool__counters *caller);
 void cfgpool__space_signal(struct cfgpool_pool *pool);
 uint64_t cfgpool__now_ns(void);

@@ -88,31 +88,31 @@ static void complete(const struct cfgpool__task *task, void *output, const cfgpo
 }
 
 /* Moves this thread's exponentially weighted average task time by 1/8 of the sample. */
-static void update_ewma(struct cfgpool__counters *c, uint64_t ns)
+static void update_ewma(struct cfgpool__counters *c, uint64_t ns, uint64_t now)
 {
 	uint64_t avg = atomic_load_explicit(&c->ewma_ns, memory_order_relaxed);
 
 	atomic_store_explicit(&c->ewma_ns, avg - avg / 8 + ns / 8, memory_order_relaxed);
+	atomic_store_explicit(&c->ewma_at, now, memory_order_relaxed);
 }
 
+/*
+ * The freshest average wins: whoever ran tasks last saw the tasks as they are now. The
+ * workers' averages go stale while callers run small batches alone, a caller's while
+ * workers run the big ones; either way the stale one is ignored.
+ */
 uint64_t cfgpool__task_estimate_ns(const struct cfgpool_pool *pool, const struct cfgpool__counters *caller)
 {
-	uint64_t sum = 0, mine;
+	const struct cfgpool__counters *best = caller;
 
-	for (unsigned i = 0; i < pool->nworkers; i++)
-		sum += atomic_load_explicit(&pool->workers[i].c.ewma_ns, memory_order_relaxed);
-	sum = pool->nworkers ? sum / pool->nworkers : 0;
-	if (caller == NULL)
-		return sum;
-	/*
-	 * The smaller of the caller's average and the workers': whichever is stale corrects
-	 * itself. Workers that never ran a task (the caller ran every batch alone) still hold
-	 * their initial estimate; a caller that stopped helping (its average said tasks were
-	 * long) would otherwise never measure again. A stale low estimate makes the caller
-	 * run tasks, which refreshes it at once.
-	 */
-	mine = atomic_load_explicit(&caller->ewma_ns, memory_order_relaxed);
-	return mine < sum ? mine : sum;
+	for (unsigned i = 0; i < pool->nworkers; i++) {
+		const struct cfgpool__counters *w = &pool->workers[i].c;
+
+		if (best == NULL || atomic_load_explicit(&w->ewma_at, memory_order_relaxed) >
+					    atomic_load_explicit(&best->ewma_at, memory_order_relaxed))
+			best = w;
+	}
+	return best ? atomic_load_explicit(&best->ewma_ns, memory_order_relaxed) : 0;
 }
 
 void cfgpool__run_task(struct cfgpool_pool *pool, const struct cfgpool__task *task, unsigned worker, void *kstate,
@@ -153,7 +153,7 @@ void cfgpool__run_task(struct cfgpool_pool *pool, const struct cfgpool__task *ta
 		if (res.status != 0)
 			count(&c->failed, 1);
 		count(&c->busy_ns, res.elapsed_ns);
-		update_ewma(c, res.elapsed_ns);
+		update_ewma(c, res.elapsed_ns, t1);
 	}
 	count(&c->tasks, 1);
 	complete(task, output, &res);
