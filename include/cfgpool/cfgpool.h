@@ -507,9 +507,13 @@ CFGPOOL_API int cfgpool_pool_submit(cfgpool_pool_t *pool, const void *input, voi
 /*
  * Runs the kernel on n inputs and waits for all of them: outputs[i] and results[i] (may be
  * NULL) belong to inputs[i]. Strides of 0 mean the kernel's input_size / output_size.
- * The calling thread helps run its batch while it waits (pool.caller_helps). A failing
- * item does not stop the others. Returns 0 when every item succeeded, CFGPOOL_EKERNEL when
- * at least one failed (see results), or -ESHUTDOWN / -EAGAIN (nothing was run).
+ * With pool.caller_helps (the default) the calling thread takes part: a batch whose
+ * expected work is below pool.wake_threshold_us runs entirely on it, and for tasks under
+ * 200 us it works as the worker of its CPU while the other workers take the rest; it may
+ * then also run other callers' queued tasks (their callbacks run on it). A failing item
+ * does not stop the others. Thread-safe; blocks until the batch is done; no allocation.
+ * Returns 0 when every item succeeded, CFGPOOL_EKERNEL when at least one failed (see
+ * results), -EINVAL, or -ESHUTDOWN / -EAGAIN (nothing was run).
  */
 CFGPOOL_API int cfgpool_pool_map(cfgpool_pool_t *pool, const void *inputs, size_t in_stride, void *outputs,
 				 size_t out_stride, size_t n, cfgpool_result_t *results, unsigned flags);
