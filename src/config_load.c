@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #ifdef HAVE_MALLOC_TRIM
 #include <malloc.h>
 #endif
@@ -360,6 +361,44 @@ out:
 /* ------------------------------------------------------------------------------------------ */
 /* ------------------------------------------------------------------------------------------ */
 
+/*
+ * jansson 2.14 reports an allocation failure inside the parser as a syntax error (often
+ * with an empty or misleading message), so on its own a failed parse cannot say "out of
+ * memory". cfgpool wraps jansson's allocator once, forwarding to whatever was installed
+ * before (libc's malloc, or a host's own functions), and notes a failed allocation in a
+ * thread-local flag that the loader checks. The wrapper only observes: every block still
+ * comes from, and goes back to, the allocator the process chose. A host that installs its
+ * own functions later simply replaces the wrapper, and loses only this diagnosis.
+ */
+static json_malloc_t next_malloc;
+static json_free_t next_free;
+static __thread bool parse_ran_out;
+static pthread_once_t alloc_once = PTHREAD_ONCE_INIT;
+
+static void *noting_malloc(size_t n)
+{
+	void *p = next_malloc(n);
+
+	if (p == NULL)
+		parse_ran_out = true;
+	return p;
+}
+
+static void forwarding_free(void *p)
+{
+	next_free(p);
+}
+
+static void wrap_jansson_allocator(void)
+{
+	json_get_alloc_funcs(&next_malloc, &next_free);
+	if (next_malloc == NULL || next_free == NULL) {
+		next_malloc = malloc;
+		next_free = free;
+	}
+	json_set_alloc_funcs(noting_malloc, forwarding_free);
+}
+
 static int json_error_to_code(const json_error_t *je)
 {
 	switch (json_error_code(je)) {
@@ -409,8 +448,15 @@ static int config_build(const char *text, size_t len, const char *source, const 
 		return cfgpool_error_set(err, -EINVAL, NULL, "load options name %zu preparers but no array",
 					 opts->nprep);
 
+	cfgpool__check(pthread_once(&alloc_once, wrap_jansson_allocator));
+	parse_ran_out = false;
 	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
 	if (doc == NULL) {
+		if (parse_ran_out) {
+			rc = cfgpool_error_set(err, -ENOMEM, NULL, "out of memory while parsing %zu bytes of JSON", len);
+			cfgpool__error_source(err, source);
+			return rc;
+		}
 		rc = json_error_to_code(&je);
 		if (err != NULL && err->code == 0) {
 			cfgpool_error_set(err, rc, NULL, "%s", je.text);
