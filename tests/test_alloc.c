@@ -27,6 +27,9 @@ void __libc_free(void *p);
 static _Thread_local long countdown = -1;
 static _Thread_local bool failed_once;
 
+/* ThreadSanitizer's runtime allocates before this program's thread-local storage exists
+ * and cannot share the process with another malloc: there the sweeps are not run. */
+#ifndef __SANITIZE_THREAD__
 static bool should_fail(void)
 {
 	if (countdown < 0)
@@ -38,9 +41,6 @@ static bool should_fail(void)
 	return false;
 }
 
-/* ThreadSanitizer's runtime allocates before this program's thread-local storage exists
- * and cannot share the process with another malloc: there the sweeps are not run. */
-#ifndef __SANITIZE_THREAD__
 void *malloc(size_t size)
 {
 	return should_fail() ? NULL : __libc_malloc(size);
