@@ -2331,6 +2331,38 @@ static void *second_caller_main(void *arg)
 }
 
 /*
+ * The set-up both caller-state tests share: one worker, taught that tasks are cheap (so a
+ * one-item map runs on its caller), then held by a blocked task, so that only callers run.
+ */
+static cfgpool_pool_t *open_pool_with_its_worker_held(struct task *tasks, size_t warm)
+{
+	cfgpool_pool_t *pool = open_pool("{\"pool\": {\"workers\": 1, \"wake_threshold_us\": 1000}}");
+
+	for (size_t i = 0; i < warm; i++)
+		submit_ok(pool, &tasks[i]);
+	wait_for_callbacks(warm);
+	tasks[warm].in.block = 1;
+	submit_ok(pool, &tasks[warm]);
+	assert_true(wait_for_count(C_BLOCKED, 1, 30));
+	return pool;
+}
+
+/* Lets the held worker go, closes, and counts worker_init runs for callers. */
+static unsigned release_close_and_count_caller_inits(cfgpool_pool_t *pool, size_t warm, uint64_t *foreign)
+{
+	unsigned caller_inits = 0;
+
+	atomic_store_explicit(&W.unblock, true, memory_order_release);
+	wait_for_callbacks(warm + 1);
+	close_pool(pool, CFGPOOL_CLOSE_DRAIN);
+	check_no_world_errors();
+	for (unsigned c = 0; c < MAX_CALLERS; c++)
+		caller_inits += atomic_load(&W.callers[c].inits);
+	*foreign = cnt(C_FOREIGN_STATE);
+	return caller_inits;
+}
+
+/*
  * kernel.h: worker_init "also runs on a submitting thread the first time it helps run its
  * own batch", and ctx->state is "the running thread's state from worker_init". pool.c's
  * caller slots are not per thread: caller_acquire() hands the first free slot, with the
@@ -2345,31 +2377,17 @@ static void caller_state_comes_from_worker_init_on_the_running_thread(void **sta
 	cfgpool_pool_t *pool;
 	pthread_t t;
 	bool helped_here, helped_there = false;
-	unsigned caller_inits = 0;
+	unsigned caller_inits;
 	uint64_t foreign;
 
 	alarm(test_timeout_seconds(60));
-	pool = open_pool("{\"pool\": {\"workers\": 1, \"wake_threshold_us\": 1000}}");
-	/* Teach the pool that tasks are cheap, so a one-item map runs on its caller... */
-	for (size_t i = 0; i < warm; i++)
-		submit_ok(pool, &tasks[i]);
-	wait_for_callbacks(warm);
-	/* ...and hold the only worker, so the caller must run it. */
-	tasks[warm].in.block = 1;
-	submit_ok(pool, &tasks[warm]);
-	assert_true(wait_for_count(C_BLOCKED, 1, 30));
+	pool = open_pool_with_its_worker_held(tasks, warm);
 	helped_here = map_one_on_this_thread(pool);
 	assert_int_equal(pthread_create(&t, NULL, second_caller_main, &helped_there), 0);
 	assert_int_equal(pthread_join(t, NULL), 0);
-	atomic_store_explicit(&W.unblock, true, memory_order_release);
-	wait_for_callbacks(warm + 1);
-	close_pool(pool, CFGPOOL_CLOSE_DRAIN);
-	check_no_world_errors();
+	caller_inits = release_close_and_count_caller_inits(pool, warm, &foreign);
 	assert_true(helped_here);
 	assert_true(helped_there);
-	for (unsigned c = 0; c < MAX_CALLERS; c++)
-		caller_inits += atomic_load(&W.callers[c].inits);
-	foreign = cnt(C_FOREIGN_STATE);
 	if (foreign > 0 || caller_inits != 2)
 		print_error("two threads ran their own map items; worker_init ran for callers %u times, and %llu "
 			    "tasks ran on one thread with a state worker_init made on the other\n",
@@ -2408,33 +2426,21 @@ static void caller_state_of_an_exited_thread_is_not_inherited(void **state)
 	struct one_shot_caller a = {0}, b = {0};
 	cfgpool_pool_t *pool;
 	pthread_t t;
-	unsigned caller_inits = 0;
+	unsigned caller_inits;
 	uint64_t foreign;
 
 	alarm(test_timeout_seconds(60));
-	pool = open_pool("{\"pool\": {\"workers\": 1, \"wake_threshold_us\": 1000}}");
-	for (size_t i = 0; i < warm; i++)
-		submit_ok(pool, &tasks[i]);
-	wait_for_callbacks(warm);
-	tasks[warm].in.block = 1;
-	submit_ok(pool, &tasks[warm]);
-	assert_true(wait_for_count(C_BLOCKED, 1, 30));
+	pool = open_pool_with_its_worker_held(tasks, warm);
 	/* One thread after the other, the second created once the first is gone. */
 	assert_int_equal(pthread_create(&t, NULL, one_shot_caller_main, &a), 0);
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_int_equal(pthread_create(&t, NULL, one_shot_caller_main, &b), 0);
 	assert_int_equal(pthread_join(t, NULL), 0);
-	atomic_store_explicit(&W.unblock, true, memory_order_release);
-	wait_for_callbacks(warm + 1);
-	close_pool(pool, CFGPOOL_CLOSE_DRAIN);
-	check_no_world_errors();
+	caller_inits = release_close_and_count_caller_inits(pool, warm, &foreign);
 	print_message("# the second thread %s the first one's pthread_t\n",
 		      pthread_equal(a.self, b.self) ? "reused" : "did not reuse");
 	assert_true(a.helped);
 	assert_true(b.helped);
-	for (unsigned c = 0; c < MAX_CALLERS; c++)
-		caller_inits += atomic_load(&W.callers[c].inits);
-	foreign = cnt(C_FOREIGN_STATE);
 	if (foreign > 0 || caller_inits != 2)
 		print_error("worker_init ran for callers %u times for two threads, and %llu tasks ran on the second "
 			    "thread with the state worker_init made on the first, which had exited\n",
