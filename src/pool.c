@@ -264,43 +264,41 @@ fail_cfg:
 	return rc;
 }
 
-/* Loads with the pool's preparer and opens. */
-static int open_loaded(int rc, cfgpool_config_t *cfg, const cfgpool_kernel_t *kernel, const cfgpool_pool_opts_t *opts,
-		       cfgpool_pool_t **out, cfgpool_error_t *err)
+/* Loads a file (`path`) or else a string (`text`, `len`) with the preparer of `kernel`. */
+static int load_for_kernel(const cfgpool_kernel_t *kernel, const char *path, const char *text, size_t len,
+			   cfgpool_config_t **cfg, cfgpool_error_t *err)
 {
-	if (rc != 0)
-		return rc;
-	return pool_open(cfg, true, kernel, opts, out, err);
+	cfgpool_prep_t prep;
+	cfgpool_load_opts_t lopts = {.preps = &prep, .nprep = 1};
+
+	cfgpool_kernel_prep(kernel, &prep);
+	if (path != NULL)
+		return cfgpool_config_load_file(path, &lopts, cfg, err);
+	return cfgpool_config_load_string(text, len, &lopts, cfg, err);
 }
 
 int cfgpool_pool_open_file(const char *path, const cfgpool_kernel_t *kernel, const cfgpool_pool_opts_t *opts,
 			   cfgpool_pool_t **out, cfgpool_error_t *err)
 {
-	cfgpool_prep_t prep;
-	cfgpool_load_opts_t lopts = {.preps = &prep, .nprep = 1};
 	cfgpool_config_t *cfg = NULL;
 	int rc;
 
-	if (out == NULL)
-		return cfgpool_error_set(err, -EINVAL, NULL, "cfgpool_pool_open_file: out must not be NULL");
-	cfgpool_kernel_prep(kernel, &prep);
-	rc = cfgpool_config_load_file(path, &lopts, &cfg, err);
-	return open_loaded(rc, cfg, kernel, opts, out, err);
+	if (path == NULL || out == NULL)
+		return cfgpool_error_set(err, -EINVAL, NULL, "cfgpool_pool_open_file: path and out must not be NULL");
+	rc = load_for_kernel(kernel, path, NULL, 0, &cfg, err);
+	return rc != 0 ? rc : pool_open(cfg, true, kernel, opts, out, err);
 }
 
 int cfgpool_pool_open_string(const char *text, size_t len, const cfgpool_kernel_t *kernel,
 			     const cfgpool_pool_opts_t *opts, cfgpool_pool_t **out, cfgpool_error_t *err)
 {
-	cfgpool_prep_t prep;
-	cfgpool_load_opts_t lopts = {.preps = &prep, .nprep = 1};
 	cfgpool_config_t *cfg = NULL;
 	int rc;
 
 	if (out == NULL)
 		return cfgpool_error_set(err, -EINVAL, NULL, "cfgpool_pool_open_string: out must not be NULL");
-	cfgpool_kernel_prep(kernel, &prep);
-	rc = cfgpool_config_load_string(text, len, &lopts, &cfg, err);
-	return open_loaded(rc, cfg, kernel, opts, out, err);
+	rc = load_for_kernel(kernel, NULL, text, len, &cfg, err);
+	return rc != 0 ? rc : pool_open(cfg, true, kernel, opts, out, err);
 }
 
 int cfgpool_pool_open_config(cfgpool_config_t *cfg, const cfgpool_kernel_t *kernel, const cfgpool_pool_opts_t *opts,
@@ -731,36 +729,31 @@ failed:
 	return rc;
 }
 
+/* Reloads from a file (`path`) or else a string. */
+static int reload(struct cfgpool_pool *pool, const char *path, const char *text, size_t len, unsigned flags,
+		  uint64_t *version, cfgpool_error_t *err)
+{
+	cfgpool_config_t *cfg = NULL;
+	int rc = load_for_kernel(pool->prep_kernel, path, text, len, &cfg, err);
+
+	rc = publish_checked(pool, rc, cfg, flags, version, err);
+	if (rc != 0)
+		cfgpool__error_source(err, path != NULL ? path : "<string>");
+	return rc;
+}
+
 int cfgpool_pool_reload_file(cfgpool_pool_t *pool, const char *path, unsigned flags, uint64_t *version,
 			     cfgpool_error_t *err)
 {
-	cfgpool_prep_t prep;
-	cfgpool_load_opts_t lopts = {.preps = &prep, .nprep = 1};
-	cfgpool_config_t *cfg = NULL;
-	int rc;
-
-	cfgpool_kernel_prep(pool->prep_kernel, &prep);
-	rc = cfgpool_config_load_file(path, &lopts, &cfg, err);
-	rc = publish_checked(pool, rc, cfg, flags, version, err);
-	if (rc != 0)
-		cfgpool__error_source(err, path);
-	return rc;
+	if (path == NULL)
+		return cfgpool_error_set(err, -EINVAL, NULL, "cfgpool_pool_reload_file: path must not be NULL");
+	return reload(pool, path, NULL, 0, flags, version, err);
 }
 
 int cfgpool_pool_reload_string(cfgpool_pool_t *pool, const char *text, size_t len, unsigned flags,
 			       uint64_t *version, cfgpool_error_t *err)
 {
-	cfgpool_prep_t prep;
-	cfgpool_load_opts_t lopts = {.preps = &prep, .nprep = 1};
-	cfgpool_config_t *cfg = NULL;
-	int rc;
-
-	cfgpool_kernel_prep(pool->prep_kernel, &prep);
-	rc = cfgpool_config_load_string(text, len, &lopts, &cfg, err);
-	rc = publish_checked(pool, rc, cfg, flags, version, err);
-	if (rc != 0)
-		cfgpool__error_source(err, "<string>");
-	return rc;
+	return reload(pool, NULL, text, len, flags, version, err);
 }
 
 uint64_t cfgpool_pool_version(const cfgpool_pool_t *pool)

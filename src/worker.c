@@ -163,6 +163,19 @@ void cfgpool__run_task(struct cfgpool_pool *pool, const struct cfgpool__task *ta
 /* Waking and parking                                                                         */
 /* ------------------------------------------------------------------------------------------ */
 
+/* Wakes w if it is parked; claiming it by CAS matches each park with at most one wake. */
+static bool claim_and_wake(struct cfgpool_pool *pool, struct cfgpool__worker *w)
+{
+	uint32_t parked = WORKER_PARKED;
+
+	if (!atomic_compare_exchange_strong_explicit(&w->state, &parked, WORKER_RUNNING, memory_order_seq_cst,
+						     memory_order_relaxed))
+		return false;
+	atomic_fetch_sub_explicit(&pool->nparked, 1, memory_order_relaxed);
+	cfgpool__futex_wake(&w->state, 1);
+	return true;
+}
+
 bool cfgpool__wake_one(struct cfgpool_pool *pool, const struct cfgpool__worker *skip)
 {
 	unsigned n = pool->nworkers;
@@ -175,17 +188,12 @@ bool cfgpool__wake_one(struct cfgpool_pool *pool, const struct cfgpool__worker *
 	start = atomic_fetch_add_explicit(&pool->wake_cursor, 1, memory_order_relaxed);
 	for (unsigned k = 0; k < n; k++) {
 		struct cfgpool__worker *w = &pool->workers[(start + k) % n];
-		uint32_t parked = WORKER_PARKED;
 
 		if (w == skip || atomic_load_explicit(&w->state, memory_order_relaxed) != WORKER_PARKED ||
 		    atomic_load_explicit(&w->reserved, memory_order_relaxed) != 0)
 			continue;
-		if (atomic_compare_exchange_strong_explicit(&w->state, &parked, WORKER_RUNNING,
-							    memory_order_acq_rel, memory_order_relaxed)) {
-			atomic_fetch_sub_explicit(&pool->nparked, 1, memory_order_relaxed);
-			cfgpool__futex_wake(&w->state, 1);
+		if (claim_and_wake(pool, w))
 			return true;
-		}
 	}
 	return false;
 }
@@ -193,16 +201,8 @@ bool cfgpool__wake_one(struct cfgpool_pool *pool, const struct cfgpool__worker *
 void cfgpool__wake_all(struct cfgpool_pool *pool)
 {
 	/* Close: reserved workers too, so that every worker sees `closing`. */
-	for (unsigned i = 0; i < pool->nworkers; i++) {
-		struct cfgpool__worker *w = &pool->workers[i];
-		uint32_t parked = WORKER_PARKED;
-
-		if (atomic_compare_exchange_strong_explicit(&w->state, &parked, WORKER_RUNNING, memory_order_seq_cst,
-							    memory_order_relaxed)) {
-			atomic_fetch_sub_explicit(&pool->nparked, 1, memory_order_relaxed);
-			cfgpool__futex_wake(&w->state, 1);
-		}
-	}
+	for (unsigned i = 0; i < pool->nworkers; i++)
+		claim_and_wake(pool, &pool->workers[i]);
 }
 
 void cfgpool__space_signal(struct cfgpool_pool *pool)
@@ -256,15 +256,21 @@ static uint64_t spin_window_ns(struct cfgpool_pool *pool)
  */
 #define SPIN_GROWTH 16
 
+/* `window` kept between `base` and SPIN_GROWTH times it (a reload may move the base). */
+static uint64_t clamp_window(uint64_t window, uint64_t base)
+{
+	if (window > base * SPIN_GROWTH)
+		window = base * SPIN_GROWTH;
+	return window < base ? base : window;
+}
+
 static uint64_t adapt_window(uint64_t window, uint64_t base, uint64_t parked_ns)
 {
 	if (parked_ns < window)
 		window *= 2;
 	else if (parked_ns > 8 * window)
 		window /= 2;
-	if (window > base * SPIN_GROWTH)
-		window = base * SPIN_GROWTH;
-	return window < base ? base : window;
+	return clamp_window(window, base);
 }
 
 /* Spins until there is work or the window closes; then parks until woken. */
@@ -274,7 +280,7 @@ static void idle(struct cfgpool__worker *w)
 	uint64_t base = spin_window_ns(pool), window, start = cfgpool__now_ns(), parked_at;
 	uint32_t expected = WORKER_PARKED;
 
-	w->spin_ns = w->spin_ns < base ? base : w->spin_ns > base * SPIN_GROWTH ? base * SPIN_GROWTH : w->spin_ns;
+	w->spin_ns = clamp_window(w->spin_ns, base);
 	window = w->spin_ns;
 	/* A reserved worker would only spin against the caller running tasks on its CPU. */
 	if (atomic_load_explicit(&w->reserved, memory_order_relaxed) != 0)

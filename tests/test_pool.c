@@ -557,12 +557,16 @@ struct watch {
 	atomic_uint kicks;
 };
 
-/* Signals every thread of the pool(s): a worker stuck in a futex wait returns from it. */
-static void kick_cfgpool_threads(void)
+/*
+ * Calls fn(tid, name) for every thread of this process whose name starts with "cfgpool/".
+ * Threads that exit during the walk are skipped.
+ */
+static void for_each_cfgpool_thread(void (*fn)(pid_t tid, const char *name, void *arg), void *arg)
 {
 	DIR *dir = opendir("/proc/self/task");
 	struct dirent *de;
 
+	/* Also called from the watchdog thread, where a cmocka assertion must not fire. */
 	if (dir == NULL)
 		return;
 	while ((de = readdir(dir)) != NULL) {
@@ -574,12 +578,28 @@ static void kick_cfgpool_threads(void)
 		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
 		f = fopen(path, "r");
 		if (f == NULL)
-			continue;
-		if (fgets(comm, sizeof(comm), f) != NULL && strncmp(comm, "cfgpool/", 8) == 0)
-			syscall(SYS_tgkill, getpid(), atoi(de->d_name), SIGUSR1);
+			continue; /* the thread exited meanwhile */
+		if (fgets(comm, sizeof(comm), f) == NULL)
+			comm[0] = '\0';
 		fclose(f);
+		comm[strcspn(comm, "\n")] = '\0';
+		if (strncmp(comm, "cfgpool/", 8) == 0)
+			fn((pid_t)atoi(de->d_name), comm, arg);
 	}
 	closedir(dir);
+}
+
+static void kick_thread(pid_t tid, const char *name, void *arg)
+{
+	(void)name;
+	(void)arg;
+	syscall(SYS_tgkill, getpid(), tid, SIGUSR1);
+}
+
+/* Signals every thread of the pool(s): a worker stuck in a futex wait returns from it. */
+static void kick_cfgpool_threads(void)
+{
+	for_each_cfgpool_thread(kick_thread, NULL);
 }
 
 /* Signals the target every 5 ms once kick_after seconds have passed, until done. */
@@ -1042,33 +1062,27 @@ static void map_results_in_input_order_with_one_failing_item(void **state)
 /* 3. Pinning and names                                                                       */
 /* ------------------------------------------------------------------------------------------ */
 
+struct name_list {
+	char (*names)[16];
+	size_t n, max;
+};
+
+static void add_name(pid_t tid, const char *name, void *arg)
+{
+	struct name_list *l = arg;
+
+	(void)tid;
+	if (l->n < l->max)
+		snprintf(l->names[l->n++], 16, "%s", name);
+}
+
 /* The names of this process's threads that start with "cfgpool/". */
 static size_t cfgpool_thread_names(char names[][16], size_t max)
 {
-	DIR *dir = opendir("/proc/self/task");
-	struct dirent *de;
-	size_t n = 0;
+	struct name_list l = {names, 0, max};
 
-	assert_non_null(dir);
-	while ((de = readdir(dir)) != NULL) {
-		char path[300], comm[32] = "";
-		FILE *f;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
-		f = fopen(path, "r");
-		if (f == NULL)
-			continue; /* the thread exited meanwhile */
-		if (fgets(comm, sizeof(comm), f) == NULL)
-			comm[0] = '\0';
-		fclose(f);
-		comm[strcspn(comm, "\n")] = '\0';
-		if (strncmp(comm, "cfgpool/", 8) == 0 && n < max)
-			snprintf(names[n++], 16, "%s", comm);
-	}
-	closedir(dir);
-	return n;
+	for_each_cfgpool_thread(add_name, &l);
+	return l.n;
 }
 
 static bool has_name(char names[][16], size_t n, const char *name)
