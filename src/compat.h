@@ -1,6 +1,6 @@
 /* Small internal helpers shared by every file in src/. Not installed. */
-#ifndef CFGPOOL_COMPAT_H
-#define CFGPOOL_COMPAT_H
+#ifndef CFGPOOL_SRC_COMPAT_H
+#define CFGPOOL_SRC_COMPAT_H
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,4 +29,4 @@
 			cfgpool__die(#call " failed");                                               \
 	} while (0)
 
-#endif /* CFGPOOL_COMPAT_H */
+#endif /* CFGPOOL_SRC_COMPAT_H */

@@ -11,8 +11,8 @@
  * search. Keys are interned: each distinct key is stored once, its 32-bit length just
  * before its bytes.
  */
-#ifndef CFGPOOL_CONFIG_TREE_H
-#define CFGPOOL_CONFIG_TREE_H
+#ifndef CFGPOOL_SRC_CONFIG_TREE_H
+#define CFGPOOL_SRC_CONFIG_TREE_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -107,4 +107,4 @@ void cfgpool__node_describe(const struct cfgpool_node *node, char *buf, size_t s
 /* Runs every preparer's release and frees the allocation. */
 void cfgpool__config_destroy(struct cfgpool_config *cfg);
 
-#endif /* CFGPOOL_CONFIG_TREE_H */
+#endif /* CFGPOOL_SRC_CONFIG_TREE_H */

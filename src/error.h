@@ -1,6 +1,6 @@
 /* Error codes and the config error struct: internal helpers. */
-#ifndef CFGPOOL_ERROR_H
-#define CFGPOOL_ERROR_H
+#ifndef CFGPOOL_SRC_ERROR_H
+#define CFGPOOL_SRC_ERROR_H
 
 #include <stdarg.h>
 
@@ -15,4 +15,4 @@ void cfgpool__error_locate(cfgpool_error_t *err, const char *source, int line, i
 /* Fills `source` unless already set. */
 void cfgpool__error_source(cfgpool_error_t *err, const char *source);
 
-#endif /* CFGPOOL_ERROR_H */
+#endif /* CFGPOOL_SRC_ERROR_H */

@@ -4,8 +4,8 @@
  * the wake path is what a periodic batch pays for (about 50 us per park/wake round trip
  * between the two cores of a virtual machine, against under 0.1 us for a spin).
  */
-#ifndef CFGPOOL_FUTEX_H
-#define CFGPOOL_FUTEX_H
+#ifndef CFGPOOL_SRC_FUTEX_H
+#define CFGPOOL_SRC_FUTEX_H
 
 #include <errno.h>
 #include <linux/futex.h>
@@ -42,4 +42,4 @@ static inline void cfgpool__cpu_relax(void)
 #endif
 }
 
-#endif /* CFGPOOL_FUTEX_H */
+#endif /* CFGPOOL_SRC_FUTEX_H */

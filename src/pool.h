@@ -17,8 +17,8 @@
  * Lock order: the pool takes no lock of its own; the holder's mutex is taken by reloads
  * only.
  */
-#ifndef CFGPOOL_POOL_H
-#define CFGPOOL_POOL_H
+#ifndef CFGPOOL_SRC_POOL_H
+#define CFGPOOL_SRC_POOL_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -133,4 +133,4 @@ uint64_t cfgpool__now_ns(void);
 void cfgpool__log(const struct cfgpool_pool *pool, cfgpool_log_level_t level, const char *fmt, ...)
 	CFGPOOL_PRINTF(3, 4);
 
-#endif /* CFGPOOL_POOL_H */
+#endif /* CFGPOOL_SRC_POOL_H */

@@ -8,8 +8,8 @@
  * init and destroy need exclusive access. Progress: lock-free (a thread that is preempted
  * between claiming a slot and publishing it delays only the consumer of that slot).
  */
-#ifndef CFGPOOL_QUEUE_H
-#define CFGPOOL_QUEUE_H
+#ifndef CFGPOOL_SRC_QUEUE_H
+#define CFGPOOL_SRC_QUEUE_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -87,4 +87,4 @@ static inline size_t cfgpool__queue_size(struct cfgpool__queue *q)
 	return head > tail ? head - tail : 0;
 }
 
-#endif /* CFGPOOL_QUEUE_H */
+#endif /* CFGPOOL_SRC_QUEUE_H */

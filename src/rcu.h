@@ -10,8 +10,8 @@
  * synchronization object: exactly the happens-before edge a grace period provides. In other
  * builds these annotations are empty. Publication itself uses C11 atomics, which TSan sees.
  */
-#ifndef CFGPOOL_RCU_H
-#define CFGPOOL_RCU_H
+#ifndef CFGPOOL_SRC_RCU_H
+#define CFGPOOL_SRC_RCU_H
 
 #ifndef _LGPL_SOURCE
 #define _LGPL_SOURCE
@@ -55,4 +55,4 @@ static inline void cfgpool__synchronize(void)
 	cfgpool__tsan_acquire();
 }
 
-#endif /* CFGPOOL_RCU_H */
+#endif /* CFGPOOL_SRC_RCU_H */

@@ -2,8 +2,8 @@
  * The schema of the `pool` section, checked at load time and compiled into a typed block
  * stored with every configuration. Internal.
  */
-#ifndef CFGPOOL_SCHEMA_H
-#define CFGPOOL_SCHEMA_H
+#ifndef CFGPOOL_SRC_SCHEMA_H
+#define CFGPOOL_SRC_SCHEMA_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -28,4 +28,4 @@ struct cfgpool__pool_params {
 /* Checks `pool` in `root` (absent is fine) and fills `out`. 0 or CFGPOOL_ESCHEMA. */
 int cfgpool__pool_schema(const cfgpool_node_t *root, struct cfgpool__pool_params *out, cfgpool_error_t *err);
 
-#endif /* CFGPOOL_SCHEMA_H */
+#endif /* CFGPOOL_SRC_SCHEMA_H */

@@ -1,6 +1,6 @@
 /* The RCU holder: internal entry points for the pool. */
-#ifndef CFGPOOL_SNAPSHOT_H
-#define CFGPOOL_SNAPSHOT_H
+#ifndef CFGPOOL_SRC_SNAPSHOT_H
+#define CFGPOOL_SRC_SNAPSHOT_H
 
 #include <stdbool.h>
 
@@ -18,4 +18,4 @@ const struct cfgpool_config *cfgpool__holder_deref(cfgpool_holder_t *h);
  */
 struct cfgpool_config *cfgpool__holder_unpublish(cfgpool_holder_t *h);
 
-#endif /* CFGPOOL_SNAPSHOT_H */
+#endif /* CFGPOOL_SRC_SNAPSHOT_H */

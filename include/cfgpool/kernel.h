@@ -1,6 +1,7 @@
 /*
  * The kernel plug-in interface: the numerical function a pool runs on every input, and
- * the built-in kernels. Included by <cfgpool/cfgpool.h>.
+ * the built-in kernels. Included by <cfgpool/cfgpool.h>;
+ * compiles on its own, as C and as C++.
  *
  * A kernel is a table of functions. Only `run` is required.
  *
@@ -33,7 +34,7 @@
 #ifndef CFGPOOL_KERNEL_H
 #define CFGPOOL_KERNEL_H
 
-#include <cfgpool/cfgpool.h>
+#include <cfgpool/config.h>
 
 #include <stddef.h>
 #include <stdint.h>

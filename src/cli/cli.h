@@ -1,6 +1,6 @@
 /* The cfgpool command: shared declarations of its files. */
-#ifndef CFGPOOL_CLI_H
-#define CFGPOOL_CLI_H
+#ifndef CFGPOOL_SRC_CLI_H
+#define CFGPOOL_SRC_CLI_H
 
 #include <cfgpool/cfgpool.h>
 #include <jansson.h>
@@ -29,4 +29,4 @@ enum { EXIT_ALL_OK = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2 };
 /* "cfgpool: " + message on stderr. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-#endif /* CFGPOOL_CLI_H */
+#endif /* CFGPOOL_SRC_CLI_H */

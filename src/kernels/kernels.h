@@ -2,8 +2,8 @@
  * The built-in kernels: their tables, for the registry, and the helpers they share to
  * check a `kernel` section and to generate reproducible random numbers. Internal.
  */
-#ifndef CFGPOOL_KERNELS_H
-#define CFGPOOL_KERNELS_H
+#ifndef CFGPOOL_SRC_KERNELS_H
+#define CFGPOOL_SRC_KERNELS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -59,4 +59,4 @@ static inline double cfgpool__unit_double(uint64_t x)
 	return (double)(x >> 11) * 0x1.0p-53;
 }
 
-#endif /* CFGPOOL_KERNELS_H */
+#endif /* CFGPOOL_SRC_KERNELS_H */

@@ -1,0 +1,181 @@
+/*
+ * The pool of pinned workers that runs one kernel against the configuration it holds.
+ * Included by <cfgpool/cfgpool.h>; compiles on its own, as C and as C++.
+ */
+#ifndef CFGPOOL_POOL_H
+#define CFGPOOL_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cfgpool/holder.h>
+#include <cfgpool/kernel.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* The pool                                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * A pool of worker threads, one per CPU by default and pinned to it, that runs one kernel
+ * (see <cfgpool/kernel.h>) on inputs against the configuration it holds. Tasks go through
+ * a bounded lock-free queue; each task runs against exactly one configuration snapshot,
+ * pinned from its start to its end, and its result records that snapshot's version.
+ *
+ * Synchronization table (pool calls; "any" means any thread, concurrently):
+ *   submit, map          any, with each other, with reload and stats, and with close: a
+ *                        call already running when close starts returns -ESHUTDOWN or
+ *                        completes normally. Close frees the pool when it returns, so the
+ *                        caller must make sure no call starts after that.
+ *   reload_*, version    any
+ *   stats, worker_cpu    any
+ *   close                one thread, once; not from inside a task or completion callback
+ * A completion callback runs on a worker (or on a thread helping in map); it must not
+ * block for long and must not call close.
+ */
+typedef struct cfgpool_pool cfgpool_pool_t;
+
+typedef enum cfgpool_log_level { CFGPOOL_LOG_ERROR, CFGPOOL_LOG_WARN, CFGPOOL_LOG_INFO } cfgpool_log_level_t;
+
+/*
+ * Pool options. Zero-initialise; fields may be added at the end in later versions.
+ *  log, log_arg  receives the pool's notices (e.g. more workers than CPUs); NULL: stderr
+ *                for warnings and errors, nothing for info.
+ */
+typedef struct cfgpool_pool_opts {
+	void (*log)(void *arg, cfgpool_log_level_t level, const char *message);
+	void *log_arg;
+} cfgpool_pool_opts_t;
+
+/* The result of one task. */
+typedef struct cfgpool_result {
+	int status;       /* 0, the kernel's negative code, or -ECANCELED */
+	unsigned worker;  /* the thread that ran it: a worker index, or >= CFGPOOL_CALLER_WORKER */
+	uint64_t version; /* the configuration version the task ran against; 0 if it never ran */
+	uint64_t elapsed_ns;
+} cfgpool_result_t;
+
+/*
+ * Opens a pool. The configuration comes from a file, a string, or a configuration the
+ * caller loaded with load options from cfgpool_kernel_prep() (the pool takes it over on
+ * success). `kernel` may be NULL: the kernel is then the built-in named by `kernel.name`.
+ * The `pool` section sets workers, CPUs, pinning, queue capacity and spinning (README).
+ * Each worker runs the kernel's worker_init on its own thread before open returns.
+ * Thread-safe. Returns 0, a load error (with `err`), -EINVAL (a CPU of pool.cpus outside
+ * the affinity mask, named in `err`), -ENOMEM, -EAGAIN (threads), or worker_init's code.
+ */
+CFGPOOL_API int cfgpool_pool_open_file(const char *path, const cfgpool_kernel_t *kernel,
+				       const cfgpool_pool_opts_t *opts, cfgpool_pool_t **out, cfgpool_error_t *err);
+CFGPOOL_API int cfgpool_pool_open_string(const char *text, size_t len, const cfgpool_kernel_t *kernel,
+					 const cfgpool_pool_opts_t *opts, cfgpool_pool_t **out, cfgpool_error_t *err);
+CFGPOOL_API int cfgpool_pool_open_config(cfgpool_config_t *cfg, const cfgpool_kernel_t *kernel,
+					 const cfgpool_pool_opts_t *opts, cfgpool_pool_t **out, cfgpool_error_t *err);
+
+/*
+ * Fills `prep` with the preparer that compiles `kernel`'s section, for
+ * cfgpool_config_load_*() ahead of cfgpool_pool_open_config(). Load options copy the
+ * preparers into every configuration, so `prep` need not outlive the call.
+ */
+CFGPOOL_API void cfgpool_kernel_prep(const cfgpool_kernel_t *kernel, cfgpool_prep_t *prep);
+
+enum {
+	CFGPOOL_CLOSE_DRAIN = 0,  /* run everything queued, then stop */
+	CFGPOOL_CLOSE_CANCEL = 1, /* complete queued tasks with -ECANCELED; running ones finish */
+};
+
+/*
+ * Stops accepting tasks, finishes or cancels what is queued (every accepted task still
+ * completes exactly once, its callback included), runs worker_fini on each worker, joins
+ * the workers and frees everything. Blocks. NULL is a no-op. Returns 0.
+ */
+CFGPOOL_API int cfgpool_pool_close(cfgpool_pool_t *pool, int how);
+
+enum {
+	/* Return -EAGAIN instead of waiting when the queue is full. */
+	CFGPOOL_SUBMIT_NONBLOCK = 1u << 0,
+};
+
+/*
+ * Called once per submitted task, after its output is written, on the thread that ran it.
+ * `result` is valid during the call only.
+ */
+typedef void (*cfgpool_done_fn)(void *arg, void *output, const cfgpool_result_t *result);
+
+/*
+ * Queues one task: kernel(input) -> output, then done(arg, output, result). `input` and
+ * `output` are borrowed until `done` runs. Lock-free unless the queue is full (then it
+ * waits for room, or returns -EAGAIN with CFGPOOL_SUBMIT_NONBLOCK). No allocation.
+ * Returns 0 (done will run exactly once), -EAGAIN or -ESHUTDOWN (done will not run).
+ */
+CFGPOOL_API int cfgpool_pool_submit(cfgpool_pool_t *pool, const void *input, void *output, cfgpool_done_fn done,
+				    void *arg, unsigned flags);
+
+/*
+ * Runs the kernel on n inputs and waits for all of them: outputs[i] and results[i] (may be
+ * NULL) belong to inputs[i]. Strides of 0 mean the kernel's input_size / output_size.
+ * With pool.caller_helps (the default) the calling thread takes part: a batch whose
+ * expected work is below pool.wake_threshold_us runs entirely on it, and for tasks under
+ * 200 us it works as the worker of its CPU while the other workers take the rest; it may
+ * then also run other callers' queued tasks (their callbacks run on it). A failing item
+ * does not stop the others. Thread-safe; blocks until the batch is done; no allocation.
+ * Returns 0 when every item succeeded, CFGPOOL_EKERNEL when at least one failed (see
+ * results), -EINVAL, or -ESHUTDOWN / -EAGAIN (nothing was run).
+ */
+CFGPOOL_API int cfgpool_pool_map(cfgpool_pool_t *pool, const void *inputs, size_t in_stride, void *outputs,
+				 size_t out_stride, size_t n, cfgpool_result_t *results, unsigned flags);
+
+/* Reloads the pool's configuration (see cfgpool_holder_reload_file()). */
+CFGPOOL_API int cfgpool_pool_reload_file(cfgpool_pool_t *pool, const char *path, unsigned flags, uint64_t *version,
+					 cfgpool_error_t *err);
+CFGPOOL_API int cfgpool_pool_reload_string(cfgpool_pool_t *pool, const char *text, size_t len, unsigned flags,
+					   uint64_t *version, cfgpool_error_t *err);
+
+/* The current configuration version. Wait-free. */
+CFGPOOL_API uint64_t cfgpool_pool_version(const cfgpool_pool_t *pool);
+
+/* The holder the pool publishes its configuration through, for readers outside tasks. */
+CFGPOOL_API cfgpool_holder_t *cfgpool_pool_holder(cfgpool_pool_t *pool);
+
+/* The kernel the pool runs. */
+CFGPOOL_API const cfgpool_kernel_t *cfgpool_pool_kernel(const cfgpool_pool_t *pool);
+
+/* Number of workers, and the CPU worker i is pinned to (-1 when not pinned). */
+CFGPOOL_API unsigned cfgpool_pool_workers(const cfgpool_pool_t *pool);
+CFGPOOL_API int cfgpool_pool_worker_cpu(const cfgpool_pool_t *pool, unsigned i);
+
+typedef struct cfgpool_worker_stats {
+	int cpu;
+	uint64_t tasks;
+	uint64_t busy_ns;
+	uint64_t parks; /* times the worker went to sleep */
+	uint64_t wakes; /* times it was woken */
+} cfgpool_worker_stats_t;
+
+typedef struct cfgpool_pool_stats {
+	uint64_t submitted;
+	uint64_t completed; /* including failed and cancelled */
+	uint64_t failed;    /* kernel returned an error */
+	uint64_t cancelled;
+	uint64_t caller_tasks; /* run by submitting threads helping in map */
+	uint64_t queue_high_water;
+	uint64_t parks, wakes;
+	uint64_t reloads;        /* successful reloads after open */
+	uint64_t reload_failures;
+	unsigned workers;
+} cfgpool_pool_stats_t;
+
+/*
+ * Copies the counters (each read atomically; the set is not one instant's). `workers`
+ * (may be NULL) receives up to `nworkers` per-worker entries. Thread-safe.
+ */
+CFGPOOL_API void cfgpool_pool_stats(const cfgpool_pool_t *pool, cfgpool_pool_stats_t *out,
+				    cfgpool_worker_stats_t *workers, size_t nworkers);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CFGPOOL_POOL_H */

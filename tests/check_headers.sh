@@ -1,0 +1,32 @@
+#!/bin/sh
+# Every installed header compiles on its own, first and alone in a translation unit, as
+# C11 and as C++ (with -Wall -Wextra -Werror and -pedantic), so a user may include any one
+# of them without the others. Prints TAP, one test per header and language.
+src=${CFGPOOL_TEST_DATA:-tests}/../include
+build=${CFGPOOL_BUILD:-.}/include
+cc=${CC:-cc}
+cxx=${CXX:-c++}
+headers="cfgpool.h error.h config.h holder.h kernel.h pool.h version.h"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0
+total=$(($(echo $headers | wc -w) * 2))
+echo "1..$total"
+for h in $headers; do
+	printf '#include <cfgpool/%s>\ntypedef int not_empty;\n' "$h" >"$tmp/t.c"
+	cp "$tmp/t.c" "$tmp/t.cpp"
+	for lang in c c++; do
+		n=$((n + 1))
+		if [ "$lang" = c ]; then
+			cmd="$cc -std=c11 -pedantic -Wall -Wextra -Werror -fsyntax-only -I$src -I$build $tmp/t.c"
+		else
+			cmd="$cxx -std=c++11 -pedantic -Wall -Wextra -Werror -fsyntax-only -I$src -I$build $tmp/t.cpp"
+		fi
+		if out=$($cmd 2>&1); then
+			echo "ok $n - <cfgpool/$h> alone compiles as $lang"
+		else
+			echo "not ok $n - <cfgpool/$h> alone compiles as $lang"
+			printf '%s\n' "$out" | sed 's/^/# /'
+		fi
+	done
+done
