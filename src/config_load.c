@@ -1,7 +1,8 @@
 /*
  * Loading a configuration: read the text, parse it with jansson (the only place in the
- * library where a json_t exists), freeze the document into one arena, check the `pool`
- * schema and run the preparers. The json_t is gone before the configuration is returned.
+ * library where a json_t exists), freeze the document into one arena and run the
+ * preparers. Nothing here knows of pools or of RCU: the `pool` section is the pool's
+ * preparer's business. The json_t is gone before the configuration is returned.
  *
  * Freezing takes two passes over the jansson document. The first measures: bytes of nodes,
  * bytes of strings, and every distinct key (interned in a hash table, so an array of a
@@ -28,7 +29,6 @@
 #include "compat.h"
 #include "config_tree.h"
 #include "error.h"
-#include "schema.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Key interning                                                                              */
@@ -489,9 +489,6 @@ static int config_build(const char *text, size_t len, const char *source, const 
 		cfg->preps = preps;
 	}
 
-	rc = cfgpool__pool_schema(&cfg->root, &cfg->pool, err);
-	if (rc != 0)
-		goto fail;
 	rc = prepare_all(cfg, opts, err);
 	if (rc != 0)
 		goto fail;

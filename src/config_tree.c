@@ -449,11 +449,6 @@ const cfgpool_node_t *cfgpool_config_root(const cfgpool_config_t *cfg)
 	return &cfg->root;
 }
 
-uint64_t cfgpool_config_version(const cfgpool_config_t *cfg)
-{
-	return cfg->version;
-}
-
 size_t cfgpool_config_size(const cfgpool_config_t *cfg)
 {
 	return cfg->size;
@@ -484,7 +479,7 @@ void cfgpool_config_free(cfgpool_config_t *cfg)
 		return;
 	/* A published configuration belongs to its holder, which frees it after a grace
 	 * period; freeing it here would pull it from under readers. */
-	if (atomic_load_explicit(&cfg->owner, memory_order_relaxed) != NULL)
+	if (atomic_load_explicit(&cfg->publication, memory_order_relaxed) != NULL)
 		cfgpool__die("cfgpool_config_free() on a published configuration");
 	cfgpool__config_destroy(cfg);
 }

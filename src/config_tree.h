@@ -18,11 +18,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <urcu/call-rcu.h>
 
 #include <cfgpool/cfgpool.h>
-
-#include "schema.h"
 
 /* Objects up to this many members are searched linearly; larger ones carry a sorted index. */
 #define CFGPOOL__LINEAR_MAX 8
@@ -49,19 +46,18 @@ struct cfgpool_member {
 };
 
 struct cfgpool_config {
-	/* Used by snapshot.c once the holder retires this configuration. */
-	struct rcu_head rcu;
-	/* Written once by the holder, under its mutex, before publication. */
-	uint64_t version;
-	/* The holder that published it, NULL before; set by an atomic compare-and-swap so
-	 * two publishes of one configuration cannot both succeed. */
-	_Atomic(void *) owner;
+	/*
+	 * Opaque to this layer: NULL until a layer above (the RCU holder) takes the
+	 * configuration over, then that layer's own record of it. Claimed once by an atomic
+	 * compare-and-swap, so two publishes of one configuration cannot both succeed, and
+	 * cfgpool_config_free() refuses a configuration that has been taken over.
+	 */
+	_Atomic(const void *) publication;
 	size_t size;        /* bytes of this allocation */
 	size_t source_size; /* bytes of JSON text */
 	const cfgpool_prep_t *preps; /* a copy of the load options' preparers, in this allocation */
 	size_t nprep;                /* blocks made so far (all of them once loaded) */
 	void **params;               /* nprep blocks, inside this allocation */
-	struct cfgpool__pool_params pool;
 	struct cfgpool_node root;
 	/* The rest of the allocation: params, nodes, strings. */
 	max_align_t arena[];

@@ -37,80 +37,97 @@
 #include "snapshot.h"
 
 /* ------------------------------------------------------------------------------------------ */
-/* The kernel's preparer                                                                      */
+/* The pool's preparer                                                                        */
 /* ------------------------------------------------------------------------------------------ */
 
-static int kernel_prepare(const cfgpool_node_t *root, void **params, cfgpool_error_t *err, void *arg)
+/* Every CPU of pool.cpus must be one this thread may run on. */
+static int check_cpus(const struct cfgpool__pool_params *pp, const cpu_set_t *mask, cfgpool_error_t *err)
 {
-	const cfgpool_kernel_t *kernel = arg;
-	const cfgpool_node_t *section = NULL;
-	struct cfgpool__kernel_block *kb;
-	const char *name = NULL;
-	int rc;
+	for (uint32_t i = 0; i < pp->ncpus; i++) {
+		int c = (int)pp->cpus->u.items[i].u.i;
 
-	rc = cfgpool_lookup(root, "kernel", &section);
-	if (rc == -ENOENT)
-		section = NULL;
-	else if (section->type != CFGPOOL_TYPE_OBJECT)
-		return cfgpool_error_set(err, CFGPOOL_ESCHEMA, "kernel", "expected an object, got %s",
-					 cfgpool_type_name(section->type));
-	if (section != NULL) {
-		rc = cfgpool_get_string(section, "name", &name, NULL);
-		if (rc == CFGPOOL_ETYPE)
-			return cfgpool_error_set(err, CFGPOOL_ESCHEMA, "kernel.name", "expected a string");
-	}
-	if (kernel == NULL) {
-		if (name == NULL)
-			return cfgpool_error_set(err, CFGPOOL_ESCHEMA, "kernel.name",
-						 "missing: name the kernel to run (mc_option, spin, curve)");
-		kernel = cfgpool_kernel_find(name);
-		if (kernel == NULL)
-			return cfgpool_error_set(err, CFGPOOL_ESCHEMA, "kernel.name",
-						 "unknown kernel \"%s\" (built in: mc_option, spin, curve)", name);
-	} else if (name != NULL && strcmp(name, kernel->name) != 0) {
-		return cfgpool_error_set(err, CFGPOOL_ESCHEMA, "kernel.name", "this pool runs kernel \"%s\", got \"%s\"",
-					 kernel->name, name);
-	}
+		if (c >= CPU_SETSIZE || !CPU_ISSET(c, mask)) {
+			char path[64];
 
-	kb = calloc(1, sizeof(*kb));
-	if (kb == NULL)
-		return cfgpool_error_set(err, -ENOMEM, NULL, "out of memory");
-	kb->kernel = kernel;
-	if (kernel->prepare != NULL) {
-		rc = kernel->prepare(section, root, &kb->params, err);
-		if (rc != 0) {
-			free(kb);
-			if (rc > 0)
-				rc = -EINVAL;
-			return cfgpool_error_set(err, rc, "kernel", "kernel %s rejected its section", kernel->name);
+			snprintf(path, sizeof(path), "pool.cpus[%u]", i);
+			return cfgpool_error_set(err, -EINVAL, path,
+						 "CPU %d is not in this process's affinity mask (%d CPUs allowed)", c,
+						 CPU_COUNT(mask));
 		}
 	}
-	*params = kb;
 	return 0;
 }
 
-static void kernel_release(void *params, void *arg)
+/*
+ * Compiles the `pool` section (its schema, and pool.cpus against the affinity mask) and
+ * binds the document to `kernel` (NULL: the one kernel.name names). Whatever a pool will
+ * refuse to open with is refused here, at load time, with the document's name and the
+ * value's path.
+ */
+static int prepare_for(const cfgpool_kernel_t *kernel, bool name_required, const cfgpool_node_t *root,
+		       void **params, cfgpool_error_t *err)
 {
-	struct cfgpool__kernel_block *kb = params;
+	struct cfgpool__prepared *pb;
+	cpu_set_t mask;
+	int rc;
+
+	pb = calloc(1, sizeof(*pb));
+	if (pb == NULL)
+		return cfgpool_error_set(err, -ENOMEM, NULL, "out of memory");
+	rc = cfgpool__pool_schema(root, &pb->pool, err);
+	if (rc == 0 && sched_getaffinity(0, sizeof(mask), &mask) != 0)
+		rc = cfgpool_error_set(err, -errno, NULL, "sched_getaffinity failed");
+	if (rc == 0)
+		rc = check_cpus(&pb->pool, &mask, err);
+	if (rc == 0)
+		rc = cfgpool__kernel_bind(kernel, name_required, root, &pb->kernel, err);
+	if (rc != 0) {
+		free(pb);
+		return rc;
+	}
+	*params = pb;
+	return 0;
+}
+
+/* The public preparer: `arg` is the kernel given to cfgpool_kernel_prep(), or NULL. */
+static int pool_prepare(const cfgpool_node_t *root, void **params, cfgpool_error_t *err, void *arg)
+{
+	return prepare_for(arg, false, root, params, err);
+}
+
+/*
+ * The preparer of a pool's own holder: `arg` is the pool's binding, the kernel it runs
+ * and whether it was opened by name (then every reload must name the kernel too, as the
+ * document it was opened with did).
+ */
+static int bound_prepare(const cfgpool_node_t *root, void **params, cfgpool_error_t *err, void *arg)
+{
+	const struct cfgpool__binding *b = arg;
+
+	return prepare_for(b->kernel, b->by_name, root, params, err);
+}
+
+static void pool_release(void *params, void *arg)
+{
+	struct cfgpool__prepared *pb = params;
 
 	(void)arg;
-	if (kb == NULL)
+	if (pb == NULL)
 		return;
-	if (kb->kernel->release != NULL)
-		kb->kernel->release(kb->params);
-	free(kb);
+	cfgpool__kernel_unbind(&pb->kernel);
+	free(pb);
 }
 
 void cfgpool_kernel_prep(const cfgpool_kernel_t *kernel, cfgpool_prep_t *prep)
 {
-	prep->name = "kernel";
-	prep->prepare = kernel_prepare;
-	prep->release = kernel_release;
+	prep->name = "pool";
+	prep->prepare = pool_prepare;
+	prep->release = pool_release;
 	prep->arg = (void *)kernel;
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* The gate                                                                                   */
+/* The gates                                                                                  */
 /* ------------------------------------------------------------------------------------------ */
 
 static bool gate_enter(struct cfgpool_pool *pool)
@@ -118,8 +135,8 @@ static bool gate_enter(struct cfgpool_pool *pool)
 	if (cfgpool_unlikely(cfgpool_reader_register() != 0))
 		cfgpool__die("cannot register the calling thread as an RCU reader");
 	cfgpool__read_lock();
-	/* Ordered by the grace period close waits for: a call that sees false here finishes
-	 * before close goes on; a call that starts after the grace period sees true. */
+	/* Ordered by the grace period shutdown waits for: a call that sees false here
+	 * finishes before shutdown returns; a call that starts after it sees true. */
 	if (cfgpool_likely(!atomic_load_explicit(&pool->refusing, memory_order_relaxed)))
 		return true;
 	cfgpool__read_unlock();
@@ -132,12 +149,55 @@ static void gate_leave(struct cfgpool_pool *pool)
 	cfgpool__read_unlock();
 }
 
-static void gate_close(struct cfgpool_pool *pool)
+/*
+ * The slow gate, for calls that may block or take a mutex (reload) or that need not be
+ * fast (stats): a count of calls inside, against a flag. Dekker: the caller increments
+ * then loads the flag, the closer stores the flag then loads the count, all seq_cst, so
+ * either the caller sees the flag and leaves or the closer sees the caller and waits.
+ * `flag` is refusing (reload) or closed (stats, which still work after a shutdown).
+ */
+static bool slow_enter(struct cfgpool_pool *pool, atomic_bool *flag)
 {
+	atomic_fetch_add_explicit(&pool->slow_calls, 1, memory_order_seq_cst);
+	if (cfgpool_likely(!atomic_load_explicit(flag, memory_order_seq_cst)))
+		return true;
+	atomic_fetch_sub_explicit(&pool->slow_calls, 1, memory_order_seq_cst);
+	cfgpool__futex_wake(&pool->slow_calls, INT32_MAX);
+	return false;
+}
+
+static void slow_leave(struct cfgpool_pool *pool)
+{
+	/* Release: what the call did happens before the closer's acquire load of 0. */
+	if (atomic_fetch_sub_explicit(&pool->slow_calls, 1, memory_order_release) == 1)
+		cfgpool__futex_wake(&pool->slow_calls, INT32_MAX);
+}
+
+/* Waits until no call is inside the slow gate (after raising its flags). */
+static void slow_drain(struct cfgpool_pool *pool)
+{
+	for (;;) {
+		uint32_t n = atomic_load_explicit(&pool->slow_calls, memory_order_seq_cst);
+		struct timespec tick = {0, 1000000};
+
+		if (n == 0)
+			return;
+		cfgpool__futex_wait(&pool->slow_calls, n, &tick);
+	}
+}
+
+int cfgpool_pool_shutdown(cfgpool_pool_t *pool)
+{
+	if (pool == NULL)
+		return -EINVAL;
+	atomic_store_explicit(&pool->refusing, true, memory_order_seq_cst);
+	/* Waiting here would wait for the section (a task, a callback) this thread is in. */
 	if (cfgpool__reader_in_section())
-		cfgpool__die("cfgpool_pool_close() from inside a task, a callback or a read-side section");
-	atomic_store_explicit(&pool->refusing, true, memory_order_relaxed);
+		return -EDEADLK;
+	/* No submit or map is inside after the grace period, no reload after the drain. */
 	cfgpool__synchronize();
+	slow_drain(pool);
+	return 0;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -149,29 +209,22 @@ static int choose_cpus(const struct cfgpool__pool_params *pp, int *cpus, unsigne
 {
 	cpu_set_t mask;
 	unsigned n = 0;
+	int rc;
 
 	if (sched_getaffinity(0, sizeof(mask), &mask) != 0)
 		return cfgpool_error_set(err, -errno, NULL, "sched_getaffinity failed");
+	/* The preparer checked on the loading thread; the opening one may differ. */
+	rc = check_cpus(pp, &mask, err);
+	if (rc != 0)
+		return rc;
 	if (pp->ncpus == 0) {
 		for (int c = 0; c < CPU_SETSIZE && n < CFGPOOL__MAX_CPUS; c++) {
 			if (CPU_ISSET(c, &mask))
 				cpus[n++] = c;
 		}
-		*ncpu = n;
-		return 0;
-	}
-	for (uint32_t i = 0; i < pp->ncpus; i++) {
-		int c = (int)pp->cpus->u.items[i].u.i;
-
-		if (c >= CPU_SETSIZE || !CPU_ISSET(c, &mask)) {
-			char path[64];
-
-			snprintf(path, sizeof(path), "pool.cpus[%u]", i);
-			return cfgpool_error_set(err, -EINVAL, path,
-						 "CPU %d is not in this process's affinity mask (%d CPUs allowed)", c,
-						 CPU_COUNT(&mask));
-		}
-		cpus[n++] = c;
+	} else {
+		for (uint32_t i = 0; i < pp->ncpus; i++)
+			cpus[n++] = (int)pp->cpus->u.items[i].u.i;
 	}
 	*ncpu = n;
 	return 0;
@@ -186,17 +239,34 @@ static void pool_free(struct cfgpool_pool *pool)
 }
 
 /*
+ * The pool's holder: it loads every reload with the pool's preparer bound to the kernel
+ * the pool runs, so a document for another kernel is refused by the load itself,
+ * whichever route it comes by (cfgpool_pool_reload_*, or the holder's own reloads).
+ */
+static int holder_for(struct cfgpool_pool *pool, cfgpool_error_t *err)
+{
+	cfgpool_prep_t prep = {.name = "pool", .prepare = bound_prepare, .release = pool_release, .arg = &pool->binding};
+	cfgpool_load_opts_t lopts = {.preps = &prep, .nprep = 1};
+	int rc;
+
+	rc = cfgpool_holder_create(&lopts, &pool->holder);
+	if (rc != 0)
+		return cfgpool_error_set(err, rc, NULL, "cannot create the configuration holder: %s",
+					 cfgpool_strerror(rc));
+	return 0;
+}
+
+/*
  * Opens a pool around `cfg`, which was loaded with the pool's preparer, and takes it over
  * on success. On failure `cfg` is freed when `owned` (it was loaded here), else left to
  * the caller as it was.
  */
-static int pool_open(cfgpool_config_t *cfg, bool owned, const cfgpool_kernel_t *prep_kernel,
-		     const cfgpool_pool_opts_t *opts, cfgpool_pool_t **out, cfgpool_error_t *err)
+static int pool_open(cfgpool_config_t *cfg, bool owned, bool by_name, const cfgpool_pool_opts_t *opts,
+		     cfgpool_pool_t **out, cfgpool_error_t *err)
 {
-	const struct cfgpool__pool_params *pp = &cfg->pool;
-	cfgpool_load_opts_t lopts = {.nprep = 1};
+	const struct cfgpool__prepared *pb = cfgpool__prepared(cfg);
+	const struct cfgpool__pool_params *pp = &pb->pool;
 	struct cfgpool_pool *pool;
-	cfgpool_prep_t prep;
 	int cpus[CFGPOOL__MAX_CPUS];
 	unsigned ncpu = 0;
 	int rc;
@@ -209,8 +279,10 @@ static int pool_open(cfgpool_config_t *cfg, bool owned, const cfgpool_kernel_t *
 	memset(pool, 0, sizeof(*pool));
 	if (opts != NULL)
 		pool->opts = *opts;
-	pool->prep_kernel = prep_kernel;
-	pool->kernel = ((const struct cfgpool__kernel_block *)cfg->params[0])->kernel;
+	pool->kernel = pb->kernel.kernel;
+	pool->binding = (struct cfgpool__binding){pool->kernel, by_name};
+	pool->opened = *pp;
+	pool->opened.cpus = NULL; /* points into cfg, which a reload retires */
 
 	rc = choose_cpus(pp, cpus, &ncpu, err);
 	if (rc != 0)
@@ -220,13 +292,9 @@ static int pool_open(cfgpool_config_t *cfg, bool owned, const cfgpool_kernel_t *
 		cfgpool__log(pool, CFGPOOL_LOG_WARN, "pool.workers = %u is more than the %u CPUs available: "
 			     "workers share CPUs", pool->nworkers, ncpu);
 
-	cfgpool_kernel_prep(prep_kernel, &prep);
-	lopts.preps = &prep;
-	rc = cfgpool_holder_create(&lopts, &pool->holder);
-	if (rc != 0) {
-		cfgpool_error_set(err, rc, NULL, "cannot create the configuration holder");
+	rc = holder_for(pool, err);
+	if (rc != 0)
 		goto fail_pool;
-	}
 	rc = cfgpool__queue_init(&pool->queue, pp->queue_capacity);
 	if (rc != 0) {
 		cfgpool_error_set(err, rc, NULL, "out of memory for a queue of %u tasks", pp->queue_capacity);
@@ -241,10 +309,10 @@ static int pool_open(cfgpool_config_t *cfg, bool owned, const cfgpool_kernel_t *
 	/* Until tasks have been timed, assume they are long enough to be worth a wake-up. */
 	for (unsigned i = 0; i < pool->nworkers; i++)
 		atomic_init(&pool->workers[i].c.ewma_ns, (uint64_t)pp->wake_threshold_us * 1000u);
-	rc = cfgpool_holder_publish(pool->holder, cfg, 0, NULL);
+	rc = cfgpool__holder_publish_first(pool->holder, cfg);
 	if (rc != 0) {
-		cfgpool_error_set(err, rc, NULL, "the configuration was not loaded with cfgpool_kernel_prep() "
-			"or belongs to another holder");
+		cfgpool_error_set(err, rc, NULL, "%s",
+				  rc == -EBUSY ? "the configuration is already published by a holder" : "out of memory");
 		goto fail_pool;
 	}
 	rc = cfgpool__workers_start(pool, cpus, ncpu, pp->pin, err);
@@ -286,7 +354,7 @@ int cfgpool_pool_open_file(const char *path, const cfgpool_kernel_t *kernel, con
 	if (path == NULL || out == NULL)
 		return cfgpool_error_set(err, -EINVAL, NULL, "cfgpool_pool_open_file: path and out must not be NULL");
 	rc = load_for_kernel(kernel, path, NULL, 0, &cfg, err);
-	return rc != 0 ? rc : pool_open(cfg, true, kernel, opts, out, err);
+	return rc != 0 ? rc : pool_open(cfg, true, kernel == NULL, opts, out, err);
 }
 
 int cfgpool_pool_open_string(const char *text, size_t len, const cfgpool_kernel_t *kernel,
@@ -298,7 +366,7 @@ int cfgpool_pool_open_string(const char *text, size_t len, const cfgpool_kernel_
 	if (out == NULL)
 		return cfgpool_error_set(err, -EINVAL, NULL, "cfgpool_pool_open_string: out must not be NULL");
 	rc = load_for_kernel(kernel, NULL, text, len, &cfg, err);
-	return rc != 0 ? rc : pool_open(cfg, true, kernel, opts, out, err);
+	return rc != 0 ? rc : pool_open(cfg, true, kernel == NULL, opts, out, err);
 }
 
 int cfgpool_pool_open_config(cfgpool_config_t *cfg, const cfgpool_kernel_t *kernel, const cfgpool_pool_opts_t *opts,
@@ -312,7 +380,7 @@ int cfgpool_pool_open_config(cfgpool_config_t *cfg, const cfgpool_kernel_t *kern
 	if (cfg->nprep != 1 || cfg->preps[0].prepare != prep.prepare || cfg->preps[0].arg != prep.arg)
 		return cfgpool_error_set(err, -EINVAL, NULL,
 					 "load the configuration with cfgpool_kernel_prep() of the same kernel");
-	return pool_open(cfg, false, kernel, opts, out, err);
+	return pool_open(cfg, false, kernel == NULL, opts, out, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -325,8 +393,10 @@ int cfgpool_pool_close(cfgpool_pool_t *pool, int how)
 		return 0;
 	if (how == CFGPOOL_CLOSE_CANCEL)
 		atomic_store_explicit(&pool->cancel, true, memory_order_relaxed);
-	/* No call is inside submit or map after this: nothing new can be queued. */
-	gate_close(pool);
+	if (cfgpool__reader_in_section())
+		cfgpool__die("cfgpool_pool_close() from inside a task, a callback or a read-side section");
+	/* No call is inside submit, map or reload after this: nothing new can be queued. */
+	cfgpool_pool_shutdown(pool);
 	/* seq_cst: pairs with a parking worker's load (see worker.c). */
 	atomic_store_explicit(&pool->closing, true, memory_order_seq_cst);
 	cfgpool__wake_all(pool);
@@ -342,6 +412,10 @@ int cfgpool_pool_close(cfgpool_pool_t *pool, int how)
 		    pool->kernel->worker_fini != NULL)
 			pool->kernel->worker_fini(c->kstate, CFGPOOL_CALLER_WORKER + i);
 	}
+	/* Stats work until here (a kernel's worker_fini may take them); none is inside after
+	 * the drain, and any later one sees `closed` and reports zeros. */
+	atomic_store_explicit(&pool->closed, true, memory_order_seq_cst);
+	slow_drain(pool);
 	pool_free(pool);
 	return 0;
 }
@@ -469,9 +543,8 @@ static struct cfgpool__caller *caller_acquire(struct cfgpool_pool *pool, unsigne
 
 		cfgpool__read_lock();
 		snap = cfgpool__holder_deref(pool->holder);
-		fresh->init_rc = pool->kernel->worker_init(
-			snap, ((const struct cfgpool__kernel_block *)snap->params[0])->params, CFGPOOL_CALLER_WORKER + i,
-			&fresh->kstate);
+		fresh->init_rc = pool->kernel->worker_init(snap, cfgpool__prepared(snap)->kernel.params,
+							   CFGPOOL_CALLER_WORKER + i, &fresh->kstate);
 		cfgpool__read_unlock();
 	}
 	atomic_store_explicit(&fresh->initialized, true, memory_order_release);
@@ -490,7 +563,7 @@ static void batch_settings(struct cfgpool_pool *pool, bool *helps, uint64_t *spi
 	const struct cfgpool__pool_params *pp;
 
 	cfgpool__read_lock();
-	pp = &cfgpool__holder_deref(pool->holder)->pool;
+	pp = &cfgpool__prepared(cfgpool__holder_deref(pool->holder))->pool;
 	*helps = pp->caller_helps;
 	*spin_ns = (uint64_t)pp->idle_spin_us * 1000u;
 	*threshold_ns = (uint64_t)pp->wake_threshold_us * 1000u;
@@ -690,55 +763,39 @@ int cfgpool_pool_map(cfgpool_pool_t *pool, const void *inputs, size_t in_stride,
 /* ------------------------------------------------------------------------------------------ */
 
 /* Fields of `pool` that shape the threads and the queue apply only to a new pool. */
-static void note_fixed_fields(struct cfgpool_pool *pool, const struct cfgpool_config *old,
-			      const struct cfgpool_config *new)
+static void note_fixed_fields(struct cfgpool_pool *pool)
 {
-	const struct cfgpool__pool_params *a = &old->pool, *b = &new->pool;
+	const struct cfgpool__pool_params *a = &pool->opened, *b;
 
+	b = &cfgpool__prepared(cfgpool_holder_read_begin(pool->holder))->pool;
 	if (a->workers != b->workers || a->ncpus != b->ncpus || a->pin != b->pin ||
 	    a->queue_capacity != b->queue_capacity)
 		cfgpool__log(pool, CFGPOOL_LOG_WARN,
 			     "pool.workers, pool.cpus, pool.pin and pool.queue_capacity changed: they take "
 			     "effect when the pool is reopened");
-}
-
-/* Publishes a configuration loaded with the pool's preparer, if it runs the pool's kernel. */
-static int publish_checked(struct cfgpool_pool *pool, int rc, cfgpool_config_t *cfg, unsigned flags,
-			   uint64_t *version, cfgpool_error_t *err)
-{
-	const struct cfgpool_config *cur;
-
-	if (rc != 0)
-		goto failed;
-	if (((const struct cfgpool__kernel_block *)cfg->params[0])->kernel != pool->kernel) {
-		rc = cfgpool_error_set(err, CFGPOOL_ESCHEMA, "kernel.name", "this pool runs kernel \"%s\"",
-				       pool->kernel->name);
-		cfgpool_config_free(cfg);
-		goto failed;
-	}
-	cur = cfgpool_holder_read_begin(pool->holder);
-	note_fixed_fields(pool, cur, cfg);
 	cfgpool_holder_read_end(pool->holder);
-	rc = cfgpool_holder_publish(pool->holder, cfg, flags, version);
-	if (rc == 0)
-		return 0;
-	cfgpool_config_free(cfg);
-	cfgpool_error_set(err, rc, NULL, "publishing failed");
-failed:
-	atomic_fetch_add_explicit(&pool->reload_failures, 1, memory_order_relaxed);
-	return rc;
 }
 
-/* Reloads from a file (`path`) or else a string. */
+/*
+ * The one reload path: the holder's, whose preparer is bound to the pool's kernel (see
+ * holder_for()). From a file (`path`) or else a string.
+ */
 static int reload(struct cfgpool_pool *pool, const char *path, const char *text, size_t len, unsigned flags,
 		  uint64_t *version, cfgpool_error_t *err)
 {
-	cfgpool_config_t *cfg = NULL;
-	int rc = load_for_kernel(pool->prep_kernel, path, text, len, &cfg, err);
+	int rc;
 
-	rc = publish_checked(pool, rc, cfg, flags, version, err);
-	if (rc != 0)
-		cfgpool__error_source(err, path != NULL ? path : "<string>");
+	if (pool == NULL)
+		return cfgpool_error_set(err, -EINVAL, NULL, "reload: the pool must not be NULL");
+	if (!slow_enter(pool, &pool->refusing))
+		return cfgpool_error_set(err, -ESHUTDOWN, NULL, "reload: the pool is shut down");
+	if (path != NULL)
+		rc = cfgpool_holder_reload_file(pool->holder, path, flags, version, err);
+	else
+		rc = cfgpool_holder_reload_string(pool->holder, text, len, flags, version, err);
+	if (rc == 0)
+		note_fixed_fields(pool);
+	slow_leave(pool);
 	return rc;
 }
 
@@ -758,27 +815,27 @@ int cfgpool_pool_reload_string(cfgpool_pool_t *pool, const char *text, size_t le
 
 uint64_t cfgpool_pool_version(const cfgpool_pool_t *pool)
 {
-	return cfgpool_holder_version(pool->holder);
+	return pool != NULL ? cfgpool_holder_version(pool->holder) : 0;
 }
 
-cfgpool_holder_t *cfgpool_pool_holder(cfgpool_pool_t *pool)
+const cfgpool_holder_t *cfgpool_pool_holder(const cfgpool_pool_t *pool)
 {
-	return pool->holder;
+	return pool != NULL ? pool->holder : NULL;
 }
 
 const cfgpool_kernel_t *cfgpool_pool_kernel(const cfgpool_pool_t *pool)
 {
-	return pool->kernel;
+	return pool != NULL ? pool->kernel : NULL;
 }
 
 unsigned cfgpool_pool_workers(const cfgpool_pool_t *pool)
 {
-	return pool->nworkers;
+	return pool != NULL ? pool->nworkers : 0;
 }
 
 int cfgpool_pool_worker_cpu(const cfgpool_pool_t *pool, unsigned i)
 {
-	return i < pool->nworkers ? pool->workers[i].cpu : -1;
+	return pool != NULL && i < pool->nworkers ? pool->workers[i].cpu : -1;
 }
 
 static void add_counters(cfgpool_pool_stats_t *s, const struct cfgpool__counters *c)
@@ -793,9 +850,14 @@ static void add_counters(cfgpool_pool_stats_t *s, const struct cfgpool__counters
 void cfgpool_pool_stats(const cfgpool_pool_t *pool, cfgpool_pool_stats_t *out, cfgpool_worker_stats_t *workers,
 			size_t nworkers)
 {
+	struct cfgpool_pool *p = (struct cfgpool_pool *)pool; /* the gate's count only */
 	cfgpool_holder_stats_t hs;
 
+	if (out == NULL)
+		return;
 	memset(out, 0, sizeof(*out));
+	if (pool == NULL || !slow_enter(p, &p->closed))
+		return;
 	out->workers = pool->nworkers;
 	for (unsigned i = 0; i < pool->nworkers; i++) {
 		const struct cfgpool__worker *w = &pool->workers[i];
@@ -822,5 +884,6 @@ void cfgpool_pool_stats(const cfgpool_pool_t *pool, cfgpool_pool_stats_t *out, c
 	out->queue_high_water = atomic_load_explicit(&pool->queue.high_water, memory_order_relaxed);
 	cfgpool_holder_stats(pool->holder, &hs);
 	out->reloads = hs.published > 0 ? hs.published - 1 : 0;
-	out->reload_failures = atomic_load_explicit(&pool->reload_failures, memory_order_relaxed);
+	out->reload_failures = hs.failed;
+	slow_leave(p);
 }

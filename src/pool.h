@@ -4,8 +4,11 @@
  *
  * Shared fields and what protects them:
  *   queue                      lock-free (queue.h)
- *   refusing                   set once by close; submit and map read it inside an RCU
- *                              read-side section, so close's grace period waits them out
+ *   refusing                   set once by shutdown (and close); submit and map read it
+ *                              inside an RCU read-side section, so shutdown's grace
+ *                              period waits them out; reload reads it in the slow gate
+ *   slow_calls, closed         the slow gate (pool.c): reload and stats against shutdown
+ *                              and close, a seq_cst Dekker pair
  *   closing, cancel            atomic flags, set once by close, read by workers
  *   nparked, worker->state     atomic; the park/wake handshake is a Dekker pattern with
  *                              the queue: see cfgpool__worker_park() and cfgpool__wake_one()
@@ -28,9 +31,16 @@
 #include <cfgpool/cfgpool.h>
 
 #include "compat.h"
+#include "prepared.h"
 #include "queue.h"
 
 #define CFGPOOL__MAX_CALLERS 64
+
+/* The kernel a pool runs, and whether it was opened by kernel.name. */
+struct cfgpool__binding {
+	const cfgpool_kernel_t *kernel;
+	bool by_name;
+};
 
 /* Counters of one thread that runs tasks; written by that thread only. */
 struct cfgpool__counters {
@@ -82,12 +92,6 @@ struct cfgpool__batch {
 
 #define BATCH_WAITING 0x80000000u
 
-/* The kernel's block in each snapshot: which kernel prepared it, and its parameters. */
-struct cfgpool__kernel_block {
-	const cfgpool_kernel_t *kernel;
-	void *params;
-};
-
 struct cfgpool_pool {
 	struct cfgpool__queue queue;
 	/* Read by every submit and map; written once by close. */
@@ -97,7 +101,6 @@ struct cfgpool_pool {
 	_Alignas(CFGPOOL_CACHELINE) _Atomic uint32_t nparked;
 	_Atomic uint32_t wake_cursor;
 	_Alignas(CFGPOOL_CACHELINE) _Atomic uint64_t direct;
-	_Atomic uint64_t reload_failures;
 	/* A submitter waiting for room in a full queue, and the futex word it sleeps on. */
 	_Alignas(CFGPOOL_CACHELINE) atomic_bool space_wanted;
 	_Atomic uint32_t space_seq;
@@ -105,9 +108,14 @@ struct cfgpool_pool {
 	_Atomic uint32_t started;
 	atomic_bool go; /* set by open once every worker started; false means: exit */
 
+	/* Calls inside the slow gate (reload, stats), and the flag that stops stats. */
+	_Alignas(CFGPOOL_CACHELINE) _Atomic uint32_t slow_calls;
+	atomic_bool closed;
+
 	cfgpool_holder_t *holder;
 	const cfgpool_kernel_t *kernel;
-	const cfgpool_kernel_t *prep_kernel; /* arg of the pool's preparer (NULL: by name) */
+	struct cfgpool__pool_params opened; /* the `pool` section the pool was opened with */
+	struct cfgpool__binding binding;    /* arg of its holder's preparer; set before it exists */
 	cfgpool_pool_opts_t opts;
 	unsigned nworkers;
 	struct cfgpool__worker *workers;

@@ -1,6 +1,6 @@
 /*
  * The RCU holder: publishes the current configuration snapshot, reloads it, and retires
- * the old one after a grace period.
+ * the old one after a grace period, on a reclaim thread of its own.
  *
  * Flavour: liburcu's memb (sys_membarrier). A read-side section costs a thread-local
  * counter update and a compiler barrier; readers need no quiescent-state announcements,
@@ -8,20 +8,35 @@
  * which at reload rates (rare, human-driven) is nothing. perf/bench_snapshot measures the
  * read cost.
  *
+ * Reclaim. liburcu's call_rcu creates its worker thread lazily, on the first call, and
+ * aborts the process when it cannot; it also wants its callers registered as readers.
+ * The holder instead starts its own reclaim thread when it is created, so that running
+ * out of threads is -EAGAIN from cfgpool_holder_create() and never an abort at a later
+ * reload. A retired snapshot is queued for that thread, which waits for one grace period
+ * per run of queued snapshots (synchronize_rcu needs no registration), frees them, and
+ * counts them; cfgpool_holder_barrier() waits on that count. The thread blocks every
+ * signal (a host's signal handling is not disturbed) and is joined by destroy.
+ *
  * Shared state and what protects it:
  *   h->current      RCU-protected pointer: exchanged (C11 acq_rel, the equivalent of
  *                   rcu_xchg_pointer) under h->lock, loaded (acquire, rcu_dereference's
  *                   equivalent: a plain load on x86) inside read-side sections
  *   h->version      written under h->lock (release), read anywhere (acquire)
  *   h->stats_*      atomic counters, relaxed: they are statistics, ordered by nothing
- *   cfg->owner      compare-and-swap once, so a configuration is published at most once
- * Lock order: h->lock is the only lock; nothing is called with it held that could take
- * another (grace periods are waited for after it is released).
+ *   cfg->publication compare-and-swap once (NULL -> the snapshot record), so a
+ *                   configuration is published at most once
+ *   h->retired, h->queued, h->reclaimed, h->stopping
+ *                   under h->reclaim_lock; h->reclaim_cond signals work for the reclaim
+ *                   thread, h->reclaimed_cond progress to barrier waiters
+ * Lock order: h->lock, then h->reclaim_lock (a publish queues the old snapshot after its
+ * exchange). Nothing is called with either held that could take another lock, and no
+ * grace period is waited for with either held.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,13 +52,22 @@ char cfgpool__grace_sync;
 
 struct cfgpool_holder {
 	_Atomic(struct cfgpool_config *) current; /* RCU-protected, see above */
-	pthread_mutex_t lock;           /* serializes publishers */
+	pthread_mutex_t lock;                     /* serializes publishers */
 	_Atomic uint64_t version;
 	cfgpool_load_opts_t opts;
 	_Atomic uint64_t stats_published;
 	_Atomic uint64_t stats_failed;
 	_Atomic uint64_t stats_retired;
 	_Atomic uint64_t stats_freed;
+
+	pthread_mutex_t reclaim_lock;
+	pthread_cond_t reclaim_cond;   /* retired is non-empty, or stopping */
+	pthread_cond_t reclaimed_cond; /* reclaimed advanced */
+	struct cfgpool__snapshot *retired;
+	uint64_t queued;    /* snapshots handed to the reclaim thread so far */
+	uint64_t reclaimed; /* of those, freed so far */
+	bool stopping;
+	pthread_t reclaimer;
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -96,7 +120,7 @@ void cfgpool_reader_unregister(void)
 	pthread_setspecific(reader_key, NULL);
 }
 
-const cfgpool_config_t *cfgpool_holder_read_begin(cfgpool_holder_t *h)
+const cfgpool_config_t *cfgpool_holder_read_begin(const cfgpool_holder_t *h)
 {
 	if (cfgpool_unlikely(!reader_registered) && cfgpool_reader_register() != 0)
 		cfgpool__die("cannot register the thread as an RCU reader");
@@ -105,7 +129,7 @@ const cfgpool_config_t *cfgpool_holder_read_begin(cfgpool_holder_t *h)
 	return atomic_load_explicit(&h->current, memory_order_acquire);
 }
 
-void cfgpool_holder_read_end(cfgpool_holder_t *h)
+void cfgpool_holder_read_end(const cfgpool_holder_t *h)
 {
 	(void)h;
 	cfgpool__read_unlock();
@@ -117,8 +141,105 @@ bool cfgpool__reader_in_section(void)
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Snapshot records and reclaim                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Frees a retired snapshot: its grace period has passed, no reader can see it. */
+static void snapshot_free(struct cfgpool__snapshot *s)
+{
+	cfgpool_holder_t *h = s->holder;
+
+	cfgpool__config_destroy(s->cfg);
+	free(s);
+	atomic_fetch_add_explicit(&h->stats_freed, 1, memory_order_relaxed);
+}
+
+static void *reclaim_main(void *arg)
+{
+	cfgpool_holder_t *h = arg;
+
+	cfgpool__check(pthread_mutex_lock(&h->reclaim_lock));
+	for (;;) {
+		struct cfgpool__snapshot *batch;
+		uint64_t n = 0;
+
+		while (h->retired == NULL && !h->stopping)
+			cfgpool__check(pthread_cond_wait(&h->reclaim_cond, &h->reclaim_lock));
+		if (h->retired == NULL)
+			break; /* stopping, and nothing left */
+		batch = h->retired;
+		h->retired = NULL;
+		cfgpool__check(pthread_mutex_unlock(&h->reclaim_lock));
+
+		/* One grace period for everything retired so far. */
+		cfgpool__synchronize();
+		while (batch != NULL) {
+			struct cfgpool__snapshot *next = batch->next;
+
+			snapshot_free(batch);
+			batch = next;
+			n++;
+		}
+
+		cfgpool__check(pthread_mutex_lock(&h->reclaim_lock));
+		h->reclaimed += n;
+		cfgpool__check(pthread_cond_broadcast(&h->reclaimed_cond));
+	}
+	cfgpool__check(pthread_mutex_unlock(&h->reclaim_lock));
+	return NULL;
+}
+
+/* Hands a retired snapshot to the reclaim thread. Called with h->lock held. */
+static void retire(cfgpool_holder_t *h, struct cfgpool__snapshot *s)
+{
+	cfgpool__check(pthread_mutex_lock(&h->reclaim_lock));
+	s->next = h->retired;
+	h->retired = s;
+	h->queued++;
+	cfgpool__check(pthread_cond_signal(&h->reclaim_cond));
+	cfgpool__check(pthread_mutex_unlock(&h->reclaim_lock));
+}
+
+/* Starts the reclaim thread with every signal blocked. 0 or a negative errno. */
+static int reclaim_start(cfgpool_holder_t *h)
+{
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	cfgpool__check(pthread_sigmask(SIG_SETMASK, &all, &old));
+	rc = pthread_create(&h->reclaimer, NULL, reclaim_main, h);
+	cfgpool__check(pthread_sigmask(SIG_SETMASK, &old, NULL));
+	if (rc != 0)
+		return -rc;
+	/* Visible in top -H and in debuggers. */
+	pthread_setname_np(h->reclaimer, "cfgpool/reclaim");
+	return 0;
+}
+
+/* Stops the reclaim thread once it has freed everything queued, and joins it. */
+static void reclaim_stop(cfgpool_holder_t *h)
+{
+	cfgpool__check(pthread_mutex_lock(&h->reclaim_lock));
+	h->stopping = true;
+	cfgpool__check(pthread_cond_signal(&h->reclaim_cond));
+	cfgpool__check(pthread_mutex_unlock(&h->reclaim_lock));
+	cfgpool__check(pthread_join(h->reclaimer, NULL));
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* The holder                                                                                 */
 /* ------------------------------------------------------------------------------------------ */
+
+static void holder_free(cfgpool_holder_t *h)
+{
+	pthread_cond_destroy(&h->reclaimed_cond);
+	pthread_cond_destroy(&h->reclaim_cond);
+	pthread_mutex_destroy(&h->reclaim_lock);
+	pthread_mutex_destroy(&h->lock);
+	free((void *)h->opts.preps);
+	free(h);
+}
 
 int cfgpool_holder_create(const cfgpool_load_opts_t *opts, cfgpool_holder_t **out)
 {
@@ -130,40 +251,32 @@ int cfgpool_holder_create(const cfgpool_load_opts_t *opts, cfgpool_holder_t **ou
 	h = calloc(1, sizeof(*h));
 	if (h == NULL)
 		return -ENOMEM;
-	rc = pthread_mutex_init(&h->lock, NULL);
-	if (rc != 0) {
-		free(h);
-		return -rc;
+	/* Initialising a default mutex or condition variable cannot fail on Linux. */
+	cfgpool__check(pthread_mutex_init(&h->lock, NULL));
+	cfgpool__check(pthread_mutex_init(&h->reclaim_lock, NULL));
+	cfgpool__check(pthread_cond_init(&h->reclaim_cond, NULL));
+	cfgpool__check(pthread_cond_init(&h->reclaimed_cond, NULL));
+	if (opts != NULL) {
+		h->opts = *opts;
+		h->opts.preps = NULL;
 	}
 	if (opts != NULL && opts->nprep > 0) {
 		cfgpool_prep_t *preps = malloc(opts->nprep * sizeof(*preps));
 
 		if (preps == NULL) {
-			pthread_mutex_destroy(&h->lock);
-			free(h);
+			holder_free(h);
 			return -ENOMEM;
 		}
 		memcpy(preps, opts->preps, opts->nprep * sizeof(*preps));
-		h->opts = *opts;
 		h->opts.preps = preps;
-	} else if (opts != NULL) {
-		h->opts = *opts;
+	}
+	rc = reclaim_start(h);
+	if (rc != 0) {
+		holder_free(h);
+		return rc;
 	}
 	*out = h;
 	return 0;
-}
-
-/* call_rcu callback: the grace period after retirement has passed. */
-static void free_retired(struct rcu_head *head)
-{
-	struct cfgpool_config *cfg = caa_container_of(head, struct cfgpool_config, rcu);
-	cfgpool_holder_t *h;
-
-	cfgpool__tsan_acquire(); /* the grace period ended every section that could see cfg */
-	h = atomic_load_explicit(&cfg->owner, memory_order_relaxed);
-	cfgpool__config_destroy(cfg);
-	atomic_fetch_add_explicit(&h->stats_freed, 1, memory_order_relaxed);
-	cfgpool__tsan_release(); /* for whoever waits in urcu_memb_barrier() */
 }
 
 void cfgpool_holder_destroy(cfgpool_holder_t *h)
@@ -173,16 +286,18 @@ void cfgpool_holder_destroy(cfgpool_holder_t *h)
 	if (h == NULL)
 		return;
 	last = atomic_exchange_explicit(&h->current, NULL, memory_order_acq_rel);
-	cfgpool__synchronize();
-	/* Every snapshot this holder handed to call_rcu must be freed before the holder,
-	 * whose counters the callbacks update. */
-	urcu_memb_barrier();
-	cfgpool__tsan_acquire();
-	if (last != NULL)
+	/* Every snapshot this holder retired is freed before the holder, whose counters the
+	 * reclaim thread updates. */
+	reclaim_stop(h);
+	if (last != NULL) {
+		struct cfgpool__snapshot *s = (struct cfgpool__snapshot *)atomic_load_explicit(
+			&last->publication, memory_order_relaxed);
+
+		cfgpool__synchronize();
 		cfgpool__config_destroy(last);
-	cfgpool__check(pthread_mutex_destroy(&h->lock));
-	free((void *)h->opts.preps);
-	free(h);
+		free(s);
+	}
+	holder_free(h);
 }
 
 /* A configuration fits a holder when it was prepared by the same preparers. */
@@ -199,56 +314,78 @@ static bool same_preps(const struct cfgpool_config *cfg, const cfgpool_load_opts
 	return true;
 }
 
-int cfgpool_holder_publish(cfgpool_holder_t *h, cfgpool_config_t *cfg, unsigned flags, uint64_t *version)
+/* Publishes cfg, which its caller checked fits h. */
+static int publish(cfgpool_holder_t *h, struct cfgpool_config *cfg, unsigned flags, uint64_t *version)
 {
+	struct cfgpool__snapshot *s, *old_s = NULL;
 	struct cfgpool_config *old;
-	void *expected = NULL;
+	const void *expected = NULL;
 	uint64_t v;
 
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	s->cfg = cfg;
+	s->holder = h;
+	/* Claim the configuration; pairs with nothing but other claims (any order will do). */
+	if (!atomic_compare_exchange_strong_explicit(&cfg->publication, &expected, s, memory_order_relaxed,
+						     memory_order_relaxed)) {
+		free(s);
+		return -EBUSY;
+	}
+
+	cfgpool__check(pthread_mutex_lock(&h->lock));
+	v = atomic_load_explicit(&h->version, memory_order_relaxed) + 1;
+	s->version = v;
+	/* Release: everything written into cfg and s is visible to a reader that sees the
+	 * pointer (acquire in read_begin and cfgpool__holder_deref). */
+	old = atomic_exchange_explicit(&h->current, cfg, memory_order_acq_rel);
+	/* Pairs with the acquire load in cfgpool_holder_version(). */
+	atomic_store_explicit(&h->version, v, memory_order_release);
+	if (old != NULL) {
+		old_s = (struct cfgpool__snapshot *)atomic_load_explicit(&old->publication, memory_order_relaxed);
+		atomic_fetch_add_explicit(&h->stats_retired, 1, memory_order_relaxed);
+		if (!(flags & CFGPOOL_RELOAD_SYNC))
+			retire(h, old_s);
+	}
+	cfgpool__check(pthread_mutex_unlock(&h->lock));
+	atomic_fetch_add_explicit(&h->stats_published, 1, memory_order_relaxed);
+
+	if (version != NULL)
+		*version = v;
+	if (old_s != NULL && (flags & CFGPOOL_RELOAD_SYNC)) {
+		cfgpool__synchronize();
+		snapshot_free(old_s);
+	}
+	return 0;
+}
+
+int cfgpool_holder_publish(cfgpool_holder_t *h, cfgpool_config_t *cfg, unsigned flags, uint64_t *version)
+{
 	if (h == NULL || cfg == NULL)
 		return -EINVAL;
 	if (!same_preps(cfg, &h->opts))
 		return -EINVAL;
 	if ((flags & CFGPOOL_RELOAD_SYNC) && cfgpool__reader_in_section())
 		return -EBUSY;
-	/* Claim the configuration; pairs with nothing but other claims (any order will do). */
-	if (!atomic_compare_exchange_strong_explicit(&cfg->owner, &expected, h, memory_order_relaxed,
-						     memory_order_relaxed))
-		return -EBUSY;
+	return publish(h, cfg, flags, version);
+}
 
-	cfgpool__check(pthread_mutex_lock(&h->lock));
-	v = atomic_load_explicit(&h->version, memory_order_relaxed) + 1;
-	cfg->version = v;
-	/* Release: everything written into cfg is visible to a reader that sees the pointer
-	 * (acquire in read_begin). */
-	old = atomic_exchange_explicit(&h->current, cfg, memory_order_acq_rel);
-	/* Pairs with the acquire load in cfgpool_holder_version(). */
-	atomic_store_explicit(&h->version, v, memory_order_release);
-	cfgpool__check(pthread_mutex_unlock(&h->lock));
-	atomic_fetch_add_explicit(&h->stats_published, 1, memory_order_relaxed);
-
-	if (version != NULL)
-		*version = v;
-	if (old == NULL)
-		return 0;
-	atomic_fetch_add_explicit(&h->stats_retired, 1, memory_order_relaxed);
-	if (flags & CFGPOOL_RELOAD_SYNC) {
-		cfgpool__synchronize();
-		free_retired(&old->rcu);
-	} else {
-		cfgpool__tsan_release(); /* hands old over to the call_rcu thread */
-		urcu_memb_call_rcu(&old->rcu, free_retired);
-	}
-	return 0;
+int cfgpool__holder_publish_first(cfgpool_holder_t *h, struct cfgpool_config *cfg)
+{
+	return publish(h, cfg, 0, NULL);
 }
 
 /* Common tail of the reloads: publish what loaded, or count the failure. */
-static int publish_loaded(cfgpool_holder_t *h, int rc, cfgpool_config_t *cfg, unsigned flags, uint64_t *version)
+static int publish_loaded(cfgpool_holder_t *h, int rc, cfgpool_config_t *cfg, unsigned flags, uint64_t *version,
+			  cfgpool_error_t *err)
 {
 	if (rc == 0) {
-		rc = cfgpool_holder_publish(h, cfg, flags, version);
-		if (rc != 0)
+		rc = publish(h, cfg, flags, version);
+		if (rc != 0) {
+			cfgpool_error_set(err, rc, NULL, "cannot publish the configuration: %s", cfgpool_strerror(rc));
 			cfgpool_config_free(cfg);
+		}
 	}
 	if (rc != 0)
 		atomic_fetch_add_explicit(&h->stats_failed, 1, memory_order_relaxed);
@@ -256,8 +393,10 @@ static int publish_loaded(cfgpool_holder_t *h, int rc, cfgpool_config_t *cfg, un
 }
 
 /* A synchronous reload inside a read-side section would wait for itself. */
-static int check_sync(cfgpool_holder_t *h, unsigned flags, cfgpool_error_t *err)
+static int check_reload(cfgpool_holder_t *h, unsigned flags, cfgpool_error_t *err)
 {
+	if (h == NULL)
+		return cfgpool_error_set(err, -EINVAL, NULL, "reload: the holder must not be NULL");
 	if (!(flags & CFGPOOL_RELOAD_SYNC) || !cfgpool__reader_in_section())
 		return 0;
 	atomic_fetch_add_explicit(&h->stats_failed, 1, memory_order_relaxed);
@@ -268,37 +407,53 @@ int cfgpool_holder_reload_file(cfgpool_holder_t *h, const char *path, unsigned f
 			       cfgpool_error_t *err)
 {
 	cfgpool_config_t *cfg = NULL;
-	int rc = check_sync(h, flags, err);
+	int rc = check_reload(h, flags, err);
 
 	if (rc != 0)
 		return rc;
 	rc = cfgpool_config_load_file(path, &h->opts, &cfg, err);
-	return publish_loaded(h, rc, cfg, flags, version);
+	return publish_loaded(h, rc, cfg, flags, version, err);
 }
 
 int cfgpool_holder_reload_string(cfgpool_holder_t *h, const char *text, size_t len, unsigned flags,
 				 uint64_t *version, cfgpool_error_t *err)
 {
 	cfgpool_config_t *cfg = NULL;
-	int rc = check_sync(h, flags, err);
+	int rc = check_reload(h, flags, err);
 
 	if (rc != 0)
 		return rc;
 	rc = cfgpool_config_load_string(text, len, &h->opts, &cfg, err);
-	return publish_loaded(h, rc, cfg, flags, version);
+	return publish_loaded(h, rc, cfg, flags, version, err);
 }
 
 uint64_t cfgpool_holder_version(const cfgpool_holder_t *h)
 {
-	/* Pairs with the release store in cfgpool_holder_publish(). */
-	return atomic_load_explicit(&h->version, memory_order_acquire);
+	/* Pairs with the release store in publish(). */
+	return h != NULL ? atomic_load_explicit(&h->version, memory_order_acquire) : 0;
 }
 
-void cfgpool_holder_barrier(cfgpool_holder_t *h)
+uint64_t cfgpool_config_version(const cfgpool_config_t *cfg)
 {
-	(void)h;
-	urcu_memb_barrier();
-	cfgpool__tsan_acquire();
+	return cfgpool__snapshot_version(cfg);
+}
+
+int cfgpool_holder_barrier(const cfgpool_holder_t *ch)
+{
+	cfgpool_holder_t *h = (cfgpool_holder_t *)ch;
+	uint64_t target;
+
+	if (h == NULL)
+		return -EINVAL;
+	/* The reclaim thread's grace period would wait for this very section. */
+	if (cfgpool__reader_in_section())
+		return -EBUSY;
+	cfgpool__check(pthread_mutex_lock(&h->reclaim_lock));
+	target = h->queued;
+	while (h->reclaimed < target)
+		cfgpool__check(pthread_cond_wait(&h->reclaimed_cond, &h->reclaim_lock));
+	cfgpool__check(pthread_mutex_unlock(&h->reclaim_lock));
+	return 0;
 }
 
 void cfgpool_holder_stats(const cfgpool_holder_t *h, cfgpool_holder_stats_t *out)
@@ -306,22 +461,25 @@ void cfgpool_holder_stats(const cfgpool_holder_t *h, cfgpool_holder_stats_t *out
 	const struct cfgpool_config *cur;
 
 	memset(out, 0, sizeof(*out));
+	if (h == NULL)
+		return;
 	out->published = atomic_load_explicit(&h->stats_published, memory_order_relaxed);
 	out->failed = atomic_load_explicit(&h->stats_failed, memory_order_relaxed);
 	out->retired = atomic_load_explicit(&h->stats_retired, memory_order_relaxed);
 	out->freed = atomic_load_explicit(&h->stats_freed, memory_order_relaxed);
-	cur = cfgpool_holder_read_begin((cfgpool_holder_t *)h);
+	cur = cfgpool_holder_read_begin(h);
 	out->current_size = cur ? cur->size : 0;
-	cfgpool_holder_read_end((cfgpool_holder_t *)h);
+	cfgpool_holder_read_end(h);
 }
 
-const struct cfgpool_config *cfgpool__holder_deref(cfgpool_holder_t *h)
+const struct cfgpool_config *cfgpool__holder_deref(const cfgpool_holder_t *h)
 {
 	return atomic_load_explicit(&h->current, memory_order_acquire);
 }
 
 struct cfgpool_config *cfgpool__holder_unpublish(cfgpool_holder_t *h)
 {
+	struct cfgpool__snapshot *s = NULL;
 	struct cfgpool_config *cfg;
 
 	cfgpool__check(pthread_mutex_lock(&h->lock));
@@ -329,8 +487,9 @@ struct cfgpool_config *cfgpool__holder_unpublish(cfgpool_holder_t *h)
 	cfgpool__check(pthread_mutex_unlock(&h->lock));
 	cfgpool__synchronize();
 	if (cfg != NULL) {
-		cfg->version = 0;
-		atomic_store_explicit(&cfg->owner, NULL, memory_order_relaxed);
+		s = (struct cfgpool__snapshot *)atomic_load_explicit(&cfg->publication, memory_order_relaxed);
+		atomic_store_explicit(&cfg->publication, NULL, memory_order_relaxed);
+		free(s);
 	}
 	return cfg;
 }

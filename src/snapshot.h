@@ -1,16 +1,56 @@
-/* The RCU holder: internal entry points for the pool. */
+/*
+ * The RCU holder: internal entry points for the pool, and the holder's record of one
+ * publication of a configuration.
+ */
 #ifndef CFGPOOL_SRC_SNAPSHOT_H
 #define CFGPOOL_SRC_SNAPSHOT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <cfgpool/cfgpool.h>
+
+#include "config_tree.h"
+
+/*
+ * What the holder keeps beside a configuration it published: the configuration's
+ * `publication` points here from the claim to the free. Written before the configuration
+ * is made current (the exchange's release orders it for readers), then read-only, except
+ * `next`, which only the holder's reclaim side touches, under its lock.
+ */
+struct cfgpool__snapshot {
+	struct cfgpool_config *cfg;
+	cfgpool_holder_t *holder;
+	uint64_t version;
+	struct cfgpool__snapshot *next; /* retired, waiting for a grace period */
+};
+
+/*
+ * The version a holder published `cfg` as, 0 if none. Inside a read-side section, on a
+ * snapshot obtained in it, the record cannot change: relaxed is enough, since the
+ * acquire load that returned `cfg` ordered the record's contents before it.
+ */
+static inline uint64_t cfgpool__snapshot_version(const struct cfgpool_config *cfg)
+{
+	const struct cfgpool__snapshot *s = atomic_load_explicit(&cfg->publication, memory_order_relaxed);
+
+	return s != NULL ? s->version : 0;
+}
 
 /* Whether the calling thread is inside a read-side section. */
 bool cfgpool__reader_in_section(void);
 
 /* The current snapshot; the caller must be inside a read-side section. */
-const struct cfgpool_config *cfgpool__holder_deref(cfgpool_holder_t *h);
+const struct cfgpool_config *cfgpool__holder_deref(const cfgpool_holder_t *h);
+
+/*
+ * Publishes the first configuration of a holder the caller has just created and not yet
+ * shared, without the check that it was loaded with the holder's own preparers: the pool
+ * loads its first configuration by kernel name, then binds its holder to the kernel it
+ * found. Otherwise as cfgpool_holder_publish(). 0, -EBUSY (published before) or -ENOMEM.
+ */
+int cfgpool__holder_publish_first(cfgpool_holder_t *h, struct cfgpool_config *cfg);
 
 /*
  * Withdraws the current snapshot (only after a failed start, with no reader left) and

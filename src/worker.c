@@ -130,19 +130,21 @@ void cfgpool__run_task(struct cfgpool_pool *pool, const struct cfgpool__task *ta
 		uint64_t t0 = *clock ? *clock : cfgpool__now_ns(), t1;
 		const struct cfgpool_config *snap;
 		const struct cfgpool__kernel_block *kb;
+		uint64_t version;
 		cfgpool_task_ctx_t ctx;
 
 		/* The snapshot is pinned from here to read_unlock: one version for the whole task. */
 		cfgpool__read_lock();
 		snap = cfgpool__holder_deref(pool->holder);
-		kb = snap->params[0];
+		kb = &cfgpool__prepared(snap)->kernel;
+		version = cfgpool__snapshot_version(snap);
 		ctx.config = snap;
 		ctx.params = kb->params;
 		ctx.state = kstate;
 		ctx.worker = worker;
-		ctx.version = snap->version;
+		ctx.version = version;
 		res.status = pool->kernel->run(&ctx, task->input, output);
-		res.version = snap->version;
+		res.version = version;
 		cfgpool__read_unlock();
 
 		t1 = cfgpool__now_ns();
@@ -241,7 +243,7 @@ static uint64_t spin_window_ns(struct cfgpool_pool *pool)
 	uint64_t ns;
 
 	cfgpool__read_lock();
-	ns = (uint64_t)cfgpool__holder_deref(pool->holder)->pool.idle_spin_us * 1000u;
+	ns = (uint64_t)cfgpool__prepared(cfgpool__holder_deref(pool->holder))->pool.idle_spin_us * 1000u;
 	cfgpool__read_unlock();
 	return ns;
 }
@@ -329,8 +331,7 @@ static void worker_init(struct cfgpool__worker *w)
 	/* The configuration stays pinned while worker_init reads it. */
 	cfgpool__read_lock();
 	snap = cfgpool__holder_deref(pool->holder);
-	w->init_rc = pool->kernel->worker_init(snap, ((const struct cfgpool__kernel_block *)snap->params[0])->params,
-					       w->index, &w->kstate);
+	w->init_rc = pool->kernel->worker_init(snap, cfgpool__prepared(snap)->kernel.params, w->index, &w->kstate);
 	cfgpool__read_unlock();
 	if (w->init_rc > 0)
 		w->init_rc = -EINVAL;

@@ -280,11 +280,13 @@ static void format_of_a_loaded_syntax_error_names_it_a_json_syntax_error(void **
 static void format_of_a_loaded_schema_error(void **state)
 {
 	static const char doc[] = "{\"pool\": {\"workers\": \"eight\"}}";
-	cfgpool_load_opts_t opts = {.source = "config.json"};
+	cfgpool_prep_t prep;
+	cfgpool_load_opts_t opts = {.preps = &prep, .nprep = 1, .source = "config.json"};
 	cfgpool_config_t *cfg = NULL;
 	cfgpool_error_t err;
 	char buf[512];
 
+	cfgpool_kernel_prep(cfgpool_kernel_find("spin"), &prep); /* the pool's schema */
 	assert_int_equal(load_str_opts(doc, &opts, &cfg, &err), CFGPOOL_ESCHEMA);
 	assert_null(cfg);
 	assert_string_equal(cfgpool_error_format(&err, buf, sizeof(buf)),

@@ -20,6 +20,7 @@
 #define _GNU_SOURCE
 
 #include <dirent.h>
+#include <sched.h>
 #include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -27,6 +28,39 @@
 #include "helpers.h"
 
 /* --- data-driven cases ------------------------------------------------------------------- */
+
+/*
+ * The `pool` section means something only to the pool: its schema is the pool's
+ * preparer's (cfgpool_kernel_prep()). The schema tests load through it, bound to the
+ * built-in spin kernel, which needs no `kernel` section.
+ */
+static const cfgpool_load_opts_t *pool_opts(const char *source)
+{
+	static cfgpool_prep_t prep;
+	static cfgpool_load_opts_t opts;
+
+	cfgpool_kernel_prep(cfgpool_kernel_find("spin"), &prep);
+	opts = (cfgpool_load_opts_t){.preps = &prep, .nprep = 1, .source = source};
+	return &opts;
+}
+
+static int load_pool(const char *json, cfgpool_config_t **out, cfgpool_error_t *err)
+{
+	return load_str_opts(json, pool_opts(NULL), out, err);
+}
+
+static cfgpool_config_t *load_pool_ok(const char *json)
+{
+	cfgpool_config_t *cfg = NULL;
+	cfgpool_error_t err;
+	char buf[1024];
+	int rc = load_pool(json, &cfg, &err);
+
+	if (rc != 0)
+		print_error("load failed: %s (%s)\n", cfgpool_error_format(&err, buf, sizeof(buf)), cfgpool_err_name(rc));
+	assert_int_equal(rc, 0);
+	return cfg;
+}
 
 struct invalid_case {
 	char name[256];
@@ -120,7 +154,7 @@ static void run_invalid_case(void **state)
 	read_expected(errfile, &want);
 
 	cfgpool_error_init(&err);
-	rc = cfgpool_config_load_file(input, NULL, &cfg, &err);
+	rc = cfgpool_config_load_file(input, pool_opts(NULL), &cfg, &err);
 	print_message("# %s: %s -> %s\n", c->name, cfgpool_err_name(rc), cfgpool_error_format(&err, buf, sizeof(buf)));
 	assert_string_equal(cfgpool_err_name(rc), want.name);
 	assert_int_equal(err.code, rc);
@@ -135,7 +169,7 @@ static void run_invalid_case(void **state)
 
 	/* The same bytes loaded from memory must fail in exactly the same way. */
 	text = read_whole_file(input, &len);
-	opts.source = input;
+	opts = *pool_opts(input);
 	cfgpool_error_init(&serr);
 	src = cfgpool_config_load_string(text, len, &opts, &cfg, &serr);
 	free(text);
@@ -327,7 +361,8 @@ static void string_error_source_is_the_given_name(void **state)
 
 	assert_int_equal(load_str_opts("{\"a\": }", &opts, &cfg, &err), CFGPOOL_ESYNTAX);
 	assert_string_equal(err.source, "inline-config");
-	assert_int_equal(load_str_opts("{\"pool\": {\"pin\": 0}}", &opts, &cfg, &err), CFGPOOL_ESCHEMA);
+	assert_int_equal(load_str_opts("{\"pool\": {\"pin\": 0}}", pool_opts("inline-config"), &cfg, &err),
+			 CFGPOOL_ESCHEMA);
 	assert_string_equal(err.source, "inline-config");
 	assert_string_equal(err.path, "pool.pin");
 	assert_null(cfg);
@@ -402,7 +437,8 @@ static void null_err_is_allowed_on_failure_and_success(void **state)
 	cfgpool_config_t *cfg = NULL;
 
 	assert_int_equal(cfgpool_config_load_string("{", 1, NULL, &cfg, NULL), CFGPOOL_ESYNTAX);
-	assert_int_equal(cfgpool_config_load_string(bad_pin, strlen(bad_pin), NULL, &cfg, NULL), CFGPOOL_ESCHEMA);
+	assert_int_equal(cfgpool_config_load_string(bad_pin, strlen(bad_pin), pool_opts(NULL), &cfg, NULL),
+			 CFGPOOL_ESCHEMA);
 	assert_null(cfg);
 	assert_int_equal(cfgpool_config_load_string("{}", 2, NULL, &cfg, NULL), 0);
 	assert_non_null(cfg);
@@ -443,7 +479,7 @@ static void schema_error_has_no_line_column_or_position(void **state)
 	cfgpool_config_t *cfg = NULL;
 	cfgpool_error_t err;
 
-	assert_int_equal(load_str("{\"pool\": {\"workers\": 0}}", &cfg, &err), CFGPOOL_ESCHEMA);
+	assert_int_equal(load_pool("{\"pool\": {\"workers\": 0}}", &cfg, &err), CFGPOOL_ESCHEMA);
 	assert_int_equal(err.line, 0);
 	assert_int_equal(err.column, 0);
 	assert_int_equal(err.position, -1);
@@ -454,7 +490,7 @@ static void schema_message_for_0_is_exact(void **state)
 	cfgpool_config_t *cfg = NULL;
 	cfgpool_error_t err;
 
-	assert_int_equal(load_str("{\"pool\": {\"workers\": 0}}", &cfg, &err), CFGPOOL_ESCHEMA);
+	assert_int_equal(load_pool("{\"pool\": {\"workers\": 0}}", &cfg, &err), CFGPOOL_ESCHEMA);
 	assert_string_equal(err.path, "pool.workers");
 	assert_string_equal(err.text, "expected an integer from 1 to 1024, got 0");
 }
@@ -464,7 +500,7 @@ static void schema_message_for_a_string_is_exact(void **state)
 	cfgpool_config_t *cfg = NULL;
 	cfgpool_error_t err;
 
-	assert_int_equal(load_str("{\"pool\": {\"workers\": \"eight\"}}", &cfg, &err), CFGPOOL_ESCHEMA);
+	assert_int_equal(load_pool("{\"pool\": {\"workers\": \"eight\"}}", &cfg, &err), CFGPOOL_ESCHEMA);
 	assert_string_equal(err.path, "pool.workers");
 	assert_string_equal(err.text, "expected an integer from 1 to 1024, got \"eight\"");
 }
@@ -473,7 +509,7 @@ static void schema_message_for_a_string_is_exact(void **state)
 
 static void pool_values_at_every_lower_limit_load(void **state)
 {
-	cfgpool_config_t *cfg = load_ok("{\"pool\": {\"workers\": 1, \"cpus\": [0], \"pin\": false, "
+	cfgpool_config_t *cfg = load_pool_ok("{\"pool\": {\"workers\": 1, \"cpus\": [0], \"pin\": false, "
 					"\"queue_capacity\": 1, \"idle_spin_us\": 0}}");
 	const cfgpool_node_t *r = cfgpool_config_root(cfg);
 	int64_t v = -1;
@@ -494,23 +530,63 @@ static void pool_values_at_every_lower_limit_load(void **state)
 
 static void pool_values_at_every_upper_limit_load(void **state)
 {
-	cfgpool_config_t *cfg = load_ok("{\"pool\": {\"workers\": 1024, \"cpus\": [1023, 0, 512], \"pin\": true, "
-					"\"queue_capacity\": 16777216, \"idle_spin_us\": 1000000}}");
+	cfgpool_config_t *cfg = load_pool_ok("{\"pool\": {\"workers\": 1024, \"pin\": true, "
+					     "\"queue_capacity\": 16777216, \"idle_spin_us\": 1000000}}");
 	const cfgpool_node_t *r = cfgpool_config_root(cfg);
 	int64_t v = -1;
-	size_t n = 0;
 
 	assert_int_equal(cfgpool_get_int(r, "pool.workers", &v), 0);
 	assert_int_equal(v, 1024);
-	assert_int_equal(cfgpool_get_length(r, "pool.cpus", &n), 0);
-	assert_int_equal(n, 3);
-	assert_int_equal(cfgpool_get_int(r, "pool.cpus[0]", &v), 0);
-	assert_int_equal(v, 1023);
 	assert_int_equal(cfgpool_get_int(r, "pool.queue_capacity", &v), 0);
 	assert_int_equal(v, 16777216);
 	assert_int_equal(cfgpool_get_int(r, "pool.idle_spin_us", &v), 0);
 	assert_int_equal(v, 1000000);
 	cfgpool_config_free(cfg);
+}
+
+/*
+ * pool.cpus up to CFGPOOL__MAX_CPUS - 1 pass the schema, and the pool's preparer then
+ * checks each against the loading thread's affinity mask, naming the first one outside
+ * it: what the pool would refuse to open with is refused by the load.
+ */
+static void pool_cpus_outside_the_mask_are_refused_by_the_load(void **state)
+{
+	static const char doc[] = "{\"pool\": {\"cpus\": [0, 1023]}}";
+	cpu_set_t mask;
+	cfgpool_config_t *cfg = NULL;
+	cfgpool_error_t err;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(mask), &mask), 0);
+	if (CPU_ISSET(1023, &mask) || !CPU_ISSET(0, &mask))
+		skip();
+	assert_int_equal(load_str_opts(doc, pool_opts("pool.json"), &cfg, &err), -EINVAL);
+	assert_null(cfg);
+	assert_string_equal(err.path, "pool.cpus[1]");
+	assert_string_equal(err.source, "pool.json");
+	assert_contains(err.text, "CPU 1023 is not in this process's affinity mask");
+}
+
+/*
+ * The configuration layer gives `pool` and `kernel` no meaning: an application whose own
+ * document has keys of those names, of any shape, loads it, and a holder used without a
+ * pool publishes it.
+ */
+static void application_pool_and_kernel_keys_load_without_the_pool(void **state)
+{
+	static const char doc[] = "{\"pool\": \"db-primary\", \"kernel\": [\"linux\", 6],"
+				  " \"x\": {\"pool\": {\"workers\": 0}}}";
+	cfgpool_config_t *cfg = load_ok(doc);
+	cfgpool_holder_t *h = NULL;
+	const char *s = NULL;
+	uint64_t v = 0;
+
+	assert_int_equal(cfgpool_get_string(cfgpool_config_root(cfg), "pool", &s, NULL), 0);
+	assert_string_equal(s, "db-primary");
+	cfgpool_config_free(cfg);
+	assert_int_equal(cfgpool_holder_create(NULL, &h), 0);
+	assert_int_equal(cfgpool_holder_reload_string(h, doc, strlen(doc), 0, &v, NULL), 0);
+	assert_int_equal(v, 1);
+	cfgpool_holder_destroy(h);
 }
 
 static void document_without_pool_loads(void **state)
@@ -778,6 +854,8 @@ int main(void)
 	    cmocka_unit_test(schema_message_for_a_string_is_exact),
 	    cmocka_unit_test(pool_values_at_every_lower_limit_load),
 	    cmocka_unit_test(pool_values_at_every_upper_limit_load),
+	    cmocka_unit_test(pool_cpus_outside_the_mask_are_refused_by_the_load),
+	    cmocka_unit_test(application_pool_and_kernel_keys_load_without_the_pool),
 	    cmocka_unit_test(document_without_pool_loads),
 	    cmocka_unit_test(values_outside_pool_are_never_checked),
 	    cmocka_unit_test(nesting_64_deep_loads),

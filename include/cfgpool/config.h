@@ -21,7 +21,7 @@ extern "C" {
 
 /*
  * A loaded configuration: the document frozen into one arena, the prepared parameter
- * blocks of the registered preparers, and a version (0 until a holder publishes it).
+ * blocks of the registered preparers. A holder that publishes it gives it a version.
  * Immutable once built: any number of threads may read it concurrently without locks.
  */
 typedef struct cfgpool_config cfgpool_config_t;
@@ -52,8 +52,9 @@ typedef enum cfgpool_type {
  *           describes the problem with cfgpool_error_set(err, code, path, ...), naming
  *           the JSON path of the offending value. A failure rejects the whole document.
  *  release  frees a block prepare made; called exactly once per successful prepare, when
- *           the configuration is freed (for a published snapshot: after its grace
- *           period, on liburcu's call_rcu thread). May be NULL.
+ *           the configuration is freed (for a snapshot a holder retired: after its
+ *           grace period, on the holder's reclaim thread, or on the thread of a
+ *           synchronous reload). May be NULL.
  *  arg      passed to both.
  */
 typedef struct cfgpool_prep {

@@ -26,15 +26,21 @@ extern "C" {
  * pinned from its start to its end, and its result records that snapshot's version.
  *
  * Synchronization table (pool calls; "any" means any thread, concurrently):
- *   submit, map          any, with each other, with reload and stats, and with close: a
- *                        call already running when close starts returns -ESHUTDOWN or
- *                        completes normally. Close frees the pool when it returns, so the
- *                        caller must make sure no call starts after that.
- *   reload_*, version    any
- *   stats, worker_cpu    any
- *   close                one thread, once; not from inside a task or completion callback
- * A completion callback runs on a worker (or on a thread helping in map); it must not
- * block for long and must not call close.
+ *   submit, map, reload_*  any, with each other, with stats, shutdown and close: a call
+ *                          running when shutdown or close starts either completes normally
+ *                          or returns -ESHUTDOWN, and every later one returns -ESHUTDOWN
+ *   stats                  any, also after shutdown; one racing with close either
+ *                          completes before close frees the pool or reports all zeros
+ *   shutdown               any, any number of times, until close
+ *   version, holder, kernel, workers, worker_cpu
+ *                          any, until close starts (they read the pool without a gate)
+ *   close                  one thread, once; not from inside a task or completion callback
+ * Close frees the pool when it returns, so no call may start after that: a host whose
+ * threads may still call in shuts the pool down first, lets those threads see
+ * -ESHUTDOWN and stop, then closes. A completion callback runs on a worker (or on a
+ * thread helping in map); it must not block for long and must not call close.
+ * Every call given a NULL pool returns -EINVAL (0 for version and workers, -1 for
+ * worker_cpu, NULL for holder and kernel, zeroed stats; close is a no-op).
  */
 typedef struct cfgpool_pool cfgpool_pool_t;
 
@@ -75,8 +81,13 @@ CFGPOOL_API int cfgpool_pool_open_config(cfgpool_config_t *cfg, const cfgpool_ke
 					 const cfgpool_pool_opts_t *opts, cfgpool_pool_t **out, cfgpool_error_t *err);
 
 /*
- * Fills `prep` with the preparer that compiles `kernel`'s section, for
- * cfgpool_config_load_*() ahead of cfgpool_pool_open_config(). Load options copy the
+ * Fills `prep` with the pool's preparer, for cfgpool_config_load_*() ahead of
+ * cfgpool_pool_open_config(). It compiles the `pool` section (its schema, and every CPU
+ * of pool.cpus checked against the loading thread's affinity mask) and binds the document
+ * to `kernel`: a `kernel.name` must name it, and its prepare compiles the `kernel`
+ * section. With `kernel` NULL the built-in named by `kernel.name` is bound. The
+ * configuration layer itself gives `pool` and `kernel` no meaning: loaded without this
+ * preparer, a document may use both keys for anything. Load options copy the
  * preparers into every configuration, so `prep` need not outlive the call.
  */
 CFGPOOL_API void cfgpool_kernel_prep(const cfgpool_kernel_t *kernel, cfgpool_prep_t *prep);
@@ -92,6 +103,17 @@ enum {
  * the workers and frees everything. Blocks. NULL is a no-op. Returns 0.
  */
 CFGPOOL_API int cfgpool_pool_close(cfgpool_pool_t *pool, int how);
+
+/*
+ * Stops the pool taking work, without freeing it: every submit, map and reload that
+ * starts afterwards returns -ESHUTDOWN, and shutdown returns once none that started
+ * before is still running (a running map first finishes its batch). Queued tasks still
+ * run; stats and the accessors still work; close then finishes the job. From inside a
+ * task, a callback or a read-side section it cannot wait for the calls in flight without
+ * waiting for itself: it refuses new calls all the same and returns -EDEADLK at once.
+ * Returns 0, -EINVAL (NULL) or -EDEADLK.
+ */
+CFGPOOL_API int cfgpool_pool_shutdown(cfgpool_pool_t *pool);
 
 enum {
 	/* Return -EAGAIN instead of waiting when the queue is full. */
@@ -127,7 +149,12 @@ CFGPOOL_API int cfgpool_pool_submit(cfgpool_pool_t *pool, const void *input, voi
 CFGPOOL_API int cfgpool_pool_map(cfgpool_pool_t *pool, const void *inputs, size_t in_stride, void *outputs,
 				 size_t out_stride, size_t n, cfgpool_result_t *results, unsigned flags);
 
-/* Reloads the pool's configuration (see cfgpool_holder_reload_file()). */
+/*
+ * Reloads the pool's configuration through its holder (see cfgpool_holder_reload_file()):
+ * one path, whose preparer is bound to the kernel the pool runs, so a document naming
+ * another kernel is refused (CFGPOOL_ESCHEMA at kernel.name) and the old configuration
+ * stays. -EINVAL for a NULL pool, -ESHUTDOWN after shutdown or close started.
+ */
 CFGPOOL_API int cfgpool_pool_reload_file(cfgpool_pool_t *pool, const char *path, unsigned flags, uint64_t *version,
 					 cfgpool_error_t *err);
 CFGPOOL_API int cfgpool_pool_reload_string(cfgpool_pool_t *pool, const char *text, size_t len, unsigned flags,
@@ -136,8 +163,13 @@ CFGPOOL_API int cfgpool_pool_reload_string(cfgpool_pool_t *pool, const char *tex
 /* The current configuration version. Wait-free. */
 CFGPOOL_API uint64_t cfgpool_pool_version(const cfgpool_pool_t *pool);
 
-/* The holder the pool publishes its configuration through, for readers outside tasks. */
-CFGPOOL_API cfgpool_holder_t *cfgpool_pool_holder(cfgpool_pool_t *pool);
+/*
+ * The holder the pool publishes its configuration through, for readers outside tasks
+ * (cfgpool_holder_read_begin/end, version, stats, barrier). It is const: reloads go
+ * through cfgpool_pool_reload_*(), which count as the pool's; the holder's own reload
+ * functions, given it through a cast, would still refuse another kernel's document.
+ */
+CFGPOOL_API const cfgpool_holder_t *cfgpool_pool_holder(const cfgpool_pool_t *pool);
 
 /* The kernel the pool runs. */
 CFGPOOL_API const cfgpool_kernel_t *cfgpool_pool_kernel(const cfgpool_pool_t *pool);
