@@ -33,7 +33,7 @@ int main(int argc, char **argv)
 		       in[i].strike, out[i].price, out[i].std_error, (unsigned long long)res[i].version);
 
 	/* The application's sections pass through untouched and read without a lock. */
-	cfgpool_holder_t *holder = cfgpool_pool_holder(pool);
+	const cfgpool_holder_t *holder = cfgpool_pool_holder(pool);
 	const cfgpool_config_t *snap = cfgpool_holder_read_begin(holder);
 	const char *level = "?";
 	cfgpool_get_string(cfgpool_config_root(snap), "loggers[\"another.module\"].level", &level, NULL);
