@@ -156,14 +156,9 @@ static int measure(struct freezer *fz, json_t *v, size_t depth)
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
 	case JSON_ARRAY:
-		if (depth + 1 > CFGPOOL_MAX_DEPTH) {
-			char path[CFGPOOL_ERROR_PATH_LEN];
-
-			format_path(fz, depth, path, sizeof(path));
-			return cfgpool_error_set(fz->err, -ELOOP, path,
-						 "objects and arrays nest deeper than the limit of %d",
-						 CFGPOOL_MAX_DEPTH);
-		}
+		/* check_depth() refused deeper documents before jansson saw them; path[] relies on it. */
+		if (depth + 1 > CFGPOOL_MAX_DEPTH)
+			cfgpool__die("a document deeper than CFGPOOL_MAX_DEPTH got past the pre-scan");
 		break;
 	case JSON_STRING:
 		n = json_string_length(v);
@@ -352,14 +347,124 @@ out:
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* The depth pre-scan                                                                         */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * jansson's parser recurses once per level up to its own limit of 2048, which overflows a
+ * small thread stack (64 KiB) long before the freezer could refuse the document. So the
+ * text is scanned first, without recursion, for the first object or array that opens past
+ * CFGPOOL_MAX_DEPTH; only a document that nests no deeper reaches jansson. The scan keeps
+ * the key or index of every open level, to name the path the way the freezer would.
+ */
+#define PARSE_FLAGS (JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
+
+struct open_level {
+	const char *key; /* the last key's literal, quotes included; NULL in an array */
+	size_t key_len;
+	size_t index; /* elements before the current one, in an array */
+};
+
+/* The end of the string literal whose opening quote is at `p`: its closing quote, or NULL. */
+static const char *string_end(const char *p, const char *end)
+{
+	for (p++; (p = memchr(p, '"', (size_t)(end - p))) != NULL; p++) {
+		const char *q = p;
+
+		/* An odd run of backslashes escapes the quote. */
+		while (q[-1] == '\\')
+			q--;
+		if ((p - q) % 2 == 0)
+			return p;
+	}
+	return NULL;
+}
+
+/* The byte offset of the first '[' or '{' past the limit, or `len` if there is none. */
+static size_t scan_depth(const char *text, size_t len, struct open_level *levels)
+{
+	const char *p = text, *end = text + len, *last_string = NULL;
+	size_t depth = 0, last_len = 0;
+
+	for (; p < end; p++) {
+		switch (*p) {
+		case '"': {
+			const char *q = string_end(p, end);
+
+			if (q == NULL)
+				return len; /* unterminated: jansson says so */
+			last_string = p;
+			last_len = (size_t)(q - p) + 1;
+			p = q;
+			break;
+		}
+		case '[':
+		case '{':
+			if (depth == CFGPOOL_MAX_DEPTH)
+				return (size_t)(p - text);
+			levels[depth++] = (struct open_level){NULL, 0, 0};
+			break;
+		case ']':
+		case '}':
+			if (depth > 0)
+				depth--;
+			break;
+		case ':':
+			if (depth > 0) {
+				levels[depth - 1].key = last_string;
+				levels[depth - 1].key_len = last_len;
+			}
+			break;
+		case ',':
+			if (depth > 0)
+				levels[depth - 1].index++;
+			break;
+		default:
+			break;
+		}
+	}
+	return len;
+}
+
+/* Appends the step of one open level to `buf`, decoding the key's escapes with jansson. */
+static void path_step(char *buf, size_t size, const struct open_level *l)
+{
+	json_t *key;
+
+	if (l->key == NULL) {
+		cfgpool__path_index(buf, size, l->index);
+		return;
+	}
+	key = json_loadb(l->key, l->key_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+	if (json_is_string(key))
+		cfgpool__path_key(buf, size, json_string_value(key), json_string_length(key));
+	else /* out of memory: the literal as written is the next best name */
+		cfgpool__path_key(buf, size, l->key + 1, l->key_len - 2);
+	json_decref(key);
+}
+
+/* jansson's line, column (in characters) and position (bytes read) of the byte at `off`. */
+static void locate_offset(const char *text, size_t off, int *line, int *column)
+{
+	const char *p = text, *nl;
+
+	*line = 1;
+	while ((nl = memchr(p, '\n', off - (size_t)(p - text))) != NULL) {
+		(*line)++;
+		p = nl + 1;
+	}
+	*column = 0;
+	for (; p <= text + off; p++)
+		if (((unsigned char)*p & 0xc0) != 0x80)
+			(*column)++;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Loading                                                                                    */
 /* ------------------------------------------------------------------------------------------ */
 
 /* Documents at least this large hand the memory of their parse back to the system. */
 #define TRIM_THRESHOLD (1u << 20)
-
-/* ------------------------------------------------------------------------------------------ */
-/* ------------------------------------------------------------------------------------------ */
 
 /*
  * jansson 2.14 reports an allocation failure inside the parser as a syntax error (often
@@ -411,6 +516,57 @@ static int json_error_to_code(const json_error_t *je)
 	}
 }
 
+/* Reports a failed json_loadb() of `len` bytes. */
+static int parse_failed(const json_error_t *je, size_t len, const char *source, cfgpool_error_t *err)
+{
+	int rc;
+
+	if (parse_ran_out) {
+		rc = cfgpool_error_set(err, -ENOMEM, NULL, "out of memory while parsing %zu bytes of JSON", len);
+		cfgpool__error_source(err, source);
+		return rc;
+	}
+	rc = json_error_to_code(je);
+	if (err != NULL && err->code == 0) {
+		cfgpool_error_set(err, rc, NULL, "%s", je->text);
+		cfgpool__error_locate(err, source, je->line, je->column, (long)je->position);
+	}
+	return rc;
+}
+
+/* Refuses a document that nests deeper than CFGPOOL_MAX_DEPTH before jansson parses it. */
+static int check_depth(const char *text, size_t len, const char *source, cfgpool_error_t *err)
+{
+	struct open_level levels[CFGPOOL_MAX_DEPTH];
+	char path[CFGPOOL_ERROR_PATH_LEN] = "";
+	size_t off = scan_depth(text, len, levels);
+	json_error_t je;
+	json_t *prefix;
+	int line, column, rc;
+
+	if (off == len)
+		return 0;
+	/*
+	 * A syntax error before the first level too deep comes first in the text, so it is the
+	 * one to report. The text up to there nests no deeper than the limit, and parsing it
+	 * can only end early, unless something in it is wrong.
+	 */
+	parse_ran_out = false;
+	prefix = json_loadb(text, off, PARSE_FLAGS, &je);
+	if (prefix == NULL && (parse_ran_out || json_error_code(&je) != json_error_premature_end_of_input))
+		return parse_failed(&je, off, source, err);
+	json_decref(prefix);
+	for (size_t i = 0; i < CFGPOOL_MAX_DEPTH; i++)
+		path_step(path, sizeof(path), &levels[i]);
+	if (err == NULL || err->code != 0)
+		return -ELOOP;
+	rc = cfgpool_error_set(err, -ELOOP, path, "objects and arrays nest deeper than the limit of %d",
+			       CFGPOOL_MAX_DEPTH);
+	locate_offset(text, off, &line, &column);
+	cfgpool__error_locate(err, source, line, column, (long)off + 1);
+	return rc;
+}
+
 /* Runs the preparers in order; on failure releases the blocks already made. */
 static int prepare_all(struct cfgpool_config *cfg, const cfgpool_load_opts_t *opts, cfgpool_error_t *err)
 {
@@ -449,21 +605,13 @@ static int config_build(const char *text, size_t len, const char *source, const 
 					 opts->nprep);
 
 	cfgpool__check(pthread_once(&alloc_once, wrap_jansson_allocator));
-	parse_ran_out = false;
-	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
-	if (doc == NULL) {
-		if (parse_ran_out) {
-			rc = cfgpool_error_set(err, -ENOMEM, NULL, "out of memory while parsing %zu bytes of JSON", len);
-			cfgpool__error_source(err, source);
-			return rc;
-		}
-		rc = json_error_to_code(&je);
-		if (err != NULL && err->code == 0) {
-			cfgpool_error_set(err, rc, NULL, "%s", je.text);
-			cfgpool__error_locate(err, source, je.line, je.column, (long)je.position);
-		}
+	rc = check_depth(text, len, source, err);
+	if (rc != 0)
 		return rc;
-	}
+	parse_ran_out = false;
+	doc = json_loadb(text, len, PARSE_FLAGS, &je);
+	if (doc == NULL)
+		return parse_failed(&je, len, source, err);
 	if (!json_is_object(doc)) {
 		rc = cfgpool_error_set(err, CFGPOOL_ESCHEMA, NULL, "the top level must be an object, got %s",
 				       json_is_array(doc) ? "an array" : "a scalar");

@@ -111,8 +111,8 @@ char *cfgpool_error_format(const cfgpool_error_t *err, char *buf, size_t size)
 	}
 	source = err->source[0] ? err->source : "<config>";
 	if (err->line > 0)
-		snprintf(buf, size, "%s:%d:%d: %s: %s", source, err->line, err->column, cfgpool_strerror(err->code),
-			 err->text);
+		snprintf(buf, size, "%s:%d:%d: %s: %s%s%s", source, err->line, err->column,
+			 cfgpool_strerror(err->code), err->path, err->path[0] ? ": " : "", err->text);
 	else
 		snprintf(buf, size, "%s: %s%s%s", source, err->path, err->path[0] ? ": " : "", err->text);
 	return buf;

@@ -291,6 +291,27 @@ static void format_of_a_loaded_schema_error(void **state)
 			    "config.json: pool.workers: expected an integer from 1 to 1024, got \"eight\"");
 }
 
+/* A nesting error has both a location and a path, and the formatted line shows both. */
+static void format_of_a_loaded_nesting_error_has_location_and_path(void **state)
+{
+	char text[CFGPOOL_MAX_DEPTH * 2 + 32] = "{\"a\": {\"b\": [0, 0, ";
+	cfgpool_load_opts_t opts = {.source = "config.json"};
+	cfgpool_config_t *cfg = NULL;
+	cfgpool_error_t err;
+	char buf[512], want[128];
+	size_t n = strlen(text);
+
+	for (int i = 3; i <= CFGPOOL_MAX_DEPTH; i++)
+		text[n++] = '[';
+	text[n] = '\0';
+	assert_int_equal(load_str_opts(text, &opts, &cfg, &err), -ELOOP);
+	assert_null(cfg);
+	snprintf(want, sizeof(want), "config.json:1:%zu: %s: a.b[2]", n, cfgpool_strerror(-ELOOP));
+	cfgpool_error_format(&err, buf, sizeof(buf));
+	assert_contains(buf, want);
+	assert_contains(buf, "[0]: objects and arrays nest deeper than the limit of 64");
+}
+
 static void format_truncates_to_size_and_terminates(void **state)
 {
 	cfgpool_error_t err;
@@ -347,6 +368,7 @@ int main(void)
 	    cmocka_unit_test(format_schema_error_is_source_path_text),
 	    cmocka_unit_test(format_of_a_loaded_syntax_error_names_it_a_json_syntax_error),
 	    cmocka_unit_test(format_of_a_loaded_schema_error),
+	    cmocka_unit_test(format_of_a_loaded_nesting_error_has_location_and_path),
 	    cmocka_unit_test(format_truncates_to_size_and_terminates),
 	    cmocka_unit_test(format_with_size_one_gives_empty_string),
 	};

@@ -20,6 +20,7 @@
 #define _GNU_SOURCE
 
 #include <dirent.h>
+#include <pthread.h>
 #include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -650,6 +651,143 @@ static void nesting_far_beyond_the_limit_is_eloop(void **state)
 	assert_int_equal(err.code, -ELOOP);
 }
 
+/*
+ * The depth limit must hold on a thread with a small stack, where a recursive parser would
+ * overflow it long before 2048 levels. Each level carries a string full of brackets, escaped
+ * quotes and escaped backslashes that must not count as nesting.
+ */
+#define SMALL_STACK (64 * 1024)
+#define NOISE "\"[{\\\"]}\\\\\"" /* the JSON string "[{\"]}\\" */
+
+struct deep_load {
+	int depth;      /* objects and arrays in all, the root object included */
+	bool arrays;    /* {"d": [NOISE, [NOISE, ...]]} rather than {"k": NOISE, "a": {...}} */
+	char *text;
+	int rc;
+	cfgpool_error_t err;
+	cfgpool_config_t *cfg;
+};
+
+static char *nested_noisy(int depth, bool arrays)
+{
+	static const char obj_open[] = "{\"k\": " NOISE ", \"a\": ", arr_open[] = "[" NOISE ", ";
+	size_t step = arrays ? sizeof(arr_open) - 1 : sizeof(obj_open) - 1;
+	size_t cap = (size_t)depth * (step + 1) + 32, len = 0;
+	char *text = malloc(cap);
+
+	assert_non_null(text);
+	if (arrays) {
+		memcpy(text, "{\"d\": ", 6);
+		len = 6;
+	}
+	for (int i = arrays ? 1 : 0; i < depth; i++) {
+		const char *open = arrays ? arr_open : obj_open;
+
+		/* The innermost object holds only a number, so "a" is the deepest key. */
+		if (!arrays && i == depth - 1)
+			open = "{\"a\": ";
+		memcpy(text + len, open, strlen(open));
+		len += strlen(open);
+	}
+	text[len++] = '1';
+	for (int i = 0; i < depth; i++)
+		text[len++] = arrays && i < depth - 1 ? ']' : '}';
+	text[len] = '\0';
+	assert_true(len < cap);
+	return text;
+}
+
+static void *deep_load_thread(void *arg)
+{
+	struct deep_load *d = arg;
+
+	d->rc = load_str(d->text, &d->cfg, &d->err);
+	return NULL;
+}
+
+static void load_on_a_small_stack(struct deep_load *d)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+
+	d->text = nested_noisy(d->depth, d->arrays);
+	d->cfg = NULL;
+	assert_int_equal(pthread_attr_init(&attr), 0);
+	assert_int_equal(pthread_attr_setstacksize(&attr, SMALL_STACK), 0);
+	assert_int_equal(pthread_create(&t, &attr, deep_load_thread, d), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	pthread_attr_destroy(&attr);
+}
+
+static void deep_nesting_is_eloop_on_a_64_kib_stack(void **state)
+{
+	static const int depths[] = {CFGPOOL_MAX_DEPTH + 1, 3000, 100000};
+	char want[CFGPOOL_MAX_DEPTH * 4 + 4];
+
+	for (int kind = 0; kind < 2; kind++) {
+		for (size_t i = 0; i < sizeof(depths) / sizeof(depths[0]); i++) {
+			struct deep_load d = {.depth = depths[i], .arrays = kind == 1};
+			char buf[1024];
+
+			load_on_a_small_stack(&d);
+			print_message("# %d deep %s: %s\n", d.depth, d.arrays ? "arrays" : "objects",
+				      cfgpool_error_format(&d.err, buf, sizeof(buf)));
+			assert_int_equal(d.rc, -ELOOP);
+			assert_null(d.cfg);
+			assert_int_equal(d.err.code, -ELOOP);
+			assert_contains(d.err.text, "deeper than the limit of 64");
+			/* The first container past the limit: 64 steps below the root. */
+			strcpy(want, d.arrays ? "d" : "a");
+			for (int s = 1; s < CFGPOOL_MAX_DEPTH; s++)
+				strcat(want, d.arrays ? "[1]" : ".a");
+			assert_string_equal(d.err.path, want);
+			/* jansson's conventions: the column of the bracket, the bytes read up to it. */
+			assert_int_equal(d.err.line, 1);
+			assert_int_equal(d.err.column, d.err.position);
+			assert_true(d.err.position > 0 && (size_t)d.err.position < strlen(d.text));
+			assert_int_equal(d.text[d.err.position - 1], d.arrays ? '[' : '{');
+			free(d.text);
+		}
+	}
+}
+
+static void nesting_64_deep_loads_on_a_64_kib_stack(void **state)
+{
+	for (int kind = 0; kind < 2; kind++) {
+		struct deep_load d = {.depth = CFGPOOL_MAX_DEPTH, .arrays = kind == 1};
+		const char *s = NULL;
+
+		load_on_a_small_stack(&d);
+		assert_int_equal(d.rc, 0);
+		/* The noise string came through intact, so it was parsed as a string. */
+		assert_int_equal(cfgpool_get_string(cfgpool_config_root(d.cfg), d.arrays ? "d[0]" : "k", &s, NULL), 0);
+		assert_string_equal(s, "[{\"]}\\");
+		cfgpool_config_free(d.cfg);
+		free(d.text);
+	}
+}
+
+/* A syntax error before the first level too deep comes first, so it is the one reported. */
+static void syntax_error_before_deep_nesting_is_esyntax(void **state)
+{
+	char *deep = nested_arrays(3000);
+	size_t len = strlen(deep);
+	char *text = malloc(len + 16);
+	cfgpool_config_t *cfg = NULL;
+	cfgpool_error_t err;
+
+	assert_non_null(text);
+	/* {"x": tru, "d": [[[...]]]}: the bad token sits on line 2, before the deep arrays. */
+	memcpy(text, "{\"x\":\n tru, ", 13);
+	memcpy(text + 13, deep + 1, len);
+	assert_int_equal(load_str(text, &cfg, &err), CFGPOOL_ESYNTAX);
+	assert_null(cfg);
+	assert_int_equal(err.line, 2);
+	assert_contains(err.text, "invalid token");
+	free(text);
+	free(deep);
+}
+
 /* --- a large document -------------------------------------------------------------------- */
 
 static double now_seconds(void)
@@ -784,6 +922,9 @@ int main(void)
 	    cmocka_unit_test(nesting_65_deep_objects_is_eloop_with_the_path),
 	    cmocka_unit_test(nesting_65_deep_arrays_is_eloop_with_the_path),
 	    cmocka_unit_test(nesting_far_beyond_the_limit_is_eloop),
+	    cmocka_unit_test(deep_nesting_is_eloop_on_a_64_kib_stack),
+	    cmocka_unit_test(nesting_64_deep_loads_on_a_64_kib_stack),
+	    cmocka_unit_test(syntax_error_before_deep_nesting_is_esyntax),
 	    cmocka_unit_test(large_document_loads_and_reads_back),
 	};
 	const size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);

@@ -39,7 +39,12 @@ typedef enum cfgpool_type {
 	CFGPOOL_TYPE_OBJECT,
 } cfgpool_type_t;
 
-/* Objects and arrays nested deeper than this are rejected (-ELOOP, with the path). */
+/*
+ * Objects and arrays nested deeper than this are rejected with -ELOOP, the line and column of
+ * the first bracket past the limit and the path to it. The text is scanned for this before it
+ * is parsed, without recursion, so any thread stack that fits a 64-deep parse will do (a
+ * 64 KiB one does).
+ */
 #define CFGPOOL_MAX_DEPTH 64
 
 /*

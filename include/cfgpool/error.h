@@ -115,8 +115,10 @@ CFGPOOL_API int cfgpool_error_set(cfgpool_error_t *err, int code, const char *pa
 	CFGPOOL_PRINTF(4, 5);
 
 /*
- * Formats the whole error on one line, like a compiler would:
+ * Formats the whole error on one line, like a compiler would: with a line, the code's
+ * message follows the location, then the path if there is one; without, the path follows:
  *   "config.json:3:22: JSON syntax error: '}' expected near '"pin"'"
+ *   "config.json:1:326: nesting too deep: a.b[2]: objects and arrays nest deeper than the limit of 64"
  *   "config.json: pool.workers: expected an integer from 1 to 1024, got \"eight\""
  * Writes at most `size` bytes including the NUL and returns `buf`.
  */
