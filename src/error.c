@@ -4,10 +4,35 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "error.h"
+
+/*
+ * A negative errno value outside the map gets the C library's text and name. glibc's
+ * strerrordesc_np() and strerrorname_np() return static, locale-independent strings (unlike
+ * strerror(), which may format into a per-thread buffer), so the promise of a static string
+ * holds; elsewhere the answer stays "unknown error".
+ */
+#ifdef HAVE_STRERRORDESC_NP
+#define SYSTEM_TEXT strerrordesc_np
+#else
+#define SYSTEM_TEXT NULL
+#endif
+#ifdef HAVE_STRERRORNAME_NP
+#define SYSTEM_NAME strerrorname_np
+#else
+#define SYSTEM_NAME NULL
+#endif
+
+static const char *from_libc(const char *(*get)(int), int code, const char *otherwise)
+{
+	const char *s = get != NULL && code < 0 && code > INT_MIN ? get(-code) : NULL;
+
+	return s != NULL ? s : otherwise;
+}
 
 const char *cfgpool_strerror(int code)
 {
@@ -20,7 +45,7 @@ const char *cfgpool_strerror(int code)
 		CFGPOOL_ERRNO_MAP(CFGPOOL_ERR_MSG)
 #undef CFGPOOL_ERR_MSG
 	default:
-		return "unknown error";
+		return from_libc(SYSTEM_TEXT, code, "unknown error");
 	}
 }
 
@@ -35,7 +60,7 @@ const char *cfgpool_err_name(int code)
 		CFGPOOL_ERRNO_MAP(CFGPOOL_ERR_NAME)
 #undef CFGPOOL_ERR_NAME
 	default:
-		return "UNKNOWN";
+		return from_libc(SYSTEM_NAME, code, "UNKNOWN");
 	}
 }
 

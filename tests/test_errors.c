@@ -6,6 +6,8 @@
  */
 #define _GNU_SOURCE
 
+#include <pthread.h>
+
 #include "helpers.h"
 
 struct code_entry {
@@ -106,8 +108,8 @@ static void zero_is_success_and_ok(void **state)
 
 static void unknown_codes_give_unknown_error_and_unknown(void **state)
 {
-	/* Gaps between mapped codes, both sides of the own-code block, positives and extremes. */
-	const int unknown[] = {-3, -4, -6, -39, -4000, -4006, -5000, 1, 2, 4001, INT_MIN, INT_MAX};
+	/* Past the errno range, both sides of the own-code block, positives and extremes. */
+	const int unknown[] = {-4095, -4000, -4006, -5000, 1, 2, EDOM, 4001, INT_MIN, INT_MAX};
 
 	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
 		const char *msg = cfgpool_strerror(unknown[i]);
@@ -118,6 +120,46 @@ static void unknown_codes_give_unknown_error_and_unknown(void **state)
 		assert_string_equal(msg, "unknown error");
 		assert_string_equal(name, "UNKNOWN");
 	}
+}
+
+/*
+ * A negative errno value the map does not list still gets the system's message and name,
+ * not "unknown error": gaps between mapped codes and codes past the last one.
+ */
+static void unmapped_errno_codes_give_the_system_message_and_name(void **state)
+{
+	static const struct {
+		int code;
+		const char *name;
+	} unmapped[] = {{EDOM, "EDOM"}, {ENOTSUP, "EOPNOTSUPP"}, {ESRCH, "ESRCH"}, {EINTR, "EINTR"},
+			{ENXIO, "ENXIO"}, {ENOTEMPTY, "ENOTEMPTY"}, {EHWPOISON, "EHWPOISON"}};
+
+	for (size_t i = 0; i < sizeof(unmapped) / sizeof(unmapped[0]); i++) {
+		const char *msg = cfgpool_strerror(-unmapped[i].code);
+
+		assert_non_null(msg);
+		assert_string_equal(msg, strerror(unmapped[i].code));
+		assert_string_not_equal(msg, "unknown error");
+		assert_string_equal(cfgpool_err_name(-unmapped[i].code), unmapped[i].name);
+	}
+	assert_string_equal(cfgpool_strerror(-EDOM), "Numerical argument out of domain");
+}
+
+/* The messages are static strings: the same pointer from every thread, every time. */
+static void *strerror_of_edom(void *arg)
+{
+	(void)arg;
+	return (void *)cfgpool_strerror(-EDOM);
+}
+
+static void unmapped_errno_messages_are_static(void **state)
+{
+	pthread_t t;
+	void *other;
+
+	assert_int_equal(pthread_create(&t, NULL, strerror_of_edom, NULL), 0);
+	assert_int_equal(pthread_join(t, &other), 0);
+	assert_ptr_equal(other, cfgpool_strerror(-EDOM));
 }
 
 /* --- cfgpool_error_t ---------------------------------------------------------------------- */
@@ -357,6 +399,8 @@ int main(void)
 	    cmocka_unit_test(own_codes_lie_outside_the_errno_range),
 	    cmocka_unit_test(zero_is_success_and_ok),
 	    cmocka_unit_test(unknown_codes_give_unknown_error_and_unknown),
+	    cmocka_unit_test(unmapped_errno_codes_give_the_system_message_and_name),
+	    cmocka_unit_test(unmapped_errno_messages_are_static),
 	    cmocka_unit_test(error_init_clears_every_field),
 	    cmocka_unit_test(error_set_records_code_path_and_formatted_text),
 	    cmocka_unit_test(error_set_returns_code_when_err_is_null),

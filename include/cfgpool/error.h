@@ -68,12 +68,19 @@ enum {
 };
 
 /*
- * A human-readable message for any code (0 gives "success"). Never NULL; an unknown code
- * gives "unknown error". Thread-safe: returns a static string.
+ * A human-readable message for any code (0 gives "success"): the map's message for a code
+ * in it; for another negative errno value, the C library's (glibc's strerrordesc_np(),
+ * "Numerical argument out of domain" for -EDOM); "unknown error" for anything else, or for
+ * every code outside the map where the C library has no strerrordesc_np(). Never NULL.
+ * Thread-safe: returns a static string, the same whatever the locale.
  */
 CFGPOOL_API const char *cfgpool_strerror(int code);
 
-/* The code's symbolic name ("ENOENT", "ESYNTAX", ...; "OK" for 0, "UNKNOWN" otherwise). */
+/*
+ * The code's symbolic name: "ENOENT", "ESYNTAX", ... from the map; "OK" for 0; for another
+ * negative errno value the C library's name (strerrorname_np(): "EDOM"); "UNKNOWN"
+ * otherwise. Never NULL. Thread-safe: returns a static string.
+ */
 CFGPOOL_API const char *cfgpool_err_name(int code);
 
 #define CFGPOOL_ERROR_SOURCE_LEN 160
