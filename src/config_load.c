@@ -665,12 +665,12 @@ static int read_file(const char *path, char **text, size_t *len, cfgpool_error_t
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
-		return cfgpool_error_set(err, rc, NULL, "cannot open %s: %s", path, cfgpool_strerror(rc));
+		return cfgpool_error_set(err, rc, NULL, "cannot open %s: %s", path, cfgpool__system_strerror(rc));
 	}
 	if (fstat(fd, &st) != 0) {
 		rc = -errno;
 		close(fd);
-		return cfgpool_error_set(err, rc, NULL, "cannot stat %s: %s", path, cfgpool_strerror(rc));
+		return cfgpool_error_set(err, rc, NULL, "cannot stat %s: %s", path, cfgpool__system_strerror(rc));
 	}
 	if (S_ISDIR(st.st_mode)) {
 		close(fd);
@@ -703,7 +703,7 @@ static int read_file(const char *path, char **text, size_t *len, cfgpool_error_t
 			if (errno == EINTR)
 				continue;
 			rc = -errno;
-			cfgpool_error_set(err, rc, NULL, "cannot read %s: %s", path, cfgpool_strerror(rc));
+			cfgpool_error_set(err, rc, NULL, "cannot read %s: %s", path, cfgpool__system_strerror(rc));
 			goto fail;
 		}
 		used += (size_t)n;

@@ -49,6 +49,11 @@ const char *cfgpool_strerror(int code)
 	}
 }
 
+const char *cfgpool__system_strerror(int code)
+{
+	return from_libc(SYSTEM_TEXT, code, cfgpool_strerror(code));
+}
+
 const char *cfgpool_err_name(int code)
 {
 	switch (code) {

@@ -254,6 +254,46 @@ static void path_through_a_regular_file_is_enotdir(void **state)
 	assert_null(cfg);
 }
 
+/* A temporary directory under $TMPDIR (or /tmp); its path goes to `dir`. */
+static void make_temp_dir(char *dir, size_t size)
+{
+	const char *tmp = getenv("TMPDIR");
+	int n = snprintf(dir, size, "%s/cfgpool-dir-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+
+	assert_true(n > 0 && (size_t)n < size);
+	assert_non_null(mkdtemp(dir));
+}
+
+/*
+ * A symlink loop is a file error: its message is the system's, not the map's "nesting too
+ * deep", which is about documents.
+ */
+static void symlink_loop_is_eloop_with_the_system_message(void **state)
+{
+	char dir[PATH_MAX], a[PATH_MAX + 8], b[PATH_MAX + 8], buf[1024];
+	cfgpool_config_t *cfg = NULL;
+	cfgpool_error_t err;
+	int rc;
+
+	make_temp_dir(dir, sizeof(dir));
+	snprintf(a, sizeof(a), "%s/a", dir);
+	snprintf(b, sizeof(b), "%s/b", dir);
+	assert_int_equal(symlink(b, a), 0);
+	assert_int_equal(symlink(a, b), 0);
+	cfgpool_error_init(&err);
+	rc = cfgpool_config_load_file(a, NULL, &cfg, &err);
+	unlink(a);
+	unlink(b);
+	rmdir(dir);
+	print_message("# %s\n", cfgpool_error_format(&err, buf, sizeof(buf)));
+	assert_int_equal(rc, -ELOOP);
+	assert_int_equal(err.code, -ELOOP);
+	assert_null(cfg);
+	assert_contains(err.text, strerror(ELOOP));
+	assert_null(strstr(err.text, cfgpool_strerror(-ELOOP)));
+	assert_null(strstr(cfgpool_error_format(&err, buf, sizeof(buf)), cfgpool_strerror(-ELOOP)));
+}
+
 /*
  * Root reads anything, so a root run drops its filesystem uid for the one open(): on Linux
  * setfsuid() is per thread and clears CAP_DAC_OVERRIDE while the fsuid is not 0.
@@ -900,6 +940,7 @@ int main(void)
 	    cmocka_unit_test(missing_file_is_enoent_naming_the_file),
 	    cmocka_unit_test(directory_is_eisdir),
 	    cmocka_unit_test(path_through_a_regular_file_is_enotdir),
+	    cmocka_unit_test(symlink_loop_is_eloop_with_the_system_message),
 	    cmocka_unit_test(unreadable_file_is_eacces),
 	    cmocka_unit_test(file_load_reads_the_document),
 	    cmocka_unit_test(string_error_source_defaults_to_string_marker),

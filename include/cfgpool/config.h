@@ -90,8 +90,10 @@ typedef struct cfgpool_load_opts {
  * README) are errors. Everything outside `pool` is kept as it is.
  *
  * Thread-safe (no shared state). May block on file I/O. `opts` may be NULL.
- * Returns 0, or: -ENOENT/-EACCES/-EISDIR/... for the file, CFGPOOL_ESYNTAX (line and
- * column set), CFGPOOL_ESCHEMA/CFGPOOL_ETYPE/-ERANGE (path set), -ELOOP, -E2BIG (a document
+ * Returns 0, or: -ENOENT/-EACCES/-EISDIR/-ELOOP/... for the file (a symlink loop is -ELOOP;
+ * the message of a file error is the system's, "Too many levels of symbolic links"),
+ * CFGPOOL_ESYNTAX (line and column set), CFGPOOL_ESCHEMA/CFGPOOL_ETYPE/-ERANGE (path set),
+ * -ELOOP for nesting (path, line and column set), -E2BIG (a document
  * over 4 GiB), -ENOMEM, or whatever a preparer returned.
  */
 CFGPOOL_API int cfgpool_config_load_file(const char *path, const cfgpool_load_opts_t *opts, cfgpool_config_t **out,
