@@ -654,8 +654,23 @@ fail:
 	return rc;
 }
 
-/* Reads a whole file into a malloc'ed buffer. Reports errors naming the path. */
-static int read_file(const char *path, char **text, size_t *len, cfgpool_error_t *err)
+static size_t max_size(const cfgpool_load_opts_t *opts)
+{
+	size_t limit = opts != NULL && opts->max_size != 0 ? opts->max_size : CFGPOOL_DEFAULT_MAX_SIZE;
+
+	/* read_file() needs room for one byte past the limit. */
+	return limit < SIZE_MAX ? limit : SIZE_MAX - 1;
+}
+
+/* `what` is "" when `size` is exact, "more than " when reading stopped one byte past the limit. */
+static int over_limit(const char *source, const char *what, size_t size, size_t limit, cfgpool_error_t *err)
+{
+	return cfgpool_error_set(err, -E2BIG, NULL, "%s: %s%zu bytes of JSON text exceed the limit of %zu bytes",
+				 source, what, size, limit);
+}
+
+/* Reads a whole file, at most `limit` bytes, into a malloc'ed buffer. Errors name the path. */
+static int read_file(const char *path, size_t limit, char **text, size_t *len, cfgpool_error_t *err)
 {
 	struct stat st;
 	size_t cap, used = 0;
@@ -676,8 +691,15 @@ static int read_file(const char *path, char **text, size_t *len, cfgpool_error_t
 		close(fd);
 		return cfgpool_error_set(err, -EISDIR, NULL, "%s is a directory, not a configuration file", path);
 	}
-	/* st_size is a hint only: pipes and /proc files report 0, files can grow. */
+	if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > limit) {
+		close(fd);
+		return over_limit(path, "", (size_t)st.st_size, limit, err);
+	}
+	/* st_size is a hint only: pipes and /proc files report 0, files can grow. One byte past
+	 * the limit is room enough to see that a source without a size is too long. */
 	cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 65536;
+	if (cap > limit + 1)
+		cap = limit + 1;
 	buf = malloc(cap);
 	if (buf == NULL) {
 		close(fd);
@@ -686,15 +708,20 @@ static int read_file(const char *path, char **text, size_t *len, cfgpool_error_t
 	for (;;) {
 		ssize_t n;
 
+		if (used > limit) {
+			rc = over_limit(path, "more than ", limit, limit, err);
+			goto fail;
+		}
 		if (used == cap) {
-			char *bigger = realloc(buf, cap * 2);
+			size_t bigger_cap = cap * 2 > limit + 1 ? limit + 1 : cap * 2;
+			char *bigger = realloc(buf, bigger_cap);
 
 			if (bigger == NULL) {
 				rc = cfgpool_error_set(err, -ENOMEM, NULL, "out of memory reading %s", path);
 				goto fail;
 			}
 			buf = bigger;
-			cap *= 2;
+			cap = bigger_cap;
 		}
 		n = read(fd, buf + used, cap - used);
 		if (n == 0)
@@ -727,7 +754,7 @@ int cfgpool_config_load_file(const char *path, const cfgpool_load_opts_t *opts, 
 
 	if (path == NULL || out == NULL)
 		return cfgpool_error_set(err, -EINVAL, NULL, "cfgpool_config_load_file: path and out must not be NULL");
-	rc = read_file(path, &text, &len, err);
+	rc = read_file(path, max_size(opts), &text, &len, err);
 	if (rc != 0) {
 		cfgpool__error_source(err, path);
 		return rc;
@@ -746,6 +773,11 @@ int cfgpool_config_load_string(const char *text, size_t len, const cfgpool_load_
 		cfgpool_error_set(err, -EINVAL, NULL, "cfgpool_config_load_string: text and out must not be NULL");
 		cfgpool__error_source(err, source);
 		return -EINVAL;
+	}
+	if (len > max_size(opts)) {
+		over_limit(source, "", len, max_size(opts), err);
+		cfgpool__error_source(err, source);
+		return -E2BIG;
 	}
 	return config_build(text ? text : "", len, source, opts, out, err);
 }

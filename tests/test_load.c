@@ -21,7 +21,9 @@
 
 #include <dirent.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/fsuid.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -828,6 +830,171 @@ static void syntax_error_before_deep_nesting_is_esyntax(void **state)
 	free(deep);
 }
 
+/* --- the size limit ---------------------------------------------------------------------- */
+
+#define SMALL_LIMIT 4096
+
+/* `{"pad": "xxx...x"}` of exactly `len` bytes (len >= 12). */
+static char *doc_of_size(size_t len)
+{
+	char *text = malloc(len + 1);
+
+	assert_non_null(text);
+	assert_true(len >= 12);
+	memcpy(text, "{\"pad\": \"", 9);
+	memset(text + 9, 'x', len - 11);
+	memcpy(text + len - 2, "\"}", 3);
+	return text;
+}
+
+/* -E2BIG, with a message that names the limit and the source. */
+static void assert_e2big(int rc, const cfgpool_error_t *err, size_t limit, const char *source)
+{
+	char lim[32];
+
+	assert_int_equal(rc, -E2BIG);
+	assert_int_equal(err->code, -E2BIG);
+	snprintf(lim, sizeof(lim), "limit of %zu bytes", limit);
+	assert_contains(err->text, lim);
+	assert_contains(err->text, source);
+	assert_string_equal(err->source, source);
+}
+
+static void string_at_the_size_limit_loads_and_one_more_byte_is_e2big(void **state)
+{
+	cfgpool_load_opts_t opts = {.source = "big.json", .max_size = SMALL_LIMIT};
+	cfgpool_config_t *cfg = NULL;
+	cfgpool_error_t err;
+	char *text = doc_of_size(SMALL_LIMIT);
+
+	cfgpool_error_init(&err);
+	assert_int_equal(cfgpool_config_load_string(text, SMALL_LIMIT, &opts, &cfg, &err), 0);
+	assert_int_equal(cfgpool_config_source_size(cfg), SMALL_LIMIT);
+	cfgpool_config_free(cfg);
+	free(text);
+
+	cfg = NULL;
+	text = doc_of_size(SMALL_LIMIT + 1);
+	cfgpool_error_init(&err);
+	assert_e2big(cfgpool_config_load_string(text, SMALL_LIMIT + 1, &opts, &cfg, &err), &err, SMALL_LIMIT,
+		     "big.json");
+	assert_contains(err.text, "4097 bytes");
+	assert_null(cfg);
+	free(text);
+}
+
+static void file_at_the_size_limit_loads_and_one_more_byte_is_e2big(void **state)
+{
+	cfgpool_load_opts_t opts = {.max_size = SMALL_LIMIT};
+	for (size_t len = SMALL_LIMIT; len <= SMALL_LIMIT + 1; len++) {
+		char *text = doc_of_size(len), file[PATH_MAX];
+		cfgpool_config_t *cfg = NULL;
+		cfgpool_error_t err;
+		int rc;
+
+		write_temp_file(text, len, file, sizeof(file));
+		free(text);
+		cfgpool_error_init(&err);
+		rc = cfgpool_config_load_file(file, &opts, &cfg, &err);
+		unlink(file);
+		if (len == SMALL_LIMIT) {
+			assert_int_equal(rc, 0);
+			cfgpool_config_free(cfg);
+			continue;
+		}
+		assert_e2big(rc, &err, SMALL_LIMIT, file);
+		assert_null(cfg);
+	}
+}
+
+/* Without max_size the limit is CFGPOOL_DEFAULT_MAX_SIZE, checked before a byte is read. */
+static void default_size_limit_is_checked_before_reading(void **state)
+{
+	const size_t len = CFGPOOL_DEFAULT_MAX_SIZE + 1;
+	/* Reserved, never touched: reading any of it would show as this test's memory use. */
+	char *text = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	cfgpool_config_t *cfg = NULL;
+	cfgpool_error_t err;
+
+	assert_true(text != MAP_FAILED);
+	assert_true(CFGPOOL_DEFAULT_MAX_SIZE == (size_t)1 << 30);
+	cfgpool_error_init(&err);
+	assert_e2big(cfgpool_config_load_string(text, len, NULL, &cfg, &err), &err, CFGPOOL_DEFAULT_MAX_SIZE,
+		     "<string>");
+	assert_null(cfg);
+	munmap(text, len);
+}
+
+/* An endless source (no size to stat) is cut off just past the limit. */
+static void endless_source_is_e2big(void **state)
+{
+	cfgpool_load_opts_t opts = {.max_size = SMALL_LIMIT};
+	cfgpool_config_t *cfg = NULL;
+	cfgpool_error_t err;
+
+	cfgpool_error_init(&err);
+	assert_e2big(cfgpool_config_load_file("/dev/zero", &opts, &cfg, &err), &err, SMALL_LIMIT, "/dev/zero");
+	assert_null(cfg);
+}
+
+struct pipe_writer {
+	int fd;
+	const char *text;
+	size_t len;
+};
+
+static void *write_pipe(void *arg)
+{
+	struct pipe_writer *w = arg;
+
+	/* The reader may stop early and close its end: EPIPE (SIGPIPE is ignored) ends the write. */
+	for (size_t off = 0; off < w->len;) {
+		ssize_t n = write(w->fd, w->text + off, w->len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	close(w->fd);
+	return NULL;
+}
+
+/* A pipe has no size to stat either: the limit is checked as it is read. */
+static void pipe_at_the_size_limit_loads_and_one_more_byte_is_e2big(void **state)
+{
+	cfgpool_load_opts_t opts = {.max_size = SMALL_LIMIT};
+
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t len = SMALL_LIMIT; len <= SMALL_LIMIT + 1; len++) {
+		char *text = doc_of_size(len), path[64];
+		struct pipe_writer w = {.text = text, .len = len};
+		cfgpool_config_t *cfg = NULL;
+		cfgpool_error_t err;
+		pthread_t t;
+		int fds[2], rc;
+
+		assert_int_equal(pipe(fds), 0);
+		w.fd = fds[1];
+		assert_int_equal(pthread_create(&t, NULL, write_pipe, &w), 0);
+		snprintf(path, sizeof(path), "/dev/fd/%d", fds[0]);
+		cfgpool_error_init(&err);
+		rc = cfgpool_config_load_file(path, &opts, &cfg, &err);
+		close(fds[0]);
+		assert_int_equal(pthread_join(t, NULL), 0);
+		free(text);
+		if (len == SMALL_LIMIT) {
+			assert_int_equal(rc, 0);
+			assert_int_equal(cfgpool_config_source_size(cfg), SMALL_LIMIT);
+			cfgpool_config_free(cfg);
+			continue;
+		}
+		assert_e2big(rc, &err, SMALL_LIMIT, path);
+		assert_null(cfg);
+	}
+}
+
 /* --- a large document -------------------------------------------------------------------- */
 
 static double now_seconds(void)
@@ -966,6 +1133,11 @@ int main(void)
 	    cmocka_unit_test(deep_nesting_is_eloop_on_a_64_kib_stack),
 	    cmocka_unit_test(nesting_64_deep_loads_on_a_64_kib_stack),
 	    cmocka_unit_test(syntax_error_before_deep_nesting_is_esyntax),
+	    cmocka_unit_test(string_at_the_size_limit_loads_and_one_more_byte_is_e2big),
+	    cmocka_unit_test(file_at_the_size_limit_loads_and_one_more_byte_is_e2big),
+	    cmocka_unit_test(default_size_limit_is_checked_before_reading),
+	    cmocka_unit_test(endless_source_is_e2big),
+	    cmocka_unit_test(pipe_at_the_size_limit_loads_and_one_more_byte_is_e2big),
 	    cmocka_unit_test(large_document_loads_and_reads_back),
 	};
 	const size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);

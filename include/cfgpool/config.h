@@ -76,12 +76,20 @@ typedef struct cfgpool_prep {
  *                block of preps[i]. Copied: the array need not outlive the call (but
  *                each preparer's `arg` must outlive the configurations it prepared).
  *  source        name used in errors for cfgpool_config_load_string(); default "<string>".
+ *  max_size      the most bytes of JSON text a load accepts; 0 means CFGPOOL_DEFAULT_MAX_SIZE.
+ *                A longer string, or a file whose size says it is longer, is refused
+ *                before a byte is read; a file without a size (a pipe, a device) is read
+ *                until one byte past the limit, then refused.
  */
 typedef struct cfgpool_load_opts {
 	const cfgpool_prep_t *preps;
 	size_t nprep;
 	const char *source;
+	size_t max_size;
 } cfgpool_load_opts_t;
+
+/* The size limit of a load whose options leave max_size 0: 1 GiB of JSON text. */
+#define CFGPOOL_DEFAULT_MAX_SIZE ((size_t)1 << 30)
 
 /*
  * Loads a configuration from a file or from a string of `len` bytes (need not be
@@ -93,8 +101,9 @@ typedef struct cfgpool_load_opts {
  * Returns 0, or: -ENOENT/-EACCES/-EISDIR/-ELOOP/... for the file (a symlink loop is -ELOOP;
  * the message of a file error is the system's, "Too many levels of symbolic links"),
  * CFGPOOL_ESYNTAX (line and column set), CFGPOOL_ESCHEMA/CFGPOOL_ETYPE/-ERANGE (path set),
- * -ELOOP for nesting (path, line and column set), -E2BIG (a document
- * over 4 GiB), -ENOMEM, or whatever a preparer returned.
+ * -ELOOP for nesting (path, line and column set), -E2BIG (a text longer than the options'
+ * max_size; the message names the source, the size and the limit), -ENOMEM, or whatever a
+ * preparer returned.
  */
 CFGPOOL_API int cfgpool_config_load_file(const char *path, const cfgpool_load_opts_t *opts, cfgpool_config_t **out,
 					 cfgpool_error_t *err);
