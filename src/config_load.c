@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <pthread.h>
 #ifdef HAVE_MALLOC_TRIM
 #include <malloc.h>
 #endif
@@ -467,18 +466,24 @@ static void locate_offset(const char *text, size_t off, int *line, int *column)
 #define TRIM_THRESHOLD (1u << 20)
 
 /*
- * jansson 2.14 reports an allocation failure inside the parser as a syntax error (often
- * with an empty or misleading message), so on its own a failed parse cannot say "out of
- * memory". cfgpool wraps jansson's allocator once, forwarding to whatever was installed
- * before (libc's malloc, or a host's own functions), and notes a failed allocation in a
- * thread-local flag that the loader checks. The wrapper only observes: every block still
- * comes from, and goes back to, the allocator the process chose. A host that installs its
- * own functions later simply replaces the wrapper, and loses only this diagnosis.
+ * jansson 2.14 does not say when its parser runs out of memory: a failed allocation comes
+ * out as an error with no message, as a syntax error ("invalid token" where a string could
+ * not be copied), or not at all, when the lexer drops a byte it could not append to a token
+ * and the parse succeeds with a wrong value. So cfgpool wraps jansson's allocator, forwarding
+ * to whatever was installed before (libc's malloc, or functions a constructor of the host
+ * set), and notes a failed allocation in a thread-local flag that the loader checks after
+ * every parse, successful or not. The wrapper only observes: every block still comes from,
+ * and goes back to, the allocator the process chose.
+ *
+ * jansson wants json_set_alloc_funcs() called before any other of its functions, and the
+ * call is not synchronised with threads using jansson, so the wrapper is installed once, when
+ * the library is loaded (before main() for a program linked with it), never later. A host
+ * that sets its own functions afterwards replaces it; cfgpool then recognises running out of
+ * memory inside jansson only by jansson's empty message (see cfgpool_config_load_file()).
  */
 static json_malloc_t next_malloc;
 static json_free_t next_free;
 static __thread bool parse_ran_out;
-static pthread_once_t alloc_once = PTHREAD_ONCE_INIT;
 
 static void *noting_malloc(size_t n)
 {
@@ -494,7 +499,7 @@ static void forwarding_free(void *p)
 	next_free(p);
 }
 
-static void wrap_jansson_allocator(void)
+__attribute__((constructor)) static void wrap_jansson_allocator(void)
 {
 	json_get_alloc_funcs(&next_malloc, &next_free);
 	if (next_malloc == NULL || next_free == NULL) {
@@ -516,16 +521,22 @@ static int json_error_to_code(const json_error_t *je)
 	}
 }
 
+static int ran_out(size_t len, const char *source, cfgpool_error_t *err)
+{
+	int rc = cfgpool_error_set(err, -ENOMEM, NULL, "out of memory while parsing %zu bytes of JSON", len);
+
+	cfgpool__error_source(err, source);
+	return rc;
+}
+
 /* Reports a failed json_loadb() of `len` bytes. */
 static int parse_failed(const json_error_t *je, size_t len, const char *source, cfgpool_error_t *err)
 {
 	int rc;
 
-	if (parse_ran_out) {
-		rc = cfgpool_error_set(err, -ENOMEM, NULL, "out of memory while parsing %zu bytes of JSON", len);
-		cfgpool__error_source(err, source);
-		return rc;
-	}
+	/* Every error of jansson's parser has a message but those of a failed allocation. */
+	if (parse_ran_out || je->text[0] == '\0')
+		return ran_out(len, source, err);
 	rc = json_error_to_code(je);
 	if (err != NULL && err->code == 0) {
 		cfgpool_error_set(err, rc, NULL, "%s", je->text);
@@ -604,7 +615,6 @@ static int config_build(const char *text, size_t len, const char *source, const 
 		return cfgpool_error_set(err, -EINVAL, NULL, "load options name %zu preparers but no array",
 					 opts->nprep);
 
-	cfgpool__check(pthread_once(&alloc_once, wrap_jansson_allocator));
 	rc = check_depth(text, len, source, err);
 	if (rc != 0)
 		return rc;
@@ -612,6 +622,11 @@ static int config_build(const char *text, size_t len, const char *source, const 
 	doc = json_loadb(text, len, PARSE_FLAGS, &je);
 	if (doc == NULL)
 		return parse_failed(&je, len, source, err);
+	if (parse_ran_out) {
+		/* A success in spite of a failed allocation: the lexer may have dropped bytes. */
+		json_decref(doc);
+		return ran_out(len, source, err);
+	}
 	if (!json_is_object(doc)) {
 		rc = cfgpool_error_set(err, CFGPOOL_ESCHEMA, NULL, "the top level must be an object, got %s",
 				       json_is_array(doc) ? "an array" : "a scalar");

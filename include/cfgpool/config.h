@@ -111,6 +111,22 @@ CFGPOOL_API int cfgpool_config_load_string(const char *text, size_t len, const c
 					   cfgpool_config_t **out, cfgpool_error_t *err);
 
 /*
+ * jansson's allocator, which is process-wide. jansson 2.14 does not say when its parser runs
+ * out of memory, so when libcfgpool is loaded (an ELF constructor: before main() for a
+ * program linked with it) it calls json_set_alloc_funcs() once, with functions that forward
+ * every call to those installed before (libc's malloc and free, unless a constructor set
+ * others) and note a failure, so that a load which ran out of memory returns -ENOMEM, never
+ * CFGPOOL_ESYNTAX or a document with a value wrong. cfgpool never sets them again. A host
+ * must know:
+ *  - Its own json_set_alloc_funcs(), made after libcfgpool is loaded and before its first
+ *    jansson call (jansson's rule), replaces cfgpool's and is kept: loads allocate through
+ *    it. Running out of memory inside jansson is then -ENOMEM only where jansson leaves its
+ *    message empty (its first allocation, for one); elsewhere it may come out as
+ *    CFGPOOL_ESYNTAX, or (jansson's lexer drops a byte it cannot store) as a success.
+ *  - dlopen() of libcfgpool runs the constructor then: not while other threads use jansson.
+ */
+
+/*
  * Frees a configuration that was never published (a published one belongs to its holder).
  * Runs every preparer's release. NULL is a no-op. Not thread-safe against readers of `cfg`.
  */
