@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 
+#include <iconv.h>
 #include <pthread.h>
 
 #include "helpers.h"
@@ -388,6 +389,125 @@ static void format_with_size_one_gives_empty_string(void **state)
 	assert_int_equal(buf[1], 'b');
 }
 
+/* --- UTF-8 ------------------------------------------------------------------------------- */
+
+/* True if `s` is valid UTF-8, by glibc's iconv: independent of cfgpool's own check. */
+static bool valid_utf8(const char *s)
+{
+	iconv_t cd = iconv_open("UTF-8", "UTF-8");
+	char out[4096], *in = (char *)s, *o = out;
+	size_t inleft = strlen(s), outleft = sizeof(out);
+	size_t rc;
+
+	assert_true(cd != (iconv_t)-1);
+	assert_true(inleft < sizeof(out));
+	rc = iconv(cd, &in, &inleft, &o, &outleft);
+	iconv_close(cd);
+	return rc != (size_t)-1 && inleft == 0;
+}
+
+static void assert_valid_utf8(const char *s)
+{
+	if (!valid_utf8(s)) {
+		print_error("not valid UTF-8: \"%s\"\n", s);
+		fail();
+	}
+}
+
+static void assert_error_is_valid_utf8(const cfgpool_error_t *err)
+{
+	char buf[1024];
+
+	assert_valid_utf8(err->text);
+	assert_valid_utf8(err->path);
+	assert_valid_utf8(err->source);
+	assert_valid_utf8(cfgpool_error_format(err, buf, sizeof(buf)));
+}
+
+/* Lone bytes, a cut sequence, an overlong form, a surrogate and a byte past U+10FFFF. */
+static const char bad_bytes[] = "\xff|\xc3|\xc0\xaf|\xed\xa0\x80|\xf4\x90\x80\x80|\xe2\x82";
+
+static void error_set_escapes_invalid_utf8_in_text_and_path(void **state)
+{
+	cfgpool_error_t err;
+
+	assert_false(valid_utf8(bad_bytes));
+	cfgpool_error_init(&err);
+	cfgpool_error_set(&err, -EINVAL, bad_bytes, "bad key \"%s\", valid \xc3\xa9", bad_bytes);
+	assert_error_is_valid_utf8(&err);
+	/* Each invalid byte is written as \xNN; valid characters are kept. */
+	assert_contains(err.text, "\\xff|\\xc3|\\xc0\\xaf|\\xed\\xa0\\x80|\\xf4\\x90\\x80\\x80|\\xe2\\x82");
+	assert_contains(err.text, "valid \xc3\xa9");
+	assert_contains(err.path, "\\xff|");
+}
+
+/* Truncation to the field never cuts a multi-byte character or an escape in two. */
+static void error_set_truncates_at_character_boundaries(void **state)
+{
+	char big[CFGPOOL_ERROR_TEXT_LEN * 3];
+	cfgpool_error_t err;
+
+	for (int shift = 0; shift < 4; shift++) {
+		size_t n = 0;
+
+		memset(big, 'a', (size_t)shift);
+		for (n = (size_t)shift; n + 4 < sizeof(big);) {
+			memcpy(big + n, (n / 4) % 2 ? "\xe2\x82\xac" : "\xff", (n / 4) % 2 ? 3 : 1);
+			n += (n / 4) % 2 ? 3 : 1;
+		}
+		big[n] = '\0';
+		cfgpool_error_init(&err);
+		cfgpool_error_set(&err, -E2BIG, big, "%s", big);
+		assert_error_is_valid_utf8(&err);
+		assert_true(strlen(err.text) > CFGPOOL_ERROR_TEXT_LEN - 8);
+		assert_true(strlen(err.path) > CFGPOOL_ERROR_PATH_LEN - 8);
+		/* No escape cut short at the end: the last backslash has its four bytes. */
+		assert_true(strlen(strrchr(err.text, '\\')) >= 4);
+	}
+}
+
+/* A file name with invalid bytes: the source and the message that quotes it. */
+static void file_error_with_an_invalid_utf8_name_is_valid_utf8(void **state)
+{
+	cfgpool_config_t *cfg = NULL;
+	cfgpool_error_t err;
+
+	cfgpool_error_init(&err);
+	assert_int_equal(cfgpool_config_load_file("/nonexistent-\xff\xfe/c\xc3.json", NULL, &cfg, &err), -ENOENT);
+	assert_error_is_valid_utf8(&err);
+	assert_contains(err.source, "\\xff\\xfe");
+	assert_contains(err.text, "\\xff\\xfe");
+}
+
+/* A quoted value cut at 40 bytes, in the middle of a character. */
+static void schema_message_quoting_a_cut_value_is_valid_utf8(void **state)
+{
+	static const char doc[] = "{\"pool\": {\"workers\": \"a\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+				  "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+				  "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"}}";
+	cfgpool_config_t *cfg = NULL;
+	cfgpool_error_t err;
+
+	assert_int_equal(load_str(doc, &cfg, &err), CFGPOOL_ESCHEMA);
+	assert_error_is_valid_utf8(&err);
+}
+
+/* A buffer too small for the formatted error is cut at a character boundary too. */
+static void format_cuts_at_character_boundaries(void **state)
+{
+	cfgpool_error_t err;
+	char buf[64];
+
+	cfgpool_error_init(&err);
+	cfgpool_error_set(&err, CFGPOOL_ESCHEMA, "k", "%s", "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
+	snprintf(err.source, sizeof(err.source), "s");
+	for (size_t size = 1; size < sizeof(buf); size++) {
+		cfgpool_error_format(&err, buf, size);
+		assert_true(strlen(buf) < size);
+		assert_valid_utf8(buf);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -415,6 +535,11 @@ int main(void)
 	    cmocka_unit_test(format_of_a_loaded_nesting_error_has_location_and_path),
 	    cmocka_unit_test(format_truncates_to_size_and_terminates),
 	    cmocka_unit_test(format_with_size_one_gives_empty_string),
+	    cmocka_unit_test(error_set_escapes_invalid_utf8_in_text_and_path),
+	    cmocka_unit_test(error_set_truncates_at_character_boundaries),
+	    cmocka_unit_test(file_error_with_an_invalid_utf8_name_is_valid_utf8),
+	    cmocka_unit_test(schema_message_quoting_a_cut_value_is_valid_utf8),
+	    cmocka_unit_test(format_cuts_at_character_boundaries),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
