@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <pthread.h>
 #ifdef HAVE_MALLOC_TRIM
 #include <malloc.h>
 #endif
@@ -156,14 +155,9 @@ static int measure(struct freezer *fz, json_t *v, size_t depth)
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
 	case JSON_ARRAY:
-		if (depth + 1 > CFGPOOL_MAX_DEPTH) {
-			char path[CFGPOOL_ERROR_PATH_LEN];
-
-			format_path(fz, depth, path, sizeof(path));
-			return cfgpool_error_set(fz->err, -ELOOP, path,
-						 "objects and arrays nest deeper than the limit of %d",
-						 CFGPOOL_MAX_DEPTH);
-		}
+		/* check_depth() refused deeper documents before jansson saw them; path[] relies on it. */
+		if (depth + 1 > CFGPOOL_MAX_DEPTH)
+			cfgpool__die("a document deeper than CFGPOOL_MAX_DEPTH got past the pre-scan");
 		break;
 	case JSON_STRING:
 		n = json_string_length(v);
@@ -352,28 +346,144 @@ out:
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* The depth pre-scan                                                                         */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * jansson's parser recurses once per level up to its own limit of 2048, which overflows a
+ * small thread stack (64 KiB) long before the freezer could refuse the document. So the
+ * text is scanned first, without recursion, for the first object or array that opens past
+ * CFGPOOL_MAX_DEPTH; only a document that nests no deeper reaches jansson. The scan keeps
+ * the key or index of every open level, to name the path the way the freezer would.
+ */
+#define PARSE_FLAGS (JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
+
+struct open_level {
+	const char *key; /* the last key's literal, quotes included; NULL in an array */
+	size_t key_len;
+	size_t index; /* elements before the current one, in an array */
+};
+
+/* The end of the string literal whose opening quote is at `p`: its closing quote, or NULL. */
+static const char *string_end(const char *p, const char *end)
+{
+	for (p++; (p = memchr(p, '"', (size_t)(end - p))) != NULL; p++) {
+		const char *q = p;
+
+		/* An odd run of backslashes escapes the quote. */
+		while (q[-1] == '\\')
+			q--;
+		if ((p - q) % 2 == 0)
+			return p;
+	}
+	return NULL;
+}
+
+/* The byte offset of the first '[' or '{' past the limit, or `len` if there is none. */
+static size_t scan_depth(const char *text, size_t len, struct open_level *levels)
+{
+	const char *p = text, *end = text + len, *last_string = NULL;
+	size_t depth = 0, last_len = 0;
+
+	for (; p < end; p++) {
+		switch (*p) {
+		case '"': {
+			const char *q = string_end(p, end);
+
+			if (q == NULL)
+				return len; /* unterminated: jansson says so */
+			last_string = p;
+			last_len = (size_t)(q - p) + 1;
+			p = q;
+			break;
+		}
+		case '[':
+		case '{':
+			if (depth == CFGPOOL_MAX_DEPTH)
+				return (size_t)(p - text);
+			levels[depth++] = (struct open_level){NULL, 0, 0};
+			break;
+		case ']':
+		case '}':
+			if (depth > 0)
+				depth--;
+			break;
+		case ':':
+			if (depth > 0) {
+				levels[depth - 1].key = last_string;
+				levels[depth - 1].key_len = last_len;
+			}
+			break;
+		case ',':
+			if (depth > 0)
+				levels[depth - 1].index++;
+			break;
+		default:
+			break;
+		}
+	}
+	return len;
+}
+
+/* Appends the step of one open level to `buf`, decoding the key's escapes with jansson. */
+static void path_step(char *buf, size_t size, const struct open_level *l)
+{
+	json_t *key;
+
+	if (l->key == NULL) {
+		cfgpool__path_index(buf, size, l->index);
+		return;
+	}
+	key = json_loadb(l->key, l->key_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+	if (json_is_string(key))
+		cfgpool__path_key(buf, size, json_string_value(key), json_string_length(key));
+	else /* out of memory: the literal as written is the next best name */
+		cfgpool__path_key(buf, size, l->key + 1, l->key_len - 2);
+	json_decref(key);
+}
+
+/* jansson's line, column (in characters) and position (bytes read) of the byte at `off`. */
+static void locate_offset(const char *text, size_t off, int *line, int *column)
+{
+	const char *p = text, *nl;
+
+	*line = 1;
+	while ((nl = memchr(p, '\n', off - (size_t)(p - text))) != NULL) {
+		(*line)++;
+		p = nl + 1;
+	}
+	*column = 0;
+	for (; p <= text + off; p++)
+		if (((unsigned char)*p & 0xc0) != 0x80)
+			(*column)++;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Loading                                                                                    */
 /* ------------------------------------------------------------------------------------------ */
 
 /* Documents at least this large hand the memory of their parse back to the system. */
 #define TRIM_THRESHOLD (1u << 20)
 
-/* ------------------------------------------------------------------------------------------ */
-/* ------------------------------------------------------------------------------------------ */
-
 /*
- * jansson 2.14 reports an allocation failure inside the parser as a syntax error (often
- * with an empty or misleading message), so on its own a failed parse cannot say "out of
- * memory". cfgpool wraps jansson's allocator once, forwarding to whatever was installed
- * before (libc's malloc, or a host's own functions), and notes a failed allocation in a
- * thread-local flag that the loader checks. The wrapper only observes: every block still
- * comes from, and goes back to, the allocator the process chose. A host that installs its
- * own functions later simply replaces the wrapper, and loses only this diagnosis.
+ * jansson 2.14 does not say when its parser runs out of memory: a failed allocation comes
+ * out as an error with no message, as a syntax error ("invalid token" where a string could
+ * not be copied), or not at all, when the lexer drops a byte it could not append to a token
+ * and the parse succeeds with a wrong value. So cfgpool wraps jansson's allocator, forwarding
+ * to whatever was installed before (libc's malloc, or functions a constructor of the host
+ * set), and notes a failed allocation in a thread-local flag that the loader checks after
+ * every parse, successful or not. The wrapper only observes: every block still comes from,
+ * and goes back to, the allocator the process chose.
+ *
+ * jansson wants json_set_alloc_funcs() called before any other of its functions, and the
+ * call is not synchronised with threads using jansson, so the wrapper is installed once, when
+ * the library is loaded (before main() for a program linked with it), never later. A host
+ * that sets its own functions afterwards replaces it; cfgpool then recognises running out of
+ * memory inside jansson only by jansson's empty message (see cfgpool_config_load_file()).
  */
 static json_malloc_t next_malloc;
 static json_free_t next_free;
 static __thread bool parse_ran_out;
-static pthread_once_t alloc_once = PTHREAD_ONCE_INIT;
 
 static void *noting_malloc(size_t n)
 {
@@ -389,7 +499,7 @@ static void forwarding_free(void *p)
 	next_free(p);
 }
 
-static void wrap_jansson_allocator(void)
+__attribute__((constructor)) static void wrap_jansson_allocator(void)
 {
 	json_get_alloc_funcs(&next_malloc, &next_free);
 	if (next_malloc == NULL || next_free == NULL) {
@@ -409,6 +519,63 @@ static int json_error_to_code(const json_error_t *je)
 	default:
 		return CFGPOOL_ESYNTAX;
 	}
+}
+
+static int ran_out(size_t len, const char *source, cfgpool_error_t *err)
+{
+	int rc = cfgpool_error_set(err, -ENOMEM, NULL, "out of memory while parsing %zu bytes of JSON", len);
+
+	cfgpool__error_source(err, source);
+	return rc;
+}
+
+/* Reports a failed json_loadb() of `len` bytes. */
+static int parse_failed(const json_error_t *je, size_t len, const char *source, cfgpool_error_t *err)
+{
+	int rc;
+
+	/* Every error of jansson's parser has a message but those of a failed allocation. */
+	if (parse_ran_out || je->text[0] == '\0')
+		return ran_out(len, source, err);
+	rc = json_error_to_code(je);
+	if (err != NULL && err->code == 0) {
+		cfgpool_error_set(err, rc, NULL, "%s", je->text);
+		cfgpool__error_locate(err, source, je->line, je->column, (long)je->position);
+	}
+	return rc;
+}
+
+/* Refuses a document that nests deeper than CFGPOOL_MAX_DEPTH before jansson parses it. */
+static int check_depth(const char *text, size_t len, const char *source, cfgpool_error_t *err)
+{
+	struct open_level levels[CFGPOOL_MAX_DEPTH];
+	char path[CFGPOOL_ERROR_PATH_LEN] = "";
+	size_t off = scan_depth(text, len, levels);
+	json_error_t je;
+	json_t *prefix;
+	int line, column, rc;
+
+	if (off == len)
+		return 0;
+	/*
+	 * A syntax error before the first level too deep comes first in the text, so it is the
+	 * one to report. The text up to there nests no deeper than the limit, and parsing it
+	 * can only end early, unless something in it is wrong.
+	 */
+	parse_ran_out = false;
+	prefix = json_loadb(text, off, PARSE_FLAGS, &je);
+	if (prefix == NULL && (parse_ran_out || json_error_code(&je) != json_error_premature_end_of_input))
+		return parse_failed(&je, off, source, err);
+	json_decref(prefix);
+	for (size_t i = 0; i < CFGPOOL_MAX_DEPTH; i++)
+		path_step(path, sizeof(path), &levels[i]);
+	if (err == NULL || err->code != 0)
+		return -ELOOP;
+	rc = cfgpool_error_set(err, -ELOOP, path, "objects and arrays nest deeper than the limit of %d",
+			       CFGPOOL_MAX_DEPTH);
+	locate_offset(text, off, &line, &column);
+	cfgpool__error_locate(err, source, line, column, (long)off + 1);
+	return rc;
 }
 
 /* Runs the preparers in order; on failure releases the blocks already made. */
@@ -448,21 +615,17 @@ static int config_build(const char *text, size_t len, const char *source, const 
 		return cfgpool_error_set(err, -EINVAL, NULL, "load options name %zu preparers but no array",
 					 opts->nprep);
 
-	cfgpool__check(pthread_once(&alloc_once, wrap_jansson_allocator));
-	parse_ran_out = false;
-	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
-	if (doc == NULL) {
-		if (parse_ran_out) {
-			rc = cfgpool_error_set(err, -ENOMEM, NULL, "out of memory while parsing %zu bytes of JSON", len);
-			cfgpool__error_source(err, source);
-			return rc;
-		}
-		rc = json_error_to_code(&je);
-		if (err != NULL && err->code == 0) {
-			cfgpool_error_set(err, rc, NULL, "%s", je.text);
-			cfgpool__error_locate(err, source, je.line, je.column, (long)je.position);
-		}
+	rc = check_depth(text, len, source, err);
+	if (rc != 0)
 		return rc;
+	parse_ran_out = false;
+	doc = json_loadb(text, len, PARSE_FLAGS, &je);
+	if (doc == NULL)
+		return parse_failed(&je, len, source, err);
+	if (parse_ran_out) {
+		/* A success in spite of a failed allocation: the lexer may have dropped bytes. */
+		json_decref(doc);
+		return ran_out(len, source, err);
 	}
 	if (!json_is_object(doc)) {
 		rc = cfgpool_error_set(err, CFGPOOL_ESCHEMA, NULL, "the top level must be an object, got %s",
@@ -503,8 +666,23 @@ fail:
 	return rc;
 }
 
-/* Reads a whole file into a malloc'ed buffer. Reports errors naming the path. */
-static int read_file(const char *path, char **text, size_t *len, cfgpool_error_t *err)
+static size_t max_size(const cfgpool_load_opts_t *opts)
+{
+	size_t limit = opts != NULL && opts->max_size != 0 ? opts->max_size : CFGPOOL_DEFAULT_MAX_SIZE;
+
+	/* read_file() needs room for one byte past the limit. */
+	return limit < SIZE_MAX ? limit : SIZE_MAX - 1;
+}
+
+/* `what` is "" when `size` is exact, "more than " when reading stopped one byte past the limit. */
+static int over_limit(const char *source, const char *what, size_t size, size_t limit, cfgpool_error_t *err)
+{
+	return cfgpool_error_set(err, -E2BIG, NULL, "%s: %s%zu bytes of JSON text exceed the limit of %zu bytes",
+				 source, what, size, limit);
+}
+
+/* Reads a whole file, at most `limit` bytes, into a malloc'ed buffer. Errors name the path. */
+static int read_file(const char *path, size_t limit, char **text, size_t *len, cfgpool_error_t *err)
 {
 	struct stat st;
 	size_t cap, used = 0;
@@ -514,19 +692,26 @@ static int read_file(const char *path, char **text, size_t *len, cfgpool_error_t
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
-		return cfgpool_error_set(err, rc, NULL, "cannot open %s: %s", path, cfgpool_strerror(rc));
+		return cfgpool_error_set(err, rc, NULL, "cannot open %s: %s", path, cfgpool__system_strerror(rc));
 	}
 	if (fstat(fd, &st) != 0) {
 		rc = -errno;
 		close(fd);
-		return cfgpool_error_set(err, rc, NULL, "cannot stat %s: %s", path, cfgpool_strerror(rc));
+		return cfgpool_error_set(err, rc, NULL, "cannot stat %s: %s", path, cfgpool__system_strerror(rc));
 	}
 	if (S_ISDIR(st.st_mode)) {
 		close(fd);
 		return cfgpool_error_set(err, -EISDIR, NULL, "%s is a directory, not a configuration file", path);
 	}
-	/* st_size is a hint only: pipes and /proc files report 0, files can grow. */
+	if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > limit) {
+		close(fd);
+		return over_limit(path, "", (size_t)st.st_size, limit, err);
+	}
+	/* st_size is a hint only: pipes and /proc files report 0, files can grow. One byte past
+	 * the limit is room enough to see that a source without a size is too long. */
 	cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 65536;
+	if (cap > limit + 1)
+		cap = limit + 1;
 	buf = malloc(cap);
 	if (buf == NULL) {
 		close(fd);
@@ -535,15 +720,20 @@ static int read_file(const char *path, char **text, size_t *len, cfgpool_error_t
 	for (;;) {
 		ssize_t n;
 
+		if (used > limit) {
+			rc = over_limit(path, "more than ", limit, limit, err);
+			goto fail;
+		}
 		if (used == cap) {
-			char *bigger = realloc(buf, cap * 2);
+			size_t bigger_cap = cap * 2 > limit + 1 ? limit + 1 : cap * 2;
+			char *bigger = realloc(buf, bigger_cap);
 
 			if (bigger == NULL) {
 				rc = cfgpool_error_set(err, -ENOMEM, NULL, "out of memory reading %s", path);
 				goto fail;
 			}
 			buf = bigger;
-			cap *= 2;
+			cap = bigger_cap;
 		}
 		n = read(fd, buf + used, cap - used);
 		if (n == 0)
@@ -552,7 +742,7 @@ static int read_file(const char *path, char **text, size_t *len, cfgpool_error_t
 			if (errno == EINTR)
 				continue;
 			rc = -errno;
-			cfgpool_error_set(err, rc, NULL, "cannot read %s: %s", path, cfgpool_strerror(rc));
+			cfgpool_error_set(err, rc, NULL, "cannot read %s: %s", path, cfgpool__system_strerror(rc));
 			goto fail;
 		}
 		used += (size_t)n;
@@ -576,7 +766,7 @@ int cfgpool_config_load_file(const char *path, const cfgpool_load_opts_t *opts, 
 
 	if (path == NULL || out == NULL)
 		return cfgpool_error_set(err, -EINVAL, NULL, "cfgpool_config_load_file: path and out must not be NULL");
-	rc = read_file(path, &text, &len, err);
+	rc = read_file(path, max_size(opts), &text, &len, err);
 	if (rc != 0) {
 		cfgpool__error_source(err, path);
 		return rc;
@@ -595,6 +785,11 @@ int cfgpool_config_load_string(const char *text, size_t len, const cfgpool_load_
 		cfgpool_error_set(err, -EINVAL, NULL, "cfgpool_config_load_string: text and out must not be NULL");
 		cfgpool__error_source(err, source);
 		return -EINVAL;
+	}
+	if (len > max_size(opts)) {
+		over_limit(source, "", len, max_size(opts), err);
+		cfgpool__error_source(err, source);
+		return -E2BIG;
 	}
 	return config_build(text ? text : "", len, source, opts, out, err);
 }

@@ -4,10 +4,36 @@
  */
 #include "config.h"
 
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "error.h"
+
+/*
+ * A negative errno value outside the map gets the C library's text and name. glibc's
+ * strerrordesc_np() and strerrorname_np() return static, locale-independent strings (unlike
+ * strerror(), which may format into a per-thread buffer), so the promise of a static string
+ * holds; elsewhere the answer stays "unknown error".
+ */
+#ifdef HAVE_STRERRORDESC_NP
+#define SYSTEM_TEXT strerrordesc_np
+#else
+#define SYSTEM_TEXT NULL
+#endif
+#ifdef HAVE_STRERRORNAME_NP
+#define SYSTEM_NAME strerrorname_np
+#else
+#define SYSTEM_NAME NULL
+#endif
+
+static const char *from_libc(const char *(*get)(int), int code, const char *otherwise)
+{
+	const char *s = get != NULL && code < 0 && code > INT_MIN ? get(-code) : NULL;
+
+	return s != NULL ? s : otherwise;
+}
 
 const char *cfgpool_strerror(int code)
 {
@@ -20,8 +46,13 @@ const char *cfgpool_strerror(int code)
 		CFGPOOL_ERRNO_MAP(CFGPOOL_ERR_MSG)
 #undef CFGPOOL_ERR_MSG
 	default:
-		return "unknown error";
+		return from_libc(SYSTEM_TEXT, code, "unknown error");
 	}
+}
+
+const char *cfgpool__system_strerror(int code)
+{
+	return from_libc(SYSTEM_TEXT, code, cfgpool_strerror(code));
 }
 
 const char *cfgpool_err_name(int code)
@@ -35,7 +66,7 @@ const char *cfgpool_err_name(int code)
 		CFGPOOL_ERRNO_MAP(CFGPOOL_ERR_NAME)
 #undef CFGPOOL_ERR_NAME
 	default:
-		return "UNKNOWN";
+		return from_libc(SYSTEM_NAME, code, "UNKNOWN");
 	}
 }
 
@@ -47,19 +78,72 @@ void cfgpool_error_init(cfgpool_error_t *err)
 	err->position = -1;
 }
 
-/* Copies at most size-1 bytes and always terminates, unlike strncpy. */
-static void copy_str(char *dst, size_t size, const char *src)
+/* The length of the valid UTF-8 sequence at `s` (`n` bytes left), 0 if there is none. */
+static size_t utf8_sequence(const unsigned char *s, size_t n)
 {
-	size_t n = strlen(src);
+	size_t len;
+	uint32_t cp;
 
-	if (n >= size)
-		n = size - 1;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8. */
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/*
+ * Copies `src` into `dst` of `size` bytes as valid UTF-8, whatever the bytes: names and
+ * values from the input, file names and preparers' messages may hold anything. Each byte
+ * that starts no valid sequence becomes "\xNN". Stops before a character or escape that
+ * would not fit whole, and always terminates.
+ */
+static void copy_utf8(char *dst, size_t size, const char *src)
+{
+	const unsigned char *p = (const unsigned char *)src;
+	size_t left = strlen(src), used = 0;
+
+	while (left > 0) {
+		size_t n = utf8_sequence(p, left);
+
+		if (n == 0) {
+			if (used + 4 >= size)
+				break;
+			snprintf(dst + used, 5, "\\x%02x", *p);
+			used += 4;
+			n = 1;
+		} else {
+			if (used + n >= size)
+				break;
+			memcpy(dst + used, p, n);
+			used += n;
+		}
+		p += n;
+		left -= n;
+	}
+	dst[used] = '\0';
 }
 
 int cfgpool__error_setv(cfgpool_error_t *err, int code, const char *path, const char *fmt, va_list ap)
 {
+	char text[CFGPOOL_ERROR_TEXT_LEN * 4];
+
 	/* The first error wins: it is the cause, later ones are consequences. */
 	if (err == NULL || err->code != 0)
 		return code;
@@ -67,8 +151,11 @@ int cfgpool__error_setv(cfgpool_error_t *err, int code, const char *path, const 
 	err->line = 0;
 	err->column = 0;
 	err->position = -1;
-	copy_str(err->path, sizeof(err->path), path ? path : "");
-	vsnprintf(err->text, sizeof(err->text), fmt, ap);
+	copy_utf8(err->path, sizeof(err->path), path ? path : "");
+	/* Each byte of the formatted text gives at least one of err->text, so four times the
+	 * field is room enough never to cut the part that will be kept. */
+	vsnprintf(text, sizeof(text), fmt, ap);
+	copy_utf8(err->text, sizeof(err->text), text);
 	return code;
 }
 
@@ -87,7 +174,7 @@ void cfgpool__error_locate(cfgpool_error_t *err, const char *source, int line, i
 	if (err == NULL)
 		return;
 	if (source != NULL)
-		copy_str(err->source, sizeof(err->source), source);
+		copy_utf8(err->source, sizeof(err->source), source);
 	err->line = line;
 	err->column = column;
 	err->position = position;
@@ -96,11 +183,13 @@ void cfgpool__error_locate(cfgpool_error_t *err, const char *source, int line, i
 void cfgpool__error_source(cfgpool_error_t *err, const char *source)
 {
 	if (err != NULL && err->source[0] == '\0' && source != NULL)
-		copy_str(err->source, sizeof(err->source), source);
+		copy_utf8(err->source, sizeof(err->source), source);
 }
 
 char *cfgpool_error_format(const cfgpool_error_t *err, char *buf, size_t size)
 {
+	/* Room for every field in full, so the only cut is copy_utf8()'s, at a character. */
+	char line[CFGPOOL_ERROR_SOURCE_LEN + CFGPOOL_ERROR_PATH_LEN + CFGPOOL_ERROR_TEXT_LEN + 256];
 	const char *source;
 
 	if (size == 0)
@@ -111,9 +200,12 @@ char *cfgpool_error_format(const cfgpool_error_t *err, char *buf, size_t size)
 	}
 	source = err->source[0] ? err->source : "<config>";
 	if (err->line > 0)
-		snprintf(buf, size, "%s:%d:%d: %s: %s", source, err->line, err->column, cfgpool_strerror(err->code),
-			 err->text);
+		snprintf(line, sizeof(line), "%.*s:%d:%d: %s: %.*s%s%.*s", CFGPOOL_ERROR_SOURCE_LEN, source, err->line,
+			 err->column, cfgpool_strerror(err->code), CFGPOOL_ERROR_PATH_LEN, err->path,
+			 err->path[0] ? ": " : "", CFGPOOL_ERROR_TEXT_LEN, err->text);
 	else
-		snprintf(buf, size, "%s: %s%s%s", source, err->path, err->path[0] ? ": " : "", err->text);
+		snprintf(line, sizeof(line), "%.*s: %.*s%s%.*s", CFGPOOL_ERROR_SOURCE_LEN, source,
+			 CFGPOOL_ERROR_PATH_LEN, err->path, err->path[0] ? ": " : "", CFGPOOL_ERROR_TEXT_LEN, err->text);
+	copy_utf8(buf, size, line);
 	return buf;
 }

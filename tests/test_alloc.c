@@ -11,6 +11,7 @@
  */
 #include <cfgpool/cfgpool.h>
 #include <errno.h>
+#include <jansson.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -162,6 +163,98 @@ static void load_fails_cleanly_at_every_allocation(void **state)
 	assert_true(n > 3);
 }
 
+/*
+ * jansson's lexer drops a byte it cannot append to its token buffer and goes on, so a parse
+ * during which an allocation failed can succeed with a wrong value. Tokens longer than the
+ * buffer's first 16 bytes make it grow mid-token: each load must fail with -ENOMEM or give
+ * back exactly what the text says.
+ */
+static void a_load_that_ran_out_never_returns_wrong_values(void **state)
+{
+	static const char text[] = "{\"n\": 1234567890123456789, \"r\": 0.12345678901234567890123, "
+				   "\"a long key of more than sixteen bytes\": \"and a value longer than sixteen\"}";
+	long n;
+
+	(void)state;
+	if (!injection_works())
+		return;
+	for (n = 0;; n++) {
+		const cfgpool_node_t *root;
+		cfgpool_config_t *cfg = NULL;
+		cfgpool_error_t err;
+		const char *s = NULL;
+		int64_t i = 0;
+		double r = 0;
+		int rc;
+
+		cfgpool_error_init(&err);
+		arm(n);
+		rc = cfgpool_config_load_string(text, sizeof(text) - 1, NULL, &cfg, &err);
+		disarm();
+		if (rc != 0) {
+			assert_int_equal(rc, -ENOMEM);
+			continue;
+		}
+		root = cfgpool_config_root(cfg);
+		assert_int_equal(cfgpool_get_int(root, "n", &i), 0);
+		assert_int_equal(i, 1234567890123456789);
+		assert_int_equal(cfgpool_get_double(root, "r", &r), 0);
+		assert_true(r == 0.12345678901234567890123);
+		assert_int_equal(cfgpool_get_string(root, "[\"a long key of more than sixteen bytes\"]", &s, NULL), 0);
+		assert_string_equal(s, "and a value longer than sixteen");
+		cfgpool_config_free(cfg);
+		if (!failed_once)
+			break;
+	}
+	print_message("# ran-out load: %ld allocations, each failed once\n", n);
+}
+
+/* A host's own jansson allocator: counts its calls, allocates from libc. */
+static size_t host_allocations;
+
+static size_t host_fail_at = SIZE_MAX; /* the allocation number that fails */
+
+static void *host_malloc(size_t size)
+{
+	return ++host_allocations == host_fail_at ? NULL : malloc(size);
+}
+
+static void host_free(void *p)
+{
+	free(p);
+}
+
+/*
+ * A host that installs its jansson allocator before its first load (as jansson asks, before
+ * any other jansson call) keeps it: loads allocate through it and never swap it out. Runs
+ * first, so no load of this process has happened yet.
+ */
+static void a_host_allocator_set_before_the_first_load_is_used_and_kept(void **state)
+{
+	json_malloc_t libc_malloc, m;
+	json_free_t libc_free, f;
+	cfgpool_config_t *cfg = NULL;
+
+	(void)state;
+	json_get_alloc_funcs(&libc_malloc, &libc_free);
+	json_set_alloc_funcs(host_malloc, host_free);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(cfgpool_config_load_string(doc, sizeof(doc) - 1, &opts, &cfg, NULL), 0);
+		cfgpool_config_free(cfg);
+	}
+	json_get_alloc_funcs(&m, &f);
+	assert_ptr_equal(m, host_malloc);
+	assert_ptr_equal(f, host_free);
+	assert_true(host_allocations > 0);
+	print_message("# host allocator: %zu allocations in two loads\n", host_allocations);
+
+	/* The parser's first allocation failing leaves jansson's message empty: still -ENOMEM. */
+	host_fail_at = host_allocations + 1;
+	assert_int_equal(cfgpool_config_load_string(doc, sizeof(doc) - 1, &opts, &cfg, NULL), -ENOMEM);
+	host_fail_at = SIZE_MAX;
+	json_set_alloc_funcs(libc_malloc, libc_free);
+}
+
 static void failed_reload_keeps_the_published_config(void **state)
 {
 	cfgpool_holder_t *h;
@@ -219,7 +312,9 @@ static void failed_reload_keeps_the_published_config(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(a_host_allocator_set_before_the_first_load_is_used_and_kept),
 		cmocka_unit_test(load_fails_cleanly_at_every_allocation),
+		cmocka_unit_test(a_load_that_ran_out_never_returns_wrong_values),
 		cmocka_unit_test(failed_reload_keeps_the_published_config),
 	};
 

@@ -6,6 +6,9 @@
  */
 #define _GNU_SOURCE
 
+#include <iconv.h>
+#include <pthread.h>
+
 #include "helpers.h"
 
 struct code_entry {
@@ -106,8 +109,8 @@ static void zero_is_success_and_ok(void **state)
 
 static void unknown_codes_give_unknown_error_and_unknown(void **state)
 {
-	/* Gaps between mapped codes, both sides of the own-code block, positives and extremes. */
-	const int unknown[] = {-3, -4, -6, -39, -4000, -4006, -5000, 1, 2, 4001, INT_MIN, INT_MAX};
+	/* Past the errno range, both sides of the own-code block, positives and extremes. */
+	const int unknown[] = {-4095, -4000, -4006, -5000, 1, 2, EDOM, 4001, INT_MIN, INT_MAX};
 
 	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
 		const char *msg = cfgpool_strerror(unknown[i]);
@@ -118,6 +121,46 @@ static void unknown_codes_give_unknown_error_and_unknown(void **state)
 		assert_string_equal(msg, "unknown error");
 		assert_string_equal(name, "UNKNOWN");
 	}
+}
+
+/*
+ * A negative errno value the map does not list still gets the system's message and name,
+ * not "unknown error": gaps between mapped codes and codes past the last one.
+ */
+static void unmapped_errno_codes_give_the_system_message_and_name(void **state)
+{
+	static const struct {
+		int code;
+		const char *name;
+	} unmapped[] = {{EDOM, "EDOM"}, {ENOTSUP, "EOPNOTSUPP"}, {ESRCH, "ESRCH"}, {EINTR, "EINTR"},
+			{ENXIO, "ENXIO"}, {ENOTEMPTY, "ENOTEMPTY"}, {EHWPOISON, "EHWPOISON"}};
+
+	for (size_t i = 0; i < sizeof(unmapped) / sizeof(unmapped[0]); i++) {
+		const char *msg = cfgpool_strerror(-unmapped[i].code);
+
+		assert_non_null(msg);
+		assert_string_equal(msg, strerror(unmapped[i].code));
+		assert_string_not_equal(msg, "unknown error");
+		assert_string_equal(cfgpool_err_name(-unmapped[i].code), unmapped[i].name);
+	}
+	assert_string_equal(cfgpool_strerror(-EDOM), "Numerical argument out of domain");
+}
+
+/* The messages are static strings: the same pointer from every thread, every time. */
+static void *strerror_of_edom(void *arg)
+{
+	(void)arg;
+	return (void *)cfgpool_strerror(-EDOM);
+}
+
+static void unmapped_errno_messages_are_static(void **state)
+{
+	pthread_t t;
+	void *other;
+
+	assert_int_equal(pthread_create(&t, NULL, strerror_of_edom, NULL), 0);
+	assert_int_equal(pthread_join(t, &other), 0);
+	assert_ptr_equal(other, cfgpool_strerror(-EDOM));
 }
 
 /* --- cfgpool_error_t ---------------------------------------------------------------------- */
@@ -293,6 +336,27 @@ static void format_of_a_loaded_schema_error(void **state)
 			    "config.json: pool.workers: expected an integer from 1 to 1024, got \"eight\"");
 }
 
+/* A nesting error has both a location and a path, and the formatted line shows both. */
+static void format_of_a_loaded_nesting_error_has_location_and_path(void **state)
+{
+	char text[CFGPOOL_MAX_DEPTH * 2 + 32] = "{\"a\": {\"b\": [0, 0, ";
+	cfgpool_load_opts_t opts = {.source = "config.json"};
+	cfgpool_config_t *cfg = NULL;
+	cfgpool_error_t err;
+	char buf[512], want[128];
+	size_t n = strlen(text);
+
+	for (int i = 3; i <= CFGPOOL_MAX_DEPTH; i++)
+		text[n++] = '[';
+	text[n] = '\0';
+	assert_int_equal(load_str_opts(text, &opts, &cfg, &err), -ELOOP);
+	assert_null(cfg);
+	snprintf(want, sizeof(want), "config.json:1:%zu: %s: a.b[2]", n, cfgpool_strerror(-ELOOP));
+	cfgpool_error_format(&err, buf, sizeof(buf));
+	assert_contains(buf, want);
+	assert_contains(buf, "[0]: objects and arrays nest deeper than the limit of 64");
+}
+
 static void format_truncates_to_size_and_terminates(void **state)
 {
 	cfgpool_error_t err;
@@ -327,6 +391,128 @@ static void format_with_size_one_gives_empty_string(void **state)
 	assert_int_equal(buf[1], 'b');
 }
 
+/* --- UTF-8 ------------------------------------------------------------------------------- */
+
+/* True if `s` is valid UTF-8, by glibc's iconv: independent of cfgpool's own check. */
+static bool valid_utf8(const char *s)
+{
+	iconv_t cd = iconv_open("UTF-8", "UTF-8");
+	char out[4096], *in = (char *)s, *o = out;
+	size_t inleft = strlen(s), outleft = sizeof(out);
+	size_t rc;
+
+	assert_true(cd != (iconv_t)-1);
+	assert_true(inleft < sizeof(out));
+	rc = iconv(cd, &in, &inleft, &o, &outleft);
+	iconv_close(cd);
+	return rc != (size_t)-1 && inleft == 0;
+}
+
+static void assert_valid_utf8(const char *s)
+{
+	if (!valid_utf8(s)) {
+		print_error("not valid UTF-8: \"%s\"\n", s);
+		fail();
+	}
+}
+
+static void assert_error_is_valid_utf8(const cfgpool_error_t *err)
+{
+	char buf[1024];
+
+	assert_valid_utf8(err->text);
+	assert_valid_utf8(err->path);
+	assert_valid_utf8(err->source);
+	assert_valid_utf8(cfgpool_error_format(err, buf, sizeof(buf)));
+}
+
+/* Lone bytes, a cut sequence, an overlong form, a surrogate and a byte past U+10FFFF. */
+static const char bad_bytes[] = "\xff|\xc3|\xc0\xaf|\xed\xa0\x80|\xf4\x90\x80\x80|\xe2\x82";
+
+static void error_set_escapes_invalid_utf8_in_text_and_path(void **state)
+{
+	cfgpool_error_t err;
+
+	assert_false(valid_utf8(bad_bytes));
+	cfgpool_error_init(&err);
+	cfgpool_error_set(&err, -EINVAL, bad_bytes, "bad key \"%s\", valid \xc3\xa9", bad_bytes);
+	assert_error_is_valid_utf8(&err);
+	/* Each invalid byte is written as \xNN; valid characters are kept. */
+	assert_contains(err.text, "\\xff|\\xc3|\\xc0\\xaf|\\xed\\xa0\\x80|\\xf4\\x90\\x80\\x80|\\xe2\\x82");
+	assert_contains(err.text, "valid \xc3\xa9");
+	assert_contains(err.path, "\\xff|");
+}
+
+/* Truncation to the field never cuts a multi-byte character or an escape in two. */
+static void error_set_truncates_at_character_boundaries(void **state)
+{
+	char big[CFGPOOL_ERROR_TEXT_LEN * 3];
+	cfgpool_error_t err;
+
+	for (int shift = 0; shift < 4; shift++) {
+		size_t n = 0;
+
+		memset(big, 'a', (size_t)shift);
+		for (n = (size_t)shift; n + 4 < sizeof(big);) {
+			memcpy(big + n, (n / 4) % 2 ? "\xe2\x82\xac" : "\xff", (n / 4) % 2 ? 3 : 1);
+			n += (n / 4) % 2 ? 3 : 1;
+		}
+		big[n] = '\0';
+		cfgpool_error_init(&err);
+		cfgpool_error_set(&err, -E2BIG, big, "%s", big);
+		assert_error_is_valid_utf8(&err);
+		assert_true(strlen(err.text) > CFGPOOL_ERROR_TEXT_LEN - 8);
+		assert_true(strlen(err.path) > CFGPOOL_ERROR_PATH_LEN - 8);
+		/* No escape cut short at the end: the last backslash has its four bytes. */
+		assert_true(strlen(strrchr(err.text, '\\')) >= 4);
+	}
+}
+
+/* A file name with invalid bytes: the source and the message that quotes it. */
+static void file_error_with_an_invalid_utf8_name_is_valid_utf8(void **state)
+{
+	cfgpool_config_t *cfg = NULL;
+	cfgpool_error_t err;
+
+	cfgpool_error_init(&err);
+	assert_int_equal(cfgpool_config_load_file("/nonexistent-\xff\xfe/c\xc3.json", NULL, &cfg, &err), -ENOENT);
+	assert_error_is_valid_utf8(&err);
+	assert_contains(err.source, "\\xff\\xfe");
+	assert_contains(err.text, "\\xff\\xfe");
+}
+
+/* A quoted value cut at 40 bytes, in the middle of a character. */
+static void schema_message_quoting_a_cut_value_is_valid_utf8(void **state)
+{
+	static const char doc[] = "{\"pool\": {\"workers\": \"a\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+				  "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+				  "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"}}";
+	cfgpool_prep_t prep;
+	cfgpool_load_opts_t opts = {.preps = &prep, .nprep = 1};
+	cfgpool_config_t *cfg = NULL;
+	cfgpool_error_t err;
+
+	cfgpool_kernel_prep(cfgpool_kernel_find("spin"), &prep); /* the pool's schema */
+	assert_int_equal(load_str_opts(doc, &opts, &cfg, &err), CFGPOOL_ESCHEMA);
+	assert_error_is_valid_utf8(&err);
+}
+
+/* A buffer too small for the formatted error is cut at a character boundary too. */
+static void format_cuts_at_character_boundaries(void **state)
+{
+	cfgpool_error_t err;
+	char buf[64];
+
+	cfgpool_error_init(&err);
+	cfgpool_error_set(&err, CFGPOOL_ESCHEMA, "k", "%s", "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
+	snprintf(err.source, sizeof(err.source), "s");
+	for (size_t size = 1; size < sizeof(buf); size++) {
+		cfgpool_error_format(&err, buf, size);
+		assert_true(strlen(buf) < size);
+		assert_valid_utf8(buf);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -338,6 +524,8 @@ int main(void)
 	    cmocka_unit_test(own_codes_lie_outside_the_errno_range),
 	    cmocka_unit_test(zero_is_success_and_ok),
 	    cmocka_unit_test(unknown_codes_give_unknown_error_and_unknown),
+	    cmocka_unit_test(unmapped_errno_codes_give_the_system_message_and_name),
+	    cmocka_unit_test(unmapped_errno_messages_are_static),
 	    cmocka_unit_test(error_init_clears_every_field),
 	    cmocka_unit_test(error_set_records_code_path_and_formatted_text),
 	    cmocka_unit_test(error_set_returns_code_when_err_is_null),
@@ -349,8 +537,14 @@ int main(void)
 	    cmocka_unit_test(format_schema_error_is_source_path_text),
 	    cmocka_unit_test(format_of_a_loaded_syntax_error_names_it_a_json_syntax_error),
 	    cmocka_unit_test(format_of_a_loaded_schema_error),
+	    cmocka_unit_test(format_of_a_loaded_nesting_error_has_location_and_path),
 	    cmocka_unit_test(format_truncates_to_size_and_terminates),
 	    cmocka_unit_test(format_with_size_one_gives_empty_string),
+	    cmocka_unit_test(error_set_escapes_invalid_utf8_in_text_and_path),
+	    cmocka_unit_test(error_set_truncates_at_character_boundaries),
+	    cmocka_unit_test(file_error_with_an_invalid_utf8_name_is_valid_utf8),
+	    cmocka_unit_test(schema_message_quoting_a_cut_value_is_valid_utf8),
+	    cmocka_unit_test(format_cuts_at_character_boundaries),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,8 +20,11 @@
 #define _GNU_SOURCE
 
 #include <dirent.h>
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/fsuid.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -285,6 +288,46 @@ static void path_through_a_regular_file_is_enotdir(void **state)
 	assert_int_equal(rc, -ENOTDIR);
 	assert_int_equal(err.code, -ENOTDIR);
 	assert_null(cfg);
+}
+
+/* A temporary directory under $TMPDIR (or /tmp); its path goes to `dir`. */
+static void make_temp_dir(char *dir, size_t size)
+{
+	const char *tmp = getenv("TMPDIR");
+	int n = snprintf(dir, size, "%s/cfgpool-dir-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+
+	assert_true(n > 0 && (size_t)n < size);
+	assert_non_null(mkdtemp(dir));
+}
+
+/*
+ * A symlink loop is a file error: its message is the system's, not the map's "nesting too
+ * deep", which is about documents.
+ */
+static void symlink_loop_is_eloop_with_the_system_message(void **state)
+{
+	char dir[PATH_MAX], a[PATH_MAX + 8], b[PATH_MAX + 8], buf[1024];
+	cfgpool_config_t *cfg = NULL;
+	cfgpool_error_t err;
+	int rc;
+
+	make_temp_dir(dir, sizeof(dir));
+	snprintf(a, sizeof(a), "%s/a", dir);
+	snprintf(b, sizeof(b), "%s/b", dir);
+	assert_int_equal(symlink(b, a), 0);
+	assert_int_equal(symlink(a, b), 0);
+	cfgpool_error_init(&err);
+	rc = cfgpool_config_load_file(a, NULL, &cfg, &err);
+	unlink(a);
+	unlink(b);
+	rmdir(dir);
+	print_message("# %s\n", cfgpool_error_format(&err, buf, sizeof(buf)));
+	assert_int_equal(rc, -ELOOP);
+	assert_int_equal(err.code, -ELOOP);
+	assert_null(cfg);
+	assert_contains(err.text, strerror(ELOOP));
+	assert_null(strstr(err.text, cfgpool_strerror(-ELOOP)));
+	assert_null(strstr(cfgpool_error_format(&err, buf, sizeof(buf)), cfgpool_strerror(-ELOOP)));
 }
 
 /*
@@ -726,6 +769,308 @@ static void nesting_far_beyond_the_limit_is_eloop(void **state)
 	assert_int_equal(err.code, -ELOOP);
 }
 
+/*
+ * The depth limit must hold on a thread with a small stack, where a recursive parser would
+ * overflow it long before 2048 levels. Each level carries a string full of brackets, escaped
+ * quotes and escaped backslashes that must not count as nesting.
+ */
+#define SMALL_STACK (64 * 1024)
+#define NOISE "\"[{\\\"]}\\\\\"" /* the JSON string "[{\"]}\\" */
+
+struct deep_load {
+	int depth;      /* objects and arrays in all, the root object included */
+	bool arrays;    /* {"d": [NOISE, [NOISE, ...]]} rather than {"k": NOISE, "a": {...}} */
+	char *text;
+	int rc;
+	cfgpool_error_t err;
+	cfgpool_config_t *cfg;
+};
+
+static char *nested_noisy(int depth, bool arrays)
+{
+	static const char obj_open[] = "{\"k\": " NOISE ", \"a\": ", arr_open[] = "[" NOISE ", ";
+	size_t step = arrays ? sizeof(arr_open) - 1 : sizeof(obj_open) - 1;
+	size_t cap = (size_t)depth * (step + 1) + 32, len = 0;
+	char *text = malloc(cap);
+
+	assert_non_null(text);
+	if (arrays) {
+		memcpy(text, "{\"d\": ", 6);
+		len = 6;
+	}
+	for (int i = arrays ? 1 : 0; i < depth; i++) {
+		const char *open = arrays ? arr_open : obj_open;
+
+		/* The innermost object holds only a number, so "a" is the deepest key. */
+		if (!arrays && i == depth - 1)
+			open = "{\"a\": ";
+		memcpy(text + len, open, strlen(open));
+		len += strlen(open);
+	}
+	text[len++] = '1';
+	for (int i = 0; i < depth; i++)
+		text[len++] = arrays && i < depth - 1 ? ']' : '}';
+	text[len] = '\0';
+	assert_true(len < cap);
+	return text;
+}
+
+static void *deep_load_thread(void *arg)
+{
+	struct deep_load *d = arg;
+
+	d->rc = load_str(d->text, &d->cfg, &d->err);
+	return NULL;
+}
+
+static void load_on_a_small_stack(struct deep_load *d)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+
+	d->text = nested_noisy(d->depth, d->arrays);
+	d->cfg = NULL;
+	assert_int_equal(pthread_attr_init(&attr), 0);
+	assert_int_equal(pthread_attr_setstacksize(&attr, SMALL_STACK), 0);
+	assert_int_equal(pthread_create(&t, &attr, deep_load_thread, d), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	pthread_attr_destroy(&attr);
+}
+
+static void deep_nesting_is_eloop_on_a_64_kib_stack(void **state)
+{
+	static const int depths[] = {CFGPOOL_MAX_DEPTH + 1, 3000, 100000};
+	char want[CFGPOOL_MAX_DEPTH * 4 + 4];
+
+	for (int kind = 0; kind < 2; kind++) {
+		for (size_t i = 0; i < sizeof(depths) / sizeof(depths[0]); i++) {
+			struct deep_load d = {.depth = depths[i], .arrays = kind == 1};
+			char buf[1024];
+
+			load_on_a_small_stack(&d);
+			print_message("# %d deep %s: %s\n", d.depth, d.arrays ? "arrays" : "objects",
+				      cfgpool_error_format(&d.err, buf, sizeof(buf)));
+			assert_int_equal(d.rc, -ELOOP);
+			assert_null(d.cfg);
+			assert_int_equal(d.err.code, -ELOOP);
+			assert_contains(d.err.text, "deeper than the limit of 64");
+			/* The first container past the limit: 64 steps below the root. */
+			strcpy(want, d.arrays ? "d" : "a");
+			for (int s = 1; s < CFGPOOL_MAX_DEPTH; s++)
+				strcat(want, d.arrays ? "[1]" : ".a");
+			assert_string_equal(d.err.path, want);
+			/* jansson's conventions: the column of the bracket, the bytes read up to it. */
+			assert_int_equal(d.err.line, 1);
+			assert_int_equal(d.err.column, d.err.position);
+			assert_true(d.err.position > 0 && (size_t)d.err.position < strlen(d.text));
+			assert_int_equal(d.text[d.err.position - 1], d.arrays ? '[' : '{');
+			free(d.text);
+		}
+	}
+}
+
+static void nesting_64_deep_loads_on_a_64_kib_stack(void **state)
+{
+	for (int kind = 0; kind < 2; kind++) {
+		struct deep_load d = {.depth = CFGPOOL_MAX_DEPTH, .arrays = kind == 1};
+		const char *s = NULL;
+
+		load_on_a_small_stack(&d);
+		assert_int_equal(d.rc, 0);
+		/* The noise string came through intact, so it was parsed as a string. */
+		assert_int_equal(cfgpool_get_string(cfgpool_config_root(d.cfg), d.arrays ? "d[0]" : "k", &s, NULL), 0);
+		assert_string_equal(s, "[{\"]}\\");
+		cfgpool_config_free(d.cfg);
+		free(d.text);
+	}
+}
+
+/* A syntax error before the first level too deep comes first, so it is the one reported. */
+static void syntax_error_before_deep_nesting_is_esyntax(void **state)
+{
+	char *deep = nested_arrays(3000);
+	size_t len = strlen(deep);
+	char *text = malloc(len + 16);
+	cfgpool_config_t *cfg = NULL;
+	cfgpool_error_t err;
+
+	assert_non_null(text);
+	/* {"x": tru, "d": [[[...]]]}: the bad token sits on line 2, before the deep arrays. */
+	memcpy(text, "{\"x\":\n tru, ", 13);
+	memcpy(text + 13, deep + 1, len);
+	assert_int_equal(load_str(text, &cfg, &err), CFGPOOL_ESYNTAX);
+	assert_null(cfg);
+	assert_int_equal(err.line, 2);
+	assert_contains(err.text, "invalid token");
+	free(text);
+	free(deep);
+}
+
+/* --- the size limit ---------------------------------------------------------------------- */
+
+#define SMALL_LIMIT 4096
+
+/* `{"pad": "xxx...x"}` of exactly `len` bytes (len >= 12). */
+static char *doc_of_size(size_t len)
+{
+	char *text = malloc(len + 1);
+
+	assert_non_null(text);
+	assert_true(len >= 12);
+	memcpy(text, "{\"pad\": \"", 9);
+	memset(text + 9, 'x', len - 11);
+	memcpy(text + len - 2, "\"}", 3);
+	return text;
+}
+
+/* -E2BIG, with a message that names the limit and the source. */
+static void assert_e2big(int rc, const cfgpool_error_t *err, size_t limit, const char *source)
+{
+	char lim[32];
+
+	assert_int_equal(rc, -E2BIG);
+	assert_int_equal(err->code, -E2BIG);
+	snprintf(lim, sizeof(lim), "limit of %zu bytes", limit);
+	assert_contains(err->text, lim);
+	assert_contains(err->text, source);
+	assert_string_equal(err->source, source);
+}
+
+static void string_at_the_size_limit_loads_and_one_more_byte_is_e2big(void **state)
+{
+	cfgpool_load_opts_t opts = {.source = "big.json", .max_size = SMALL_LIMIT};
+	cfgpool_config_t *cfg = NULL;
+	cfgpool_error_t err;
+	char *text = doc_of_size(SMALL_LIMIT);
+
+	cfgpool_error_init(&err);
+	assert_int_equal(cfgpool_config_load_string(text, SMALL_LIMIT, &opts, &cfg, &err), 0);
+	assert_int_equal(cfgpool_config_source_size(cfg), SMALL_LIMIT);
+	cfgpool_config_free(cfg);
+	free(text);
+
+	cfg = NULL;
+	text = doc_of_size(SMALL_LIMIT + 1);
+	cfgpool_error_init(&err);
+	assert_e2big(cfgpool_config_load_string(text, SMALL_LIMIT + 1, &opts, &cfg, &err), &err, SMALL_LIMIT,
+		     "big.json");
+	assert_contains(err.text, "4097 bytes");
+	assert_null(cfg);
+	free(text);
+}
+
+static void file_at_the_size_limit_loads_and_one_more_byte_is_e2big(void **state)
+{
+	cfgpool_load_opts_t opts = {.max_size = SMALL_LIMIT};
+	for (size_t len = SMALL_LIMIT; len <= SMALL_LIMIT + 1; len++) {
+		char *text = doc_of_size(len), file[PATH_MAX];
+		cfgpool_config_t *cfg = NULL;
+		cfgpool_error_t err;
+		int rc;
+
+		write_temp_file(text, len, file, sizeof(file));
+		free(text);
+		cfgpool_error_init(&err);
+		rc = cfgpool_config_load_file(file, &opts, &cfg, &err);
+		unlink(file);
+		if (len == SMALL_LIMIT) {
+			assert_int_equal(rc, 0);
+			cfgpool_config_free(cfg);
+			continue;
+		}
+		assert_e2big(rc, &err, SMALL_LIMIT, file);
+		assert_null(cfg);
+	}
+}
+
+/* Without max_size the limit is CFGPOOL_DEFAULT_MAX_SIZE, checked before a byte is read. */
+static void default_size_limit_is_checked_before_reading(void **state)
+{
+	const size_t len = CFGPOOL_DEFAULT_MAX_SIZE + 1;
+	/* Reserved, never touched: reading any of it would show as this test's memory use. */
+	char *text = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	cfgpool_config_t *cfg = NULL;
+	cfgpool_error_t err;
+
+	assert_true(text != MAP_FAILED);
+	assert_true(CFGPOOL_DEFAULT_MAX_SIZE == (size_t)1 << 30);
+	cfgpool_error_init(&err);
+	assert_e2big(cfgpool_config_load_string(text, len, NULL, &cfg, &err), &err, CFGPOOL_DEFAULT_MAX_SIZE,
+		     "<string>");
+	assert_null(cfg);
+	munmap(text, len);
+}
+
+/* An endless source (no size to stat) is cut off just past the limit. */
+static void endless_source_is_e2big(void **state)
+{
+	cfgpool_load_opts_t opts = {.max_size = SMALL_LIMIT};
+	cfgpool_config_t *cfg = NULL;
+	cfgpool_error_t err;
+
+	cfgpool_error_init(&err);
+	assert_e2big(cfgpool_config_load_file("/dev/zero", &opts, &cfg, &err), &err, SMALL_LIMIT, "/dev/zero");
+	assert_null(cfg);
+}
+
+struct pipe_writer {
+	int fd;
+	const char *text;
+	size_t len;
+};
+
+static void *write_pipe(void *arg)
+{
+	struct pipe_writer *w = arg;
+
+	/* The reader may stop early and close its end: EPIPE (SIGPIPE is ignored) ends the write. */
+	for (size_t off = 0; off < w->len;) {
+		ssize_t n = write(w->fd, w->text + off, w->len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	close(w->fd);
+	return NULL;
+}
+
+/* A pipe has no size to stat either: the limit is checked as it is read. */
+static void pipe_at_the_size_limit_loads_and_one_more_byte_is_e2big(void **state)
+{
+	cfgpool_load_opts_t opts = {.max_size = SMALL_LIMIT};
+
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t len = SMALL_LIMIT; len <= SMALL_LIMIT + 1; len++) {
+		char *text = doc_of_size(len), path[64];
+		struct pipe_writer w = {.text = text, .len = len};
+		cfgpool_config_t *cfg = NULL;
+		cfgpool_error_t err;
+		pthread_t t;
+		int fds[2], rc;
+
+		assert_int_equal(pipe(fds), 0);
+		w.fd = fds[1];
+		assert_int_equal(pthread_create(&t, NULL, write_pipe, &w), 0);
+		snprintf(path, sizeof(path), "/dev/fd/%d", fds[0]);
+		cfgpool_error_init(&err);
+		rc = cfgpool_config_load_file(path, &opts, &cfg, &err);
+		close(fds[0]);
+		assert_int_equal(pthread_join(t, NULL), 0);
+		free(text);
+		if (len == SMALL_LIMIT) {
+			assert_int_equal(rc, 0);
+			assert_int_equal(cfgpool_config_source_size(cfg), SMALL_LIMIT);
+			cfgpool_config_free(cfg);
+			continue;
+		}
+		assert_e2big(rc, &err, SMALL_LIMIT, path);
+		assert_null(cfg);
+	}
+}
+
 /* --- a large document -------------------------------------------------------------------- */
 
 static double now_seconds(void)
@@ -838,6 +1183,7 @@ int main(void)
 	    cmocka_unit_test(missing_file_is_enoent_naming_the_file),
 	    cmocka_unit_test(directory_is_eisdir),
 	    cmocka_unit_test(path_through_a_regular_file_is_enotdir),
+	    cmocka_unit_test(symlink_loop_is_eloop_with_the_system_message),
 	    cmocka_unit_test(unreadable_file_is_eacces),
 	    cmocka_unit_test(file_load_reads_the_document),
 	    cmocka_unit_test(string_error_source_defaults_to_string_marker),
@@ -862,6 +1208,14 @@ int main(void)
 	    cmocka_unit_test(nesting_65_deep_objects_is_eloop_with_the_path),
 	    cmocka_unit_test(nesting_65_deep_arrays_is_eloop_with_the_path),
 	    cmocka_unit_test(nesting_far_beyond_the_limit_is_eloop),
+	    cmocka_unit_test(deep_nesting_is_eloop_on_a_64_kib_stack),
+	    cmocka_unit_test(nesting_64_deep_loads_on_a_64_kib_stack),
+	    cmocka_unit_test(syntax_error_before_deep_nesting_is_esyntax),
+	    cmocka_unit_test(string_at_the_size_limit_loads_and_one_more_byte_is_e2big),
+	    cmocka_unit_test(file_at_the_size_limit_loads_and_one_more_byte_is_e2big),
+	    cmocka_unit_test(default_size_limit_is_checked_before_reading),
+	    cmocka_unit_test(endless_source_is_e2big),
+	    cmocka_unit_test(pipe_at_the_size_limit_loads_and_one_more_byte_is_e2big),
 	    cmocka_unit_test(large_document_loads_and_reads_back),
 	};
 	const size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);

@@ -39,7 +39,12 @@ typedef enum cfgpool_type {
 	CFGPOOL_TYPE_OBJECT,
 } cfgpool_type_t;
 
-/* Objects and arrays nested deeper than this are rejected (-ELOOP, with the path). */
+/*
+ * Objects and arrays nested deeper than this are rejected with -ELOOP, the line and column of
+ * the first bracket past the limit and the path to it. The text is scanned for this before it
+ * is parsed, without recursion, so any thread stack that fits a 64-deep parse will do (a
+ * 64 KiB one does).
+ */
 #define CFGPOOL_MAX_DEPTH 64
 
 /*
@@ -72,12 +77,20 @@ typedef struct cfgpool_prep {
  *                block of preps[i]. Copied: the array need not outlive the call (but
  *                each preparer's `arg` must outlive the configurations it prepared).
  *  source        name used in errors for cfgpool_config_load_string(); default "<string>".
+ *  max_size      the most bytes of JSON text a load accepts; 0 means CFGPOOL_DEFAULT_MAX_SIZE.
+ *                A longer string, or a file whose size says it is longer, is refused
+ *                before a byte is read; a file without a size (a pipe, a device) is read
+ *                until one byte past the limit, then refused.
  */
 typedef struct cfgpool_load_opts {
 	const cfgpool_prep_t *preps;
 	size_t nprep;
 	const char *source;
+	size_t max_size;
 } cfgpool_load_opts_t;
+
+/* The size limit of a load whose options leave max_size 0: 1 GiB of JSON text. */
+#define CFGPOOL_DEFAULT_MAX_SIZE ((size_t)1 << 30)
 
 /*
  * Loads a configuration from a file or from a string of `len` bytes (need not be
@@ -86,14 +99,33 @@ typedef struct cfgpool_load_opts {
  * README) are errors. Everything outside `pool` is kept as it is.
  *
  * Thread-safe (no shared state). May block on file I/O. `opts` may be NULL.
- * Returns 0, or: -ENOENT/-EACCES/-EISDIR/... for the file, CFGPOOL_ESYNTAX (line and
- * column set), CFGPOOL_ESCHEMA/CFGPOOL_ETYPE/-ERANGE (path set), -ELOOP, -E2BIG (a document
- * over 4 GiB), -ENOMEM, or whatever a preparer returned.
+ * Returns 0, or: -ENOENT/-EACCES/-EISDIR/-ELOOP/... for the file (a symlink loop is -ELOOP;
+ * the message of a file error is the system's, "Too many levels of symbolic links"),
+ * CFGPOOL_ESYNTAX (line and column set), CFGPOOL_ESCHEMA/CFGPOOL_ETYPE/-ERANGE (path set),
+ * -ELOOP for nesting (path, line and column set), -E2BIG (a text longer than the options'
+ * max_size; the message names the source, the size and the limit), -ENOMEM, or whatever a
+ * preparer returned.
  */
 CFGPOOL_API int cfgpool_config_load_file(const char *path, const cfgpool_load_opts_t *opts, cfgpool_config_t **out,
 					 cfgpool_error_t *err);
 CFGPOOL_API int cfgpool_config_load_string(const char *text, size_t len, const cfgpool_load_opts_t *opts,
 					   cfgpool_config_t **out, cfgpool_error_t *err);
+
+/*
+ * jansson's allocator, which is process-wide. jansson 2.14 does not say when its parser runs
+ * out of memory, so when libcfgpool is loaded (an ELF constructor: before main() for a
+ * program linked with it) it calls json_set_alloc_funcs() once, with functions that forward
+ * every call to those installed before (libc's malloc and free, unless a constructor set
+ * others) and note a failure, so that a load which ran out of memory returns -ENOMEM, never
+ * CFGPOOL_ESYNTAX or a document with a value wrong. cfgpool never sets them again. A host
+ * must know:
+ *  - Its own json_set_alloc_funcs(), made after libcfgpool is loaded and before its first
+ *    jansson call (jansson's rule), replaces cfgpool's and is kept: loads allocate through
+ *    it. Running out of memory inside jansson is then -ENOMEM only where jansson leaves its
+ *    message empty (its first allocation, for one); elsewhere it may come out as
+ *    CFGPOOL_ESYNTAX, or (jansson's lexer drops a byte it cannot store) as a success.
+ *  - dlopen() of libcfgpool runs the constructor then: not while other threads use jansson.
+ */
 
 /*
  * Frees a configuration that was never published (a published one belongs to its holder).

@@ -69,12 +69,19 @@ enum {
 };
 
 /*
- * A human-readable message for any code (0 gives "success"). Never NULL; an unknown code
- * gives "unknown error". Thread-safe: returns a static string.
+ * A human-readable message for any code (0 gives "success"): the map's message for a code
+ * in it; for another negative errno value, the C library's (glibc's strerrordesc_np(),
+ * "Numerical argument out of domain" for -EDOM); "unknown error" for anything else, or for
+ * every code outside the map where the C library has no strerrordesc_np(). Never NULL.
+ * Thread-safe: returns a static string, the same whatever the locale.
  */
 CFGPOOL_API const char *cfgpool_strerror(int code);
 
-/* The code's symbolic name ("ENOENT", "ESYNTAX", ...; "OK" for 0, "UNKNOWN" otherwise). */
+/*
+ * The code's symbolic name: "ENOENT", "ESYNTAX", ... from the map; "OK" for 0; for another
+ * negative errno value the C library's name (strerrorname_np(): "EDOM"); "UNKNOWN"
+ * otherwise. Never NULL. Thread-safe: returns a static string.
+ */
 CFGPOOL_API const char *cfgpool_err_name(int code);
 
 #define CFGPOOL_ERROR_SOURCE_LEN 160
@@ -94,6 +101,11 @@ CFGPOOL_API const char *cfgpool_err_name(int code);
  *  source   the file path, or the name given for a string ("<string>" by default)
  *  path     the JSON path of the offending value ("pool.workers"), "" when none
  *  text     the message, without source or path: "expected an integer from 1 to 1024, got \"eight\""
+ *
+ * source, path and text are always valid UTF-8, whatever bytes they were made from (a file
+ * name, a key or value quoted from the input, a preparer's message): each byte that begins no
+ * valid sequence is written as the four characters \xNN, and a field that is too short is
+ * cut before a character or escape that does not fit whole.
  */
 typedef struct cfgpool_error {
 	int code;
@@ -116,10 +128,14 @@ CFGPOOL_API int cfgpool_error_set(cfgpool_error_t *err, int code, const char *pa
 	CFGPOOL_PRINTF(4, 5);
 
 /*
- * Formats the whole error on one line, like a compiler would:
+ * Formats the whole error on one line, like a compiler would: with a line, the code's
+ * message follows the location, then the path if there is one; without, the path follows:
  *   "config.json:3:22: JSON syntax error: '}' expected near '"pin"'"
+ *   "config.json:1:326: nesting too deep: a.b[2]: objects and arrays nest deeper than the limit of 64"
  *   "config.json: pool.workers: expected an integer from 1 to 1024, got \"eight\""
- * Writes at most `size` bytes including the NUL and returns `buf`.
+ * Writes at most `size` bytes including the NUL and returns `buf`. The line is valid UTF-8
+ * (invalid bytes as \xNN, even in fields a caller filled in itself), cut only between
+ * characters.
  */
 CFGPOOL_API char *cfgpool_error_format(const cfgpool_error_t *err, char *buf, size_t size);
 
