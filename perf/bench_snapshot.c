@@ -7,6 +7,10 @@
  * as soon as two threads read; RCU readers write only thread-local state.
  * Each sample times BATCH operations on every thread; the JSON line gives the median and
  * p99 over samples of the per-operation cost (thread 0's view).
+ * Built a second time as perf/bench_snapshot_dlopen (BENCH_DLOPEN): not linked with the
+ * library, it loads it with dlopen() as a plug-in host or a language binding does, from
+ * $CFGPOOL_LIB or .libs/libcfgpool.so, and calls it through the pointers dlsym() gives;
+ * thread-local storage may then live outside the static TLS block.
  */
 #include <cfgpool/cfgpool.h>
 #include <pthread.h>
@@ -14,6 +18,59 @@
 #include <stdbool.h>
 
 #include "bench.h"
+
+#ifdef BENCH_DLOPEN
+#include <dlfcn.h>
+
+/* The calls below go through these pointers, filled by load_library(). */
+static __typeof__(cfgpool_holder_create) *p_holder_create;
+static __typeof__(cfgpool_holder_destroy) *p_holder_destroy;
+static __typeof__(cfgpool_holder_reload_string) *p_holder_reload_string;
+static __typeof__(cfgpool_holder_read_begin) *p_holder_read_begin;
+static __typeof__(cfgpool_holder_read_end) *p_holder_read_end;
+static __typeof__(cfgpool_config_version) *p_config_version;
+#define cfgpool_holder_create p_holder_create
+#define cfgpool_holder_destroy p_holder_destroy
+#define cfgpool_holder_reload_string p_holder_reload_string
+#define cfgpool_holder_read_begin p_holder_read_begin
+#define cfgpool_holder_read_end p_holder_read_end
+#define cfgpool_config_version p_config_version
+#define LOADED " (dlopen)"
+
+static void *must_find(void *lib, const char *name)
+{
+	void *p = dlsym(lib, name);
+
+	if (p == NULL) {
+		fprintf(stderr, "bench_snapshot: %s\n", dlerror());
+		exit(1);
+	}
+	return p;
+}
+
+static void load_library(void)
+{
+	const char *path = getenv("CFGPOOL_LIB") ? getenv("CFGPOOL_LIB") : ".libs/libcfgpool.so";
+	void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+
+	if (lib == NULL) {
+		fprintf(stderr, "bench_snapshot: %s\n", dlerror());
+		exit(1);
+	}
+	/* POSIX makes a data pointer from dlsym() convertible to a function pointer. */
+	*(void **)&p_holder_create = must_find(lib, "cfgpool_holder_create");
+	*(void **)&p_holder_destroy = must_find(lib, "cfgpool_holder_destroy");
+	*(void **)&p_holder_reload_string = must_find(lib, "cfgpool_holder_reload_string");
+	*(void **)&p_holder_read_begin = must_find(lib, "cfgpool_holder_read_begin");
+	*(void **)&p_holder_read_end = must_find(lib, "cfgpool_holder_read_end");
+	*(void **)&p_config_version = must_find(lib, "cfgpool_config_version");
+}
+#else
+#define LOADED ""
+static void load_library(void)
+{
+}
+#endif
 
 #define BATCH 10000
 #define SAMPLES 301
@@ -121,12 +178,13 @@ static void measure(const char *config, read_fn fn, int threads, bool reload)
 
 int main(void)
 {
+	load_library();
 	if (cfgpool_holder_create(NULL, &holder) != 0 ||
 	    cfgpool_holder_reload_string(holder, doc, sizeof(doc) - 1, 0, NULL, NULL) != 0)
 		return 1;
-	measure("cfgpool read_begin+read_end, 1 reader", read_snapshot, 1, false);
-	measure("cfgpool read_begin+read_end, 2 readers", read_snapshot, 2, false);
-	measure("cfgpool read_begin+read_end, 1 reader + nonstop reloads", read_snapshot, 1, true);
+	measure("cfgpool read_begin+read_end, 1 reader" LOADED, read_snapshot, 1, false);
+	measure("cfgpool read_begin+read_end, 2 readers" LOADED, read_snapshot, 2, false);
+	measure("cfgpool read_begin+read_end, 1 reader + nonstop reloads" LOADED, read_snapshot, 1, true);
 	measure("peer: pthread_rwlock, 1 reader", read_rwlock, 1, false);
 	measure("peer: pthread_rwlock, 2 readers", read_rwlock, 2, false);
 	measure("peer: atomic refcount, 1 reader", read_refcount, 1, false);
