@@ -89,7 +89,7 @@ static int resolve(void *lib)
 
 /* What a host thread sees: the version and app.answer of the current snapshot. */
 struct seen {
-	cfgpool_holder_t *holder;
+	const cfgpool_holder_t *holder;
 	uint64_t version;
 	int64_t answer;
 	int rc;
@@ -106,7 +106,7 @@ static void *host_reader(void *arg)
 	return NULL;
 }
 
-static int read_from_host_thread(cfgpool_holder_t *holder, uint64_t version, int64_t answer)
+static int read_from_host_thread(const cfgpool_holder_t *holder, uint64_t version, int64_t answer)
 {
 	struct seen s = {.holder = holder};
 	pthread_t t;
