@@ -848,8 +848,9 @@ static void order_kept_over_thousands_of_lines(void **state)
 /* ------------------------------------------------------------------------------------------ */
 
 /*
- * Blank lines are not inputs, but they are lines of the file: "line" (and the id of an
- * input without one) is the input's line in the file, blank lines included.
+ * Blank lines (empty, or only JSON whitespace) are not inputs, but they are lines of the
+ * file: "line" (and the id of an input without one) is the input's line in the file, blank
+ * lines included.
  */
 static const bool blank_lines_count = true;
 
@@ -877,6 +878,9 @@ static const struct line_case {
     {BLANK, "", NULL, NULL},
     {BAD, "{}", NULL, "missing field \"spot\""},
     {BLANK, "\r", NULL, NULL},
+    /* Only JSON whitespace: not an input either, but a line. */
+    {BLANK, " \t  ", NULL, NULL},
+    {BLANK, "\t \r", NULL, NULL},
     {TOO_LONG, NULL, NULL, "longer than"},
     {BAD, "{\"id\": \"dup\", \"spot\": 100, \"spot\": 101, \"strike\": 95, \"maturity\": 1}", NULL, "invalid JSON"},
     {GOOD, "{\"id\": \"g3\", \"spot\": 110, \"strike\": 95, \"maturity\": 2, \"type\": \"call\"}", "\"g3\"", NULL},

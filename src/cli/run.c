@@ -242,6 +242,16 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Empty or only JSON whitespace: a line of the file, but not an input. */
+static bool is_blank(const char *text, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r')
+			return false;
+	}
+	return true;
+}
+
 /* Parses one line into the batch: a kernel input, or an error kept for its result. */
 static void add_line(struct run *r, const char *text, size_t len, bool too_long)
 {
@@ -598,7 +608,7 @@ int cli_run(int argc, char **argv)
 		}
 		got = next_line(&rd, timeout, &line, &len, &too_long);
 		if (got == LINE) {
-			if (!too_long && len == 0) {
+			if (!too_long && is_blank(line, len)) {
 				r.lines++; /* not an input, but still a line of the file */
 				continue;
 			}
