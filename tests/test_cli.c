@@ -1536,6 +1536,67 @@ static void line_length_limit_is_exact(void **state)
 	assert_string_equal(exact_from_pipe, "");
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* 10. Results that are not finite                                                            */
+/* ------------------------------------------------------------------------------------------ */
+
+/* An error line for input line `line`: no result, and a message containing `needle`. */
+static void assert_error_line(json_t *v, json_int_t line, const char *needle)
+{
+	json_t *err = member(v, "error");
+
+	assert_null(json_object_get(v, "result"));
+	assert_int_equal(integer(err, "line"), line);
+	assert_true(json_is_string(member(err, "message")));
+	assert_contains(json_string_value(member(err, "message")), needle);
+}
+
+/*
+ * JSON has no NaN or infinity: an output field that is not finite makes that input's answer
+ * an error naming the field, counted as a failure, and the inputs around it are answered
+ * as usual.
+ */
+static void non_finite_results_are_errors(void **state)
+{
+	static const struct {
+		const char *config, *input, *message;
+	} cases[] = {
+	    /* One path: the standard error of one sample is unknown. */
+	    {"{\"kernel\": {\"name\": \"mc_option\", \"rate\": 0, \"volatility\": 0.2, \"paths\": 1, \"seed\": 1}}",
+	     "\"spot\": 100, \"strike\": 95, \"maturity\": 1", "result field std_error is not finite (nan)"},
+	    /* A price that fits in a double whose squared payoffs do not. */
+	    {"{\"kernel\": {\"name\": \"mc_option\", \"rate\": 0, \"volatility\": 0.2, \"paths\": 100, \"seed\": 1}}",
+	     "\"spot\": 1e200, \"strike\": 95, \"maturity\": 1", "result field std_error is not finite"},
+	    /* Ten values of 1e308 add up past the largest double. */
+	    {"{\"kernel\": {\"name\": \"curve\", \"points\": [[0, 1e308], [1, 1e308]]}}", "\"seed\": 1, \"count\": 10",
+	     "result field sum is not finite (inf)"},
+	};
+	char cfg[PATH_MAX], input[PATH_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct buf in = {0};
+		struct proc *p;
+		json_t **v;
+		size_t n;
+
+		write_text(tmp_path(cfg, sizeof(cfg), "config.json"), cases[i].config);
+		buf_printf(&in, "{\"id\": \"bad\", %s}\n\n{\"id\": \"bad too\", %s}\n", cases[i].input, cases[i].input);
+		write_file(tmp_path(input, sizeof(input), "inputs.jsonl"), in.data, in.len);
+		p = run_to_end(20, "run", "-c", cfg, input, NULL);
+		assert_exit_status(p, 1);
+		n = parse_lines(p, &v);
+		assert_int_equal(n, 2);
+		assert_id_str(v[0], "bad");
+		assert_error_line(v[0], 1, cases[i].message);
+		assert_id_str(v[1], "bad too");
+		assert_error_line(v[1], 3, cases[i].message);
+		print_message("# %s\n", json_string_value(member(member(v[0], "error"), "message")));
+		free_lines(v, n);
+		buf_free(&in);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1548,6 +1609,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(usage, setup_world, teardown_world),
 	    cmocka_unit_test_setup_teardown(stats_flag, setup_world, teardown_world),
 	    cmocka_unit_test_setup_teardown(line_length_limit_is_exact, setup_world, teardown_world),
+    cmocka_unit_test_setup_teardown(non_finite_results_are_errors, setup_world, teardown_world),
 	};
 
 	/* A child that exits early must not kill the test with SIGPIPE while it is fed. */

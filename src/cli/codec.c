@@ -44,6 +44,41 @@ static int get_uint(json_t *obj, const char *field, uint64_t max, uint64_t *out,
 	return 0;
 }
 
+/* Adds `v` (a new reference, NULL when it could not be made) to the result object `o`. */
+static int put_member(json_t *o, const char *field, json_t *v, char *msg, size_t size)
+{
+	if (o == NULL || json_object_set_new(o, field, v) != 0) {
+		snprintf(msg, size, "out of memory encoding result field %s", field);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * JSON has no NaN or infinity (and jansson refuses to make them), so such a value cannot be
+ * written as a number: it is refused by name, and the input is answered with that error.
+ */
+static int put_real(json_t *o, const char *field, double v, char *msg, size_t size)
+{
+	if (!isfinite(v)) {
+		const char *what = isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
+
+		snprintf(msg, size, "result field %s is not finite (%s)", field, what);
+		return -1;
+	}
+	return put_member(o, field, json_real(v), msg, size);
+}
+
+/* The result object `o` when every field went in (failed == 0), else NULL. */
+static json_t *encoded(json_t *o, int failed)
+{
+	if (failed) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 static int option_decode(json_t *obj, void *input, char *msg, size_t size)
 {
 	cfgpool_option_input_t *in = input;
@@ -63,12 +98,14 @@ static int option_decode(json_t *obj, void *input, char *msg, size_t size)
 	return 0;
 }
 
-static json_t *option_encode(const void *output)
+static json_t *option_encode(const void *output, char *msg, size_t size)
 {
 	const cfgpool_option_output_t *out = output;
+	json_t *o = json_object();
 
-	return json_pack("{s:f, s:f, s:I}", "price", out->price, "std_error", out->std_error, "paths",
-			 (json_int_t)out->paths);
+	return encoded(o, put_real(o, "price", out->price, msg, size) ||
+			      put_real(o, "std_error", out->std_error, msg, size) ||
+			      put_member(o, "paths", json_integer((json_int_t)out->paths), msg, size));
 }
 
 static int spin_decode(json_t *obj, void *input, char *msg, size_t size)
@@ -78,9 +115,11 @@ static int spin_decode(json_t *obj, void *input, char *msg, size_t size)
 	return get_uint(obj, "iterations", UINT64_C(1) << 40, &in->iterations, msg, size);
 }
 
-static json_t *spin_encode(const void *output)
+static json_t *spin_encode(const void *output, char *msg, size_t size)
 {
-	return json_pack("{s:f}", "value", ((const cfgpool_spin_output_t *)output)->value);
+	json_t *o = json_object();
+
+	return encoded(o, put_real(o, "value", ((const cfgpool_spin_output_t *)output)->value, msg, size));
 }
 
 static int curve_decode(json_t *obj, void *input, char *msg, size_t size)
@@ -95,9 +134,11 @@ static int curve_decode(json_t *obj, void *input, char *msg, size_t size)
 	return 0;
 }
 
-static json_t *curve_encode(const void *output)
+static json_t *curve_encode(const void *output, char *msg, size_t size)
 {
-	return json_pack("{s:f}", "sum", ((const cfgpool_curve_output_t *)output)->sum);
+	json_t *o = json_object();
+
+	return encoded(o, put_real(o, "sum", ((const cfgpool_curve_output_t *)output)->sum, msg, size));
 }
 
 static const struct cli_codec codecs[] = {

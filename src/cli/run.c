@@ -287,37 +287,61 @@ static void add_line(struct run *r, const char *text, size_t len, bool too_long)
 	json_decref(obj);
 }
 
-/* Writes one result line for `it` to `mem`; takes the reference to `line_id`. */
-static void format_result(struct run *r, const struct item *it, json_t *line_id, const cfgpool_result_t *res,
-			  FILE *mem)
+/*
+ * The answer for `it`: its encoded output (a new reference), or NULL with the reason it
+ * failed in msg. Exactly one of the two, so no line can carry neither.
+ */
+static json_t *outcome(struct run *r, const struct item *it, const cfgpool_result_t *res, char *msg, size_t size)
 {
-	json_t *o = json_object();
+	json_t *result;
+
+	if (it->error[0] != '\0') {
+		snprintf(msg, size, "%s", it->error);
+		return NULL;
+	}
+	if (res->status != 0) {
+		snprintf(msg, size, "kernel %s: %s (%s)", r->kernel->name, cfgpool_strerror(res->status),
+			 cfgpool_err_name(res->status));
+		return NULL;
+	}
+	result = r->codec->encode(r->outputs + it->slot * r->kernel->output_size, msg, size);
+	if (result == NULL && msg[0] == '\0')
+		snprintf(msg, size, "result could not be encoded");
+	return result;
+}
+
+/*
+ * Writes one result line for `it` to `mem`; takes the reference to `line_id`. Returns true
+ * when the line is an error. A line that cannot be built (no memory) is still written, as
+ * an error with a fixed message.
+ */
+static bool format_result(struct run *r, const struct item *it, json_t *line_id, const cfgpool_result_t *res, FILE *mem)
+{
+	char msg[sizeof(it->error) + 64] = "";
+	json_t *result = outcome(r, it, res, msg, sizeof(msg));
+	json_int_t version = (json_int_t)(res ? res->version : cfgpool_pool_version(r->pool));
+	/* An input that never reached the kernel took no time; one that ran did, whatever came of it. */
+	json_t *elapsed = it->error[0] != '\0' ? json_integer(0) : json_real((double)res->elapsed_ns / 1000.0);
+	json_t *o;
 	char *text;
 
-	json_object_set_new(o, "id", line_id);
-	if (it->error[0] != '\0') {
-		json_object_set_new(o, "config_version", json_integer((json_int_t)cfgpool_pool_version(r->pool)));
-		json_object_set_new(o, "elapsed_us", json_integer(0));
-		json_object_set_new(o, "error", json_pack("{s:I, s:s}", "line", (json_int_t)it->line, "message", it->error));
-	} else {
-		json_object_set_new(o, "config_version", json_integer((json_int_t)res->version));
-		json_object_set_new(o, "elapsed_us", json_real((double)res->elapsed_ns / 1000.0));
-		if (res->status == 0) {
-			json_object_set_new(o, "result",
-					    r->codec->encode(r->outputs + it->slot * r->kernel->output_size));
-		} else {
-			char msg[256];
-
-			snprintf(msg, sizeof(msg), "kernel %s: %s (%s)", r->kernel->name, cfgpool_strerror(res->status),
-				 cfgpool_err_name(res->status));
-			json_object_set_new(o, "error", json_pack("{s:I, s:s}", "line", (json_int_t)it->line, "message", msg));
-		}
-	}
+	if (result != NULL)
+		o = json_pack("{s:o, s:I, s:o, s:o}", "id", line_id, "config_version", version, "elapsed_us", elapsed,
+			      "result", result);
+	else
+		o = json_pack("{s:o, s:I, s:o, s:{s:I, s:s}}", "id", line_id, "config_version", version, "elapsed_us",
+			      elapsed, "error", "line", (json_int_t)it->line, "message", msg);
 	text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12));
-	fputs(text ? text : "{}", mem);
-	fputc('\n', mem);
+	if (text != NULL)
+		fprintf(mem, "%s\n", text);
+	else
+		fprintf(mem,
+			"{\"id\":%lu,\"config_version\":%lld,\"elapsed_us\":0,"
+			"\"error\":{\"line\":%lu,\"message\":\"out of memory\"}}\n",
+			it->line, (long long)version, it->line);
 	free(text);
 	json_decref(o);
+	return text == NULL || result == NULL;
 }
 
 static int write_all(int fd, const char *buf, size_t len)
@@ -370,9 +394,8 @@ static int flush_batch(struct run *r)
 		cfgpool_result_t *res = it->error[0] ? NULL : &r->results[it->slot];
 
 		it->id = NULL; /* the result line takes the reference */
-		if (it->error[0] != '\0' || res->status != 0)
+		if (format_result(r, it, id, res, mem))
 			r->failed++;
-		format_result(r, it, id, res, mem);
 	}
 	fclose(mem);
 	pthread_mutex_lock(&out_lock);
