@@ -18,7 +18,7 @@
  * Lines the tests expect from run.c, checked here: results are
  *   {"id": ID, "config_version": V, "elapsed_us": T, "result": {...}}
  *   {"id": ID, "config_version": V, "elapsed_us": 0, "error": {"line": L, "message": M}}
- * with ID the input's "id" member or its line number.
+ * with ID the text of the input's "id" member as written, or its line number.
  */
 #define _GNU_SOURCE
 
@@ -1597,6 +1597,87 @@ static void non_finite_results_are_errors(void **state)
 	}
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* 11. Ids echoed as written                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * An id comes back byte for byte as the input wrote it: no rounding of reals, no decoding
+ * of escapes, its spacing kept. Each case is an input line around its id; NULL: no id.
+ */
+static void ids_echoed_as_written(void **state)
+{
+	static const struct {
+		const char *line; /* "%s" stands for the contract */
+		const char *id;   /* the text expected after {"id": in the result line */
+	} cases[] = {
+	    {"{\"id\": 0.1234567890123456789, %s}", "0.1234567890123456789"},
+	    {"{\"id\":1e2,%s}", "1e2"},
+	    {"{\"id\": -0.0, %s}", "-0.0"},
+	    {"{\"id\": 1.5E+300 , %s}", "1.5E+300"},
+	    {"{\"id\": \"caf\\u00e9\", %s}", "\"caf\\u00e9\""},
+	    {"{\"id\": \"a \\\"quoted\\\" }{ ][ \\\\\", %s}", "\"a \\\"quoted\\\" }{ ][ \\\\\""},
+	    {"{\"id\": {\"b\": [1, 2.50, {\"c\": null}], \"d\": \"}\"}, %s}",
+	     "{\"b\": [1, 2.50, {\"c\": null}], \"d\": \"}\"}"},
+	    {"{\"id\": [], %s}", "[]"},
+	    {"{\"id\": null, %s}", "null"},
+	    {"{\"id\": true, %s}", "true"},
+	    /* The top-level member, not one of the same name further in, nor one named "idx". */
+	    {"{\"x\": {\"id\": 1}, \"idx\": 2, \"ids\": [\"id\"], \"id\": 3.0, %s}", "3.0"},
+	    /* The member's name may itself be written with escapes. */
+	    {"{%s, \"\\u0069d\": 7.70}", "7.70"},
+	    /* After the kernel's fields, with the tab and CR of a hand-edited line. */
+	    {"{%s,\t\"id\"\t:\t\"last\"\t}\r", "\"last\""},
+	    {"{%s}", NULL},
+	    /* A line that fails still has its id echoed. */
+	    {"{\"id\": 2.000000000000000000001, \"spot\": -1, \"strike\": 95, \"maturity\": 1}",
+	     "2.000000000000000000001"},
+	};
+	char cfg[PATH_MAX], input[PATH_MAX];
+	struct buf in = {0};
+	const char *out;
+	struct proc *p;
+	json_t **v;
+	size_t n;
+
+	(void)state;
+	option_config(cfg, sizeof(cfg), "config.json", FAST_PATHS, 42);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *at = strstr(cases[i].line, "%s");
+
+		if (at == NULL) {
+			buf_printf(&in, "%s\n", cases[i].line);
+			continue;
+		}
+		buf_append(&in, cases[i].line, (size_t)(at - cases[i].line));
+		buf_printf(&in, "%s%s\n", contract, at + 2);
+	}
+	write_file(tmp_path(input, sizeof(input), "inputs.jsonl"), in.data, in.len);
+	p = run_to_end(20, "run", "-c", cfg, input, NULL);
+	assert_exit_status(p, 1); /* the last case fails on purpose */
+	n = parse_lines(p, &v); /* every line is still one JSON object */
+	assert_int_equal(n, sizeof(cases) / sizeof(cases[0]));
+	free_lines(v, n);
+
+	out = buf_str(&p->o);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *nl = strchr(out, '\n');
+		char want[256];
+
+		if (cases[i].id != NULL)
+			snprintf(want, sizeof(want), "{\"id\":%s,\"config_version\":1,", cases[i].id);
+		else
+			snprintf(want, sizeof(want), "{\"id\":%zu,\"config_version\":1,", i + 1);
+		if (strncmp(out, want, strlen(want)) != 0) {
+			print_error("input line %zu: expected the result to start %s, got %.*s\n", i + 1, want,
+				    (int)(nl - out), out);
+			fail();
+		}
+		out = nl + 1;
+	}
+	buf_free(&in);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1610,6 +1691,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(stats_flag, setup_world, teardown_world),
 	    cmocka_unit_test_setup_teardown(line_length_limit_is_exact, setup_world, teardown_world),
     cmocka_unit_test_setup_teardown(non_finite_results_are_errors, setup_world, teardown_world),
+    cmocka_unit_test_setup_teardown(ids_echoed_as_written, setup_world, teardown_world),
 	};
 
 	/* A child that exits early must not kill the test with SIGPIPE while it is fed. */

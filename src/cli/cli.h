@@ -22,6 +22,14 @@ struct cli_codec {
 
 const struct cli_codec *cli_codec_find(const char *kernel);
 
+/*
+ * The byte span [*start, *stop) of the value of the top-level member `key` of the JSON
+ * object in text[0, len), as written there (escapes in the key are decoded, so "\u0069d"
+ * is "id"). The text must be an object jansson accepted; any other bytes are read safely,
+ * never past len. Returns 0, or -1 when no such member was found.
+ */
+int cli_json_member_span(const char *text, size_t len, const char *key, size_t *start, size_t *stop);
+
 /* Subcommands: each returns the process's exit status. */
 int cli_run(int argc, char **argv);
 int cli_check(int argc, char **argv);

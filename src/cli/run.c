@@ -213,7 +213,8 @@ static int next_line(struct reader *r, int timeout_ms, char **line, size_t *len,
 
 struct item {
 	unsigned long line; /* from 1 */
-	json_t *id;         /* the input's id, or the line number */
+	char *id;           /* the text of the input's id as written in its line, or NULL */
+	size_t id_len;
 	char error[256];    /* non-empty: malformed input */
 	size_t slot;        /* index among the valid inputs */
 };
@@ -252,6 +253,27 @@ static bool is_blank(const char *text, size_t len)
 	return true;
 }
 
+/*
+ * Keeps the text of the line's id, byte for byte: jansson would print it again in its own
+ * way (reals rounded, escapes decoded). Only if the text cannot be found, which the skipper
+ * rules out for a line jansson accepted, is the id printed by jansson, at full precision.
+ */
+static bool copy_id(struct item *it, const char *text, size_t len, const json_t *id)
+{
+	size_t start, stop;
+
+	if (cli_json_member_span(text, len, "id", &start, &stop) == 0) {
+		it->id = strndup(text + start, stop - start);
+		it->id_len = stop - start;
+	} else {
+		it->id = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(17));
+		it->id_len = it->id ? strlen(it->id) : 0;
+	}
+	if (it->id == NULL)
+		snprintf(it->error, sizeof(it->error), "out of memory keeping the id");
+	return it->id != NULL;
+}
+
 /* Parses one line into the batch: a kernel input, or an error kept for its result. */
 static void add_line(struct run *r, const char *text, size_t len, bool too_long)
 {
@@ -276,7 +298,10 @@ static void add_line(struct run *r, const char *text, size_t len, bool too_long)
 		json_decref(obj);
 		return;
 	}
-	it->id = json_incref(json_object_get(obj, "id"));
+	if (json_object_get(obj, "id") != NULL && !copy_id(it, text, len, json_object_get(obj, "id"))) {
+		json_decref(obj);
+		return;
+	}
 	it->slot = r->nvalid;
 	if (r->codec->decode(obj, r->inputs + r->nvalid * r->kernel->input_size, it->error, sizeof(it->error)) != 0) {
 		if (it->error[0] == '\0')
@@ -311,11 +336,11 @@ static json_t *outcome(struct run *r, const struct item *it, const cfgpool_resul
 }
 
 /*
- * Writes one result line for `it` to `mem`; takes the reference to `line_id`. Returns true
- * when the line is an error. A line that cannot be built (no memory) is still written, as
- * an error with a fixed message.
+ * Writes one result line for `it` to `mem` and returns true when it is an error. The id
+ * goes first, as the text it was written as; jansson writes the rest. A line that cannot
+ * be built (no memory) is still written, as an error with a fixed message.
  */
-static bool format_result(struct run *r, const struct item *it, json_t *line_id, const cfgpool_result_t *res, FILE *mem)
+static bool format_result(struct run *r, const struct item *it, const cfgpool_result_t *res, FILE *mem)
 {
 	char msg[sizeof(it->error) + 64] = "";
 	json_t *result = outcome(r, it, res, msg, sizeof(msg));
@@ -325,20 +350,22 @@ static bool format_result(struct run *r, const struct item *it, json_t *line_id,
 	json_t *o;
 	char *text;
 
+	if (it->id != NULL)
+		fprintf(mem, "{\"id\":%.*s,", (int)it->id_len, it->id);
+	else
+		fprintf(mem, "{\"id\":%lu,", it->line);
 	if (result != NULL)
-		o = json_pack("{s:o, s:I, s:o, s:o}", "id", line_id, "config_version", version, "elapsed_us", elapsed,
-			      "result", result);
+		o = json_pack("{s:I, s:o, s:o}", "config_version", version, "elapsed_us", elapsed, "result", result);
 	else
-		o = json_pack("{s:o, s:I, s:o, s:{s:I, s:s}}", "id", line_id, "config_version", version, "elapsed_us",
-			      elapsed, "error", "line", (json_int_t)it->line, "message", msg);
+		o = json_pack("{s:I, s:o, s:{s:I, s:s}}", "config_version", version, "elapsed_us", elapsed, "error",
+			      "line", (json_int_t)it->line, "message", msg);
 	text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12));
+	/* The object's members without its opening brace follow the id. */
 	if (text != NULL)
-		fprintf(mem, "%s\n", text);
+		fprintf(mem, "%s\n", text + 1);
 	else
-		fprintf(mem,
-			"{\"id\":%lu,\"config_version\":%lld,\"elapsed_us\":0,"
-			"\"error\":{\"line\":%lu,\"message\":\"out of memory\"}}\n",
-			it->line, (long long)version, it->line);
+		fprintf(mem, "\"config_version\":%lld,\"elapsed_us\":0,\"error\":{\"line\":%lu,\"message\":\"%s\"}}\n",
+			(long long)version, it->line, "out of memory");
 	free(text);
 	json_decref(o);
 	return text == NULL || result == NULL;
@@ -390,12 +417,12 @@ static int flush_batch(struct run *r)
 		return -ENOMEM;
 	for (size_t i = 0; i < r->nitems; i++) {
 		struct item *it = &r->items[i];
-		json_t *id = it->id ? it->id : json_integer((json_int_t)it->line);
 		cfgpool_result_t *res = it->error[0] ? NULL : &r->results[it->slot];
 
-		it->id = NULL; /* the result line takes the reference */
-		if (format_result(r, it, id, res, mem))
+		if (format_result(r, it, res, mem))
 			r->failed++;
+		free(it->id);
+		it->id = NULL;
 	}
 	fclose(mem);
 	pthread_mutex_lock(&out_lock);
