@@ -1089,12 +1089,9 @@ static void sighup_mid_stream(void **state)
 /* 4. SIGTERM mid-stream                                                                      */
 /* ------------------------------------------------------------------------------------------ */
 
-/* Every line whole and a JSON object, and the ids exactly "i0".."i<K-1>"; returns K. */
-static size_t assert_prefix(const struct proc *p)
+/* Lines v[0, k) are the successful results of ids exactly "i0".."i<K-1>". */
+static void assert_results_in_order(json_t **v, size_t k)
 {
-	json_t **v;
-	size_t k = parse_lines(p, &v);
-
 	for (size_t i = 0; i < k; i++) {
 		char id[32];
 
@@ -1102,6 +1099,15 @@ static size_t assert_prefix(const struct proc *p)
 		assert_id_str(v[i], id);
 		assert_result(v[i], 1);
 	}
+}
+
+/* Every line whole and a JSON object, and the ids exactly "i0".."i<K-1>"; returns K. */
+static size_t assert_prefix(const struct proc *p)
+{
+	json_t **v;
+	size_t k = parse_lines(p, &v);
+
+	assert_results_in_order(v, k);
 	free_lines(v, k);
 	return k;
 }
@@ -1678,6 +1684,80 @@ static void ids_echoed_as_written(void **state)
 	buf_free(&in);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* 12. SIGTERM answers every line already read                                                */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Waits until the child has read everything written to its stdin pipe. */
+static void wait_pipe_drained(const struct proc *p, double base)
+{
+	double deadline = deadline_in(base);
+	int queued;
+
+	for (;;) {
+		assert_int_equal(ioctl(p->in, FIONREAD, &queued), 0);
+		if (queued == 0)
+			return;
+		if (now_s() > deadline) {
+			print_error("cfgpool left %d bytes of its input unread for %.1f s\n", queued,
+				    base * test_timeout_multiplier());
+			fail();
+		}
+		sleep_s(0.001);
+	}
+}
+
+/*
+ * Lines waiting in a pipe are all read at once into cfgpool's buffer; a SIGTERM then must
+ * not drop them: every complete line read gets its answer, and a last line cut short (its
+ * newline not yet written) gets an error saying so, since it too was taken from the pipe.
+ * The kernel is slowed down so that most lines are still unanswered when the signal lands.
+ */
+static void sigterm_answers_every_line_read(void **state)
+{
+	size_t n = test_scaled(400, 100);
+	char cfg[PATH_MAX];
+
+	(void)state;
+	option_config(cfg, sizeof(cfg), "config.json", 50000, 42);
+	for (int cut = 0; cut < 2; cut++) {
+		struct buf in = {0};
+		size_t before, k;
+		struct proc *p;
+		json_t **v;
+
+		option_inputs(&in, n);
+		if (cut)
+			buf_printf(&in, "{\"id\": \"cut\", \"spot\": 100, ");
+		assert_true(in.len < 65536); /* a pipe's default capacity: the writes cannot block */
+		p = spawn(STDIN_PIPE, "run", "-c", cfg, NULL);
+		write_bytes(p, in.data, in.len);
+		wait_pipe_drained(p, 10);
+		before = count_lines(&p->o);
+		assert_int_equal(kill(p->pid, SIGTERM), 0);
+		finish(p, 60);
+		k = parse_lines(p, &v);
+		print_message("# SIGTERM with %zu lines read%s: %zu answered (%zu before the signal)\n", n,
+			      cut ? " and one cut short" : "", k, before);
+		if (k != n + (size_t)cut) {
+			print_error("%zu answers for %zu lines read\n", k, n + (size_t)cut);
+			show_streams(p);
+			fail();
+		}
+		assert_results_in_order(v, n);
+		if (cut) {
+			assert_int_equal(integer(v[n], "id"), n + 1);
+			assert_error_line(v[n], (json_int_t)n + 1, "cut short");
+			/* The cut line failed, so the run did: the same status as without a signal. */
+			assert_exit_status(p, 1);
+		} else {
+			assert_exit_status(p, 0);
+		}
+		free_lines(v, k);
+		buf_free(&in);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1692,6 +1772,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(line_length_limit_is_exact, setup_world, teardown_world),
     cmocka_unit_test_setup_teardown(non_finite_results_are_errors, setup_world, teardown_world),
     cmocka_unit_test_setup_teardown(ids_echoed_as_written, setup_world, teardown_world),
+    cmocka_unit_test_setup_teardown(sigterm_answers_every_line_read, setup_world, teardown_world),
 	};
 
 	/* A child that exits early must not kill the test with SIGPIPE while it is fed. */

@@ -7,8 +7,9 @@
  * arrived, runs each batch with cfgpool_pool_map() and writes its results with one
  * write() sequence under out_lock. A signal thread owns SIGHUP, SIGINT and SIGTERM
  * (blocked everywhere else): SIGHUP asks for a reload, the first SIGINT/SIGTERM asks the
- * main thread to stop reading and finish what it read, a second one takes out_lock (so no
- * result line is ever cut in half) and exits at once, dropping queued work.
+ * main thread to stop reading and answer every line already in its buffer, a second one
+ * takes out_lock (so no result line is ever cut in half) and exits at once, dropping
+ * queued work.
  */
 #include "config.h"
 
@@ -115,18 +116,26 @@ struct reader {
 	char *buf;
 	size_t start, len, cap; /* unread bytes are buf[start, start+len) */
 	bool eof;
+	bool stopped;  /* no more read(): what the buffer holds is all there is */
 	bool skipping; /* inside an over-long line, dropping bytes up to its newline */
 };
 
 enum { LINE, TIMEOUT, END, WOKEN, READ_ERROR };
 
-/* Moves one complete line (or the last unterminated one at EOF) out of the buffer. */
-static bool take_line(struct reader *r, char **line, size_t *len)
+/* What a LINE is: the whole line, or one that is answered without being parsed. */
+enum { WHOLE, TOO_LONG, CUT_SHORT };
+
+/*
+ * Moves one complete line (or the last unterminated one at EOF or stop) out of the buffer;
+ * *cut tells a line that ends only because the reading stopped.
+ */
+static bool take_line(struct reader *r, char **line, size_t *len, bool *cut)
 {
 	char *nl = memchr(r->buf + r->start, '\n', r->len);
 
-	if (nl == NULL && !(r->eof && r->len > 0))
+	if (nl == NULL && !((r->eof || r->stopped) && r->len > 0))
 		return false;
+	*cut = nl == NULL && !r->eof;
 	*line = r->buf + r->start;
 	*len = nl ? (size_t)(nl - *line) : r->len;
 	if (*len > 0 && (*line)[*len - 1] == '\r')
@@ -137,38 +146,44 @@ static bool take_line(struct reader *r, char **line, size_t *len)
 }
 
 /*
- * Returns LINE with *line (valid until the next call; *too_long set for a line over
- * MAX_LINE bytes, whose bytes are dropped), TIMEOUT after timeout_ms (-1: none), END,
- * WOKEN when the signal thread wrote to the pipe, or READ_ERROR.
+ * Returns LINE with *line (valid until the next call) and *kind: WHOLE, TOO_LONG for a
+ * line over MAX_LINE bytes (its bytes are dropped), or CUT_SHORT for the unterminated rest
+ * of the buffer once the reading has stopped. Otherwise TIMEOUT after timeout_ms (-1:
+ * none), END (at EOF, or when stopped and the buffer is empty), WOKEN when the signal
+ * thread wrote to the pipe, or READ_ERROR. Once stopped, it never reads or waits again.
  */
-static int next_line(struct reader *r, int timeout_ms, char **line, size_t *len, bool *too_long)
+static int next_line(struct reader *r, int timeout_ms, char **line, size_t *len, int *kind)
 {
-	*too_long = false;
+	bool cut;
+
+	*kind = WHOLE;
 	for (;;) {
-		if (!r->skipping && take_line(r, line, len)) {
+		if (!r->skipping && take_line(r, line, len, &cut)) {
 			/* However the bytes arrived, the limit is the same. */
 			if (*len > MAX_LINE) {
-				*too_long = true;
+				*kind = TOO_LONG;
 				*line = NULL;
 				*len = 0;
+			} else if (cut) {
+				*kind = CUT_SHORT;
 			}
 			return LINE;
 		}
 		if (r->skipping) {
 			char *nl = memchr(r->buf + r->start, '\n', r->len);
 
-			if (nl != NULL || r->eof) {
+			if (nl != NULL || r->eof || r->stopped) {
 				r->len -= nl ? (size_t)(nl - (r->buf + r->start)) + 1 : r->len;
 				r->start = nl ? (size_t)(nl - r->buf) + 1 : 0;
 				r->skipping = false;
-				*too_long = true;
+				*kind = TOO_LONG;
 				*line = NULL;
 				*len = 0;
 				return LINE;
 			}
 			r->start = r->len = 0;
 		}
-		if (r->eof)
+		if (r->eof || r->stopped)
 			return END;
 		/* Make room: move the partial line to the front; a line too long is skipped. */
 		if (r->start > 0) {
@@ -275,7 +290,7 @@ static bool copy_id(struct item *it, const char *text, size_t len, const json_t 
 }
 
 /* Parses one line into the batch: a kernel input, or an error kept for its result. */
-static void add_line(struct run *r, const char *text, size_t len, bool too_long)
+static void add_line(struct run *r, const char *text, size_t len, int kind)
 {
 	struct item *it = &r->items[r->nitems++];
 	json_error_t je;
@@ -284,8 +299,13 @@ static void add_line(struct run *r, const char *text, size_t len, bool too_long)
 	it->line = ++r->lines;
 	it->id = NULL;
 	it->error[0] = '\0';
-	if (too_long) {
+	if (kind == TOO_LONG) {
 		snprintf(it->error, sizeof(it->error), "line longer than %u bytes", MAX_LINE);
+		return;
+	}
+	if (kind == CUT_SHORT) {
+		/* Its bytes were taken from the input, so it is answered, but it is not all of a line. */
+		snprintf(it->error, sizeof(it->error), "line cut short: the input stopped before its newline");
 		return;
 	}
 	obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
@@ -475,8 +495,10 @@ static void usage(FILE *f)
 	      "  -h, --help            this help\n"
 	      "\n"
 	      "SIGHUP reloads CONFIG (a broken file is reported and the old one stays).\n"
-	      "SIGINT/SIGTERM: stop reading, finish what was read, exit 0; a second one exits at once.\n"
-	      "Exit status: 0 every input succeeded, 1 some failed, 2 usage or configuration error.\n",
+	      "SIGINT/SIGTERM: stop reading and answer every line already read (an unterminated last\n"
+	      "one with an error); a second one exits at once.\n"
+	      "Exit status, with or without a signal: 0 every input succeeded, 1 some failed, 2 usage\n"
+	      "or configuration error.\n",
 	      f);
 }
 
@@ -645,26 +667,27 @@ int cli_run(int argc, char **argv)
 		int timeout = -1, got;
 		char *line;
 		size_t len;
-		bool too_long;
+		int kind;
 
 		if (atomic_exchange(&reload_requested, false))
 			reload(&r);
+		/* Finish what was read: every line already in the buffer, and no more read(). */
 		if (atomic_load(&stop_requested))
-			break;
+			rd.stopped = true;
 		if (r.nitems > 0) {
 			uint64_t now = now_ns();
 
 			timeout = now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
 		}
-		got = next_line(&rd, timeout, &line, &len, &too_long);
+		got = next_line(&rd, timeout, &line, &len, &kind);
 		if (got == LINE) {
-			if (!too_long && is_blank(line, len)) {
+			if (kind != TOO_LONG && is_blank(line, len)) {
 				r.lines++; /* not an input, but still a line of the file */
 				continue;
 			}
 			if (r.nitems == 0)
 				deadline = now_ns() + (uint64_t)r.s.linger_ms * 1000000u;
-			add_line(&r, line, len, too_long);
+			add_line(&r, line, len, kind);
 			if (r.nitems < r.s.batch)
 				continue;
 		} else if (got == WOKEN) {
@@ -681,7 +704,6 @@ int cli_run(int argc, char **argv)
 		if (got == END || got == READ_ERROR)
 			break;
 	}
-	/* Finish what was read (a stop request lands here with a partial batch). */
 	if (flush_batch(&r) != 0)
 		r.status = EXIT_SOME_FAILED;
 	show_progress(&r, true);
