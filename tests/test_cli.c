@@ -3,9 +3,10 @@
  * streams. Order of results over thousands of lines, batch sizes and INPUT as a file;
  * malformed lines answered in their place; SIGHUP reloads (a broken file kept out, a good
  * one taken in) while a stream is open; SIGTERM mid-stream leaves a whole prefix, and a
- * second one during a slow batch exits at once without a cut line; a FIFO fed slowly is
- * answered within the linger time; `check`; usage and exit statuses; --stats; the limit
- * on the length of an input line.
+ * second one during a slow batch exits at once without a cut line, as it does while the
+ * output is stalled; a FIFO fed slowly is answered within the linger time; `check`; usage
+ * and exit statuses; --stats; the limit on the length of an input line; results that are
+ * not finite; ids echoed as written; every line read answered after a SIGTERM.
  *
  * The binary is $CFGPOOL_BIN (set by `make check`), else ../cfgpool next to this file's
  * directory, which is right when the program is run by hand from the top of an in-tree
@@ -1193,7 +1194,8 @@ static void sigterm_mid_stream(void **state)
 
 	/*
 	 * A second SIGTERM while the results of a big batch are being written to a reader that
-	 * has stalled: the exit waits for the write, so the lines are whole, all of them.
+	 * has stalled (and never reads again): exit at once all the same, with 128 + 15. Only
+	 * this forced exit may leave a partial last line; the lines before it are whole.
 	 */
 	n = test_scaled(4000, 1000);
 	option_inputs(&in, n);
@@ -1204,16 +1206,27 @@ static void sigterm_mid_stream(void **state)
 	sleep_s(0.05);
 	assert_int_equal(kill(p->pid, SIGTERM), 0);
 	sleep_s(0.05);
+	t0 = now_s();
 	assert_int_equal(kill(p->pid, SIGTERM), 0);
-	sleep_s(0.05);
+	while (still_running(p) && now_s() - t0 < 2.0 * test_timeout_multiplier())
+		sleep_s(0.001);
+	dt = now_s() - t0;
+	if (!p->reaped) {
+		print_error("still running %.1f s after the second SIGTERM, its output stalled\n", dt);
+		fail();
+	}
+	print_message("# second SIGTERM during a stalled write: exited after %.1f ms\n", dt * 1e3);
+	assert_exit_status(p, 128 + SIGTERM);
 	finish(p, 10);
 	join_feeder(f);
-	if (!(WIFEXITED(p->status) && (WEXITSTATUS(p->status) == 0 || WEXITSTATUS(p->status) == 128 + SIGTERM)))
-		assert_exit_status(p, 128 + SIGTERM);
+	if (p->o.len > 0 && p->o.data[p->o.len - 1] != '\n') {
+		const char *nl = memrchr(p->o.data, '\n', p->o.len);
+
+		p->o.len = nl ? (size_t)(nl + 1 - p->o.data) : 0; /* the cut line is allowed here only */
+	}
 	k = assert_prefix(p);
-	print_message("# second SIGTERM during a stalled write: exit status %d, %zu of %zu lines\n",
-		      WEXITSTATUS(p->status), k, n);
-	assert_int_equal(k, n);
+	print_message("# %zu of %zu lines whole before the forced exit\n", k, n);
+	assert_true(k < n);
 	buf_free(&in);
 }
 

@@ -8,8 +8,8 @@
  * write() sequence under out_lock. A signal thread owns SIGHUP, SIGINT and SIGTERM
  * (blocked everywhere else): SIGHUP asks for a reload, the first SIGINT/SIGTERM asks the
  * main thread to stop reading and answer every line already in its buffer, a second one
- * takes out_lock (so no result line is ever cut in half) and exits at once, dropping
- * queued work.
+ * exits at once, dropping queued work (taking out_lock if it is free, so that a result
+ * line is cut only if one was being written then).
  */
 #include "config.h"
 
@@ -44,7 +44,7 @@ struct settings {
 static atomic_bool reload_requested;
 static atomic_bool stop_requested;
 static int wake_pipe[2] = {-1, -1};
-/* Held while result lines are written, so a hard exit never cuts one. */
+/* Held while result lines are written, so a forced exit between writes cuts none. */
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ------------------------------------------------------------------------------------------ */
@@ -66,8 +66,13 @@ static void *signal_thread(void *arg)
 		} else if (++stops == 1) {
 			atomic_store(&stop_requested, true);
 		} else {
-			/* Second signal: leave now, but never in the middle of a result line. */
-			pthread_mutex_lock(&out_lock);
+			/*
+			 * Second signal: leave now. When no write is under way, out_lock keeps one
+			 * from starting, so no line is cut; when one is, it may be blocked for ever
+			 * on a reader that stalled, so waiting for it could mean never leaving: the
+			 * last line may then be cut, the one case where that is allowed.
+			 */
+			(void)pthread_mutex_trylock(&out_lock);
 			_exit(128 + sig);
 		}
 		if (write(wake_pipe[1], "x", 1) < 0 && errno != EAGAIN)
@@ -496,7 +501,8 @@ static void usage(FILE *f)
 	      "\n"
 	      "SIGHUP reloads CONFIG (a broken file is reported and the old one stays).\n"
 	      "SIGINT/SIGTERM: stop reading and answer every line already read (an unterminated last\n"
-	      "one with an error); a second one exits at once.\n"
+	      "one with an error); a second one exits at once, even if standard output is blocked,\n"
+	      "and the last line written may then be cut.\n"
 	      "Exit status, with or without a signal: 0 every input succeeded, 1 some failed, 2 usage\n"
 	      "or configuration error.\n",
 	      f);
