@@ -1553,6 +1553,19 @@ static void line_length_limit_is_exact(void **state)
 		print_error("a line of exactly %u bytes from a pipe was refused: %s\n", MAX_LINE, exact_from_pipe);
 	assert_contains(over_from_file, "longer than");
 	assert_string_equal(exact_from_pipe, "");
+
+	/* The CR of a CRLF line is not counted: MAX_LINE bytes and "\r\n" from a file is taken. */
+	too_long_input(&big, MAX_LINE, "crlf");
+	buf_append(&big, "\r\n", 2);
+	buf_append(&big, after, strlen(after));
+	write_file(tmp_path(input, sizeof(input), "crlf.jsonl"), big.data, big.len);
+	p = run_to_end(20, "run", "-c", cfg, input, NULL);
+	first_outcome(p, exact_from_pipe, sizeof(exact_from_pipe));
+	assert_string_equal(exact_from_pipe, "");
+	buf_free(&big);
+
+	/* The limit the help states is the one in force. */
+	assert_contains(buf_str(&run_to_end(10, "run", "--help", NULL)->o), "1048576 bytes");
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -29,6 +29,8 @@
 #include "cli.h"
 
 #define MAX_LINE (1u << 20)
+/* The help text and the man page state the number. */
+_Static_assert(MAX_LINE == 1048576, "say the new limit in usage() and cfgpool.1");
 #define MAX_BATCH 65536
 
 struct settings {
@@ -488,7 +490,9 @@ static void usage(FILE *f)
 	fputs("Usage: cfgpool run -c CONFIG [OPTION]... [INPUT]\n"
 	      "Read JSON Lines inputs from INPUT (or standard input when absent or -), run the\n"
 	      "kernel named in CONFIG on each with a pool of pinned workers, and write one JSON\n"
-	      "Lines result per input to standard output, in input order:\n"
+	      "Lines result per input to standard output, in input order. An input line holds at most\n"
+	      "1048576 bytes (1 MiB) before its newline, a CR before the newline not counted; a longer\n"
+	      "one is answered with an error and skipped. Results:\n"
 	      "  {\"id\": ..., \"config_version\": N, \"elapsed_us\": T, \"result\": {...}}\n"
 	      "  {\"id\": ..., \"config_version\": N, \"elapsed_us\": 0, \"error\": {\"line\": L, \"message\": \"...\"}}\n"
 	      "\n"
