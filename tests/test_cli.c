@@ -39,6 +39,8 @@
 
 #include "helpers.h"
 
+#include "cli/cli.h"
+
 /* run.c's limit on an input line, in bytes without the newline. */
 #define MAX_LINE (1u << 20)
 
@@ -1784,6 +1786,97 @@ static void sigterm_answers_every_line_read(void **state)
 	}
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* 13. A failed item's message, and the id's span, called directly                            */
+/* ------------------------------------------------------------------------------------------ */
+
+#define FLAT_CURVE (-4100)
+
+static const char *fake_strerror(int code)
+{
+	return code == FLAT_CURVE ? "the curve is flat" : NULL;
+}
+
+/*
+ * A kernel's own message wins where it has one; cfgpool_strerror() fills in for the codes
+ * it has none for and for a kernel without the member. Through the binary, a built-in
+ * kernel's failure reads the same way.
+ */
+static void kernel_error_messages(void **state)
+{
+	const cfgpool_kernel_t with = {.name = "fake", .strerror = fake_strerror}, without = {.name = "plain"};
+	char msg[256], want[256], cfg[PATH_MAX], input[PATH_MAX];
+	static const char line[] = "{\"id\": \"huge\", \"spot\": 1e308, \"strike\": 95, \"maturity\": 1}\n";
+	struct proc *p;
+	json_t **v;
+	size_t n;
+
+	(void)state;
+	cli_kernel_error(&with, FLAT_CURVE, msg, sizeof(msg));
+	assert_string_equal(msg, "kernel fake: the curve is flat (UNKNOWN)");
+	cli_kernel_error(&with, -ERANGE, msg, sizeof(msg));
+	snprintf(want, sizeof(want), "kernel fake: %s (ERANGE)", cfgpool_strerror(-ERANGE));
+	assert_string_equal(msg, want);
+	cli_kernel_error(&without, FLAT_CURVE, msg, sizeof(msg));
+	snprintf(want, sizeof(want), "kernel plain: %s (UNKNOWN)", cfgpool_strerror(FLAT_CURVE));
+	assert_string_equal(msg, want);
+
+	/* A spot so large that the paths overflow: mc_option's run fails with -ERANGE. */
+	option_config(cfg, sizeof(cfg), "config.json", FAST_PATHS, 42);
+	write_text(tmp_path(input, sizeof(input), "inputs.jsonl"), line);
+	p = run_to_end(20, "run", "-c", cfg, input, NULL);
+	assert_exit_status(p, 1);
+	n = parse_lines(p, &v);
+	assert_int_equal(n, 1);
+	snprintf(want, sizeof(want), "kernel mc_option: %s (ERANGE)", cfgpool_strerror(-ERANGE));
+	assert_error_line(v[0], 1, want);
+	print_message("# %s\n", json_string_value(member(member(v[0], "error"), "message")));
+	free_lines(v, n);
+}
+
+/* Texts that are not what the skipper expects: it finds nothing and stays inside them. */
+static void id_span_on_broken_text(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *span; /* NULL: not found */
+	} cases[] = {
+	    {"", NULL},
+	    {"{", NULL},
+	    {"[\"id\", 1]", NULL},
+	    {"{\"id\"", NULL},
+	    {"{\"id\":", ""},
+	    {"{\"id\": \"abc", "\"abc"},
+	    {"{\"id\": [1, {\"a\": \"]\"", "[1, {\"a\": \"]\""},
+	    {"{\"i\\", NULL},
+	    {"{\"a\": }, \"id\": 1}", NULL},
+	    {"{\"a\": \"\\\\\", \"id\": 5}", "5"},
+	    {"{\"id\": 1}", "1"},
+	    {" \t{\"\\u0069d\"\n:\n{}}", "{}"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t len = strlen(cases[i].text), start = 0, stop = 0;
+		/* An exact-size copy, so that a read past the end is caught by a sanitizer or valgrind. */
+		char *text = malloc(len ? len : 1);
+		int rc;
+
+		assert_non_null(text);
+		memcpy(text, cases[i].text, len);
+		rc = cli_json_member_span(text, len, "id", &start, &stop);
+		if (cases[i].span == NULL) {
+			assert_int_equal(rc, -1);
+		} else {
+			assert_int_equal(rc, 0);
+			assert_true(start <= stop && stop <= len);
+			assert_int_equal(stop - start, strlen(cases[i].span));
+			assert_memory_equal(text + start, cases[i].span, stop - start);
+		}
+		free(text);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1799,6 +1892,8 @@ int main(void)
     cmocka_unit_test_setup_teardown(non_finite_results_are_errors, setup_world, teardown_world),
     cmocka_unit_test_setup_teardown(ids_echoed_as_written, setup_world, teardown_world),
     cmocka_unit_test_setup_teardown(sigterm_answers_every_line_read, setup_world, teardown_world),
+    cmocka_unit_test_setup_teardown(kernel_error_messages, setup_world, teardown_world),
+    cmocka_unit_test(id_span_on_broken_text),
 	};
 
 	/* A child that exits early must not kill the test with SIGPIPE while it is fed. */

@@ -23,6 +23,12 @@ struct cli_codec {
 const struct cli_codec *cli_codec_find(const char *kernel);
 
 /*
+ * "kernel NAME: MESSAGE (CODE_NAME)" for an item that `kernel` failed with `code`: the
+ * kernel's own message when it has one for the code, else cfgpool_strerror()'s.
+ */
+void cli_kernel_error(const cfgpool_kernel_t *kernel, int code, char *msg, size_t size);
+
+/*
  * The byte span [*start, *stop) of the value of the top-level member `key` of the JSON
  * object in text[0, len), as written there (escapes in the key are decoded, so "\u0069d"
  * is "id"). The text must be an object jansson accepted; any other bytes are read safely,

@@ -248,6 +248,14 @@ int cli_json_member_span(const char *text, size_t len, const char *key, size_t *
 	}
 }
 
+void cli_kernel_error(const cfgpool_kernel_t *kernel, int code, char *msg, size_t size)
+{
+	const char *text = kernel->strerror != NULL ? kernel->strerror(code) : NULL;
+
+	snprintf(msg, size, "kernel %s: %s (%s)", kernel->name, text != NULL ? text : cfgpool_strerror(code),
+		 cfgpool_err_name(code));
+}
+
 const struct cli_codec *cli_codec_find(const char *kernel)
 {
 	for (size_t i = 0; i < sizeof(codecs) / sizeof(codecs[0]); i++) {

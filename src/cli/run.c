@@ -352,8 +352,8 @@ static json_t *outcome(struct run *r, const struct item *it, const cfgpool_resul
 		return NULL;
 	}
 	if (res->status != 0) {
-		snprintf(msg, size, "kernel %s: %s (%s)", r->kernel->name, cfgpool_strerror(res->status),
-			 cfgpool_err_name(res->status));
+		/* Every status here is the kernel's: the batches have no deadline and are never cancelled. */
+		cli_kernel_error(r->kernel, res->status, msg, size);
 		return NULL;
 	}
 	result = r->codec->encode(r->outputs + it->slot * r->kernel->output_size, msg, size);
