@@ -1273,8 +1273,10 @@ static void fifo_fed_slowly(void **state)
 		double limit = k == 0 ? linger + 1.0 * test_timeout_multiplier() : gap * test_timeout_multiplier();
 		int n = snprintf(line, sizeof(line), "{\"id\": \"i%zu\", %s}\n", k, contract);
 
-		assert_int_equal(write(fd, line, (size_t)n), n);
+		/* The clock is read first: a test thread descheduled after its write would otherwise
+		 * see a late t_write and an answer that seems to come before the linger time. */
 		t_write = now_s();
+		assert_int_equal(write(fd, line, (size_t)n), n);
 		if (!lines_by(p, k + 1, t_write + limit)) {
 			print_error("line %zu not answered within %.0f ms\n", k + 1, limit * 1e3);
 			show_streams(p);
