@@ -494,7 +494,7 @@ static void usage(FILE *f)
 	      "1048576 bytes (1 MiB) before its newline, a CR before the newline not counted; a longer\n"
 	      "one is answered with an error and skipped. Results:\n"
 	      "  {\"id\": ..., \"config_version\": N, \"elapsed_us\": T, \"result\": {...}}\n"
-	      "  {\"id\": ..., \"config_version\": N, \"elapsed_us\": 0, \"error\": {\"line\": L, \"message\": \"...\"}}\n"
+	      "  {\"id\": ..., \"config_version\": N, \"elapsed_us\": T, \"error\": {\"line\": L, \"message\": \"...\"}}\n"
 	      "\n"
 	      "  -c, --config FILE     the configuration (required)\n"
 	      "  -b, --batch N         inputs per batch (default: one per worker)\n"
