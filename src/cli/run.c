@@ -42,7 +42,12 @@ struct settings {
 	bool stats;
 };
 
-/* Set by the signal thread, read by the main thread. */
+/*
+ * Set by the signal thread, read by the main thread. Each is a request on its own and
+ * publishes no other data, so relaxed orders suffice: the write to wake_pipe that follows
+ * each store, and the main thread's poll() that sees it, are what make the main thread
+ * look again.
+ */
 static atomic_bool reload_requested;
 static atomic_bool stop_requested;
 static int wake_pipe[2] = {-1, -1};
@@ -64,9 +69,9 @@ static void *signal_thread(void *arg)
 		if (sigwait(set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			atomic_store(&reload_requested, true);
+			atomic_store_explicit(&reload_requested, true, memory_order_relaxed);
 		} else if (++stops == 1) {
-			atomic_store(&stop_requested, true);
+			atomic_store_explicit(&stop_requested, true, memory_order_relaxed);
 		} else {
 			/*
 			 * Second signal: leave now. When no write is under way, out_lock keeps one
@@ -679,10 +684,10 @@ int cli_run(int argc, char **argv)
 		size_t len;
 		int kind;
 
-		if (atomic_exchange(&reload_requested, false))
+		if (atomic_exchange_explicit(&reload_requested, false, memory_order_relaxed))
 			reload(&r);
 		/* Finish what was read: every line already in the buffer, and no more read(). */
-		if (atomic_load(&stop_requested))
+		if (atomic_load_explicit(&stop_requested, memory_order_relaxed))
 			rd.stopped = true;
 		if (r.nitems > 0) {
 			uint64_t now = now_ns();
