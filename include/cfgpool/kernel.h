@@ -27,6 +27,9 @@
  *               one version) and returns 0 or a negative code, which becomes that item's
  *               status; the pool goes on with other items. It may run concurrently on every
  *               worker: it must not write anything shared without synchronization.
+ *  strerror     the kernel's own message for a negative code its run returned, or NULL to
+ *               fall back to cfgpool_strerror(); the member itself may be NULL. Called from
+ *               any thread, concurrently; the string must stay valid as long as the kernel.
  *
  * input_size and output_size are the sizes in bytes of one input and one output struct,
  * the default strides of cfgpool_pool_map().
@@ -65,6 +68,7 @@ typedef struct cfgpool_kernel {
 	int (*worker_init)(const cfgpool_config_t *config, const void *params, unsigned worker, void **state);
 	void (*worker_fini)(void *state, unsigned worker);
 	int (*run)(const cfgpool_task_ctx_t *ctx, const void *input, void *output);
+	const char *(*strerror)(int code);
 } cfgpool_kernel_t;
 
 /*

@@ -13,11 +13,28 @@ struct cli_codec {
 	const char *example; /* an input line, for messages */
 	/* Fills `input` from a JSON object; on failure writes why into msg and returns -1. */
 	int (*decode)(json_t *obj, void *input, char *msg, size_t size);
-	/* A new JSON object of the output's fields. */
-	json_t *(*encode)(const void *output);
+	/*
+	 * A new JSON object of the output's fields; NULL, with why in msg, when one cannot be
+	 * written (a value that is not finite, or no memory).
+	 */
+	json_t *(*encode)(const void *output, char *msg, size_t size);
 };
 
 const struct cli_codec *cli_codec_find(const char *kernel);
+
+/*
+ * "kernel NAME: MESSAGE (CODE_NAME)" for an item that `kernel` failed with `code`: the
+ * kernel's own message when it has one for the code, else cfgpool_strerror()'s.
+ */
+void cli_kernel_error(const cfgpool_kernel_t *kernel, int code, char *msg, size_t size);
+
+/*
+ * The byte span [*start, *stop) of the value of the top-level member `key` of the JSON
+ * object in text[0, len), as written there (escapes in the key are decoded, so "\u0069d"
+ * is "id"). The text must be an object jansson accepted; any other bytes are read safely,
+ * never past len. Returns 0, or -1 when no such member was found.
+ */
+int cli_json_member_span(const char *text, size_t len, const char *key, size_t *start, size_t *stop);
 
 /* Subcommands: each returns the process's exit status. */
 int cli_run(int argc, char **argv);

@@ -7,8 +7,9 @@
  * arrived, runs each batch with cfgpool_pool_map() and writes its results with one
  * write() sequence under out_lock. A signal thread owns SIGHUP, SIGINT and SIGTERM
  * (blocked everywhere else): SIGHUP asks for a reload, the first SIGINT/SIGTERM asks the
- * main thread to stop reading and finish what it read, a second one takes out_lock (so no
- * result line is ever cut in half) and exits at once, dropping queued work.
+ * main thread to stop reading and answer every line already in its buffer, a second one
+ * exits at once, dropping queued work (taking out_lock if it is free, so that a result
+ * line is cut only if one was being written then).
  */
 #include "config.h"
 
@@ -28,6 +29,8 @@
 #include "cli.h"
 
 #define MAX_LINE (1u << 20)
+/* The help text and the man page state the number. */
+_Static_assert(MAX_LINE == 1048576, "say the new limit in usage() and cfgpool.1");
 #define MAX_BATCH 65536
 
 struct settings {
@@ -39,11 +42,16 @@ struct settings {
 	bool stats;
 };
 
-/* Set by the signal thread, read by the main thread. */
+/*
+ * Set by the signal thread, read by the main thread. Each is a request on its own and
+ * publishes no other data, so relaxed orders suffice: the write to wake_pipe that follows
+ * each store, and the main thread's poll() that sees it, are what make the main thread
+ * look again.
+ */
 static atomic_bool reload_requested;
 static atomic_bool stop_requested;
 static int wake_pipe[2] = {-1, -1};
-/* Held while result lines are written, so a hard exit never cuts one. */
+/* Held while result lines are written, so a forced exit between writes cuts none. */
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ------------------------------------------------------------------------------------------ */
@@ -61,12 +69,17 @@ static void *signal_thread(void *arg)
 		if (sigwait(set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			atomic_store(&reload_requested, true);
+			atomic_store_explicit(&reload_requested, true, memory_order_relaxed);
 		} else if (++stops == 1) {
-			atomic_store(&stop_requested, true);
+			atomic_store_explicit(&stop_requested, true, memory_order_relaxed);
 		} else {
-			/* Second signal: leave now, but never in the middle of a result line. */
-			pthread_mutex_lock(&out_lock);
+			/*
+			 * Second signal: leave now. When no write is under way, out_lock keeps one
+			 * from starting, so no line is cut; when one is, it may be blocked for ever
+			 * on a reader that stalled, so waiting for it could mean never leaving: the
+			 * last line may then be cut, the one case where that is allowed.
+			 */
+			(void)pthread_mutex_trylock(&out_lock);
 			_exit(128 + sig);
 		}
 		if (write(wake_pipe[1], "x", 1) < 0 && errno != EAGAIN)
@@ -115,18 +128,26 @@ struct reader {
 	char *buf;
 	size_t start, len, cap; /* unread bytes are buf[start, start+len) */
 	bool eof;
+	bool stopped;  /* no more read(): what the buffer holds is all there is */
 	bool skipping; /* inside an over-long line, dropping bytes up to its newline */
 };
 
 enum { LINE, TIMEOUT, END, WOKEN, READ_ERROR };
 
-/* Moves one complete line (or the last unterminated one at EOF) out of the buffer. */
-static bool take_line(struct reader *r, char **line, size_t *len)
+/* What a LINE is: the whole line, or one that is answered without being parsed. */
+enum { WHOLE, TOO_LONG, CUT_SHORT };
+
+/*
+ * Moves one complete line (or the last unterminated one at EOF or stop) out of the buffer;
+ * *cut tells a line that ends only because the reading stopped.
+ */
+static bool take_line(struct reader *r, char **line, size_t *len, bool *cut)
 {
 	char *nl = memchr(r->buf + r->start, '\n', r->len);
 
-	if (nl == NULL && !(r->eof && r->len > 0))
+	if (nl == NULL && !((r->eof || r->stopped) && r->len > 0))
 		return false;
+	*cut = nl == NULL && !r->eof;
 	*line = r->buf + r->start;
 	*len = nl ? (size_t)(nl - *line) : r->len;
 	if (*len > 0 && (*line)[*len - 1] == '\r')
@@ -137,38 +158,44 @@ static bool take_line(struct reader *r, char **line, size_t *len)
 }
 
 /*
- * Returns LINE with *line (valid until the next call; *too_long set for a line over
- * MAX_LINE bytes, whose bytes are dropped), TIMEOUT after timeout_ms (-1: none), END,
- * WOKEN when the signal thread wrote to the pipe, or READ_ERROR.
+ * Returns LINE with *line (valid until the next call) and *kind: WHOLE, TOO_LONG for a
+ * line over MAX_LINE bytes (its bytes are dropped), or CUT_SHORT for the unterminated rest
+ * of the buffer once the reading has stopped. Otherwise TIMEOUT after timeout_ms (-1:
+ * none), END (at EOF, or when stopped and the buffer is empty), WOKEN when the signal
+ * thread wrote to the pipe, or READ_ERROR. Once stopped, it never reads or waits again.
  */
-static int next_line(struct reader *r, int timeout_ms, char **line, size_t *len, bool *too_long)
+static int next_line(struct reader *r, int timeout_ms, char **line, size_t *len, int *kind)
 {
-	*too_long = false;
+	bool cut;
+
+	*kind = WHOLE;
 	for (;;) {
-		if (!r->skipping && take_line(r, line, len)) {
+		if (!r->skipping && take_line(r, line, len, &cut)) {
 			/* However the bytes arrived, the limit is the same. */
 			if (*len > MAX_LINE) {
-				*too_long = true;
+				*kind = TOO_LONG;
 				*line = NULL;
 				*len = 0;
+			} else if (cut) {
+				*kind = CUT_SHORT;
 			}
 			return LINE;
 		}
 		if (r->skipping) {
 			char *nl = memchr(r->buf + r->start, '\n', r->len);
 
-			if (nl != NULL || r->eof) {
+			if (nl != NULL || r->eof || r->stopped) {
 				r->len -= nl ? (size_t)(nl - (r->buf + r->start)) + 1 : r->len;
 				r->start = nl ? (size_t)(nl - r->buf) + 1 : 0;
 				r->skipping = false;
-				*too_long = true;
+				*kind = TOO_LONG;
 				*line = NULL;
 				*len = 0;
 				return LINE;
 			}
 			r->start = r->len = 0;
 		}
-		if (r->eof)
+		if (r->eof || r->stopped)
 			return END;
 		/* Make room: move the partial line to the front; a line too long is skipped. */
 		if (r->start > 0) {
@@ -213,7 +240,8 @@ static int next_line(struct reader *r, int timeout_ms, char **line, size_t *len,
 
 struct item {
 	unsigned long line; /* from 1 */
-	json_t *id;         /* the input's id, or the line number */
+	char *id;           /* the text of the input's id as written in its line, or NULL */
+	size_t id_len;
 	char error[256];    /* non-empty: malformed input */
 	size_t slot;        /* index among the valid inputs */
 };
@@ -242,8 +270,39 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Empty or only JSON whitespace: a line of the file, but not an input. */
+static bool is_blank(const char *text, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r')
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Keeps the text of the line's id, byte for byte: jansson would print it again in its own
+ * way (reals rounded, escapes decoded). Only if the text cannot be found, which the skipper
+ * rules out for a line jansson accepted, is the id printed by jansson, at full precision.
+ */
+static bool copy_id(struct item *it, const char *text, size_t len, const json_t *id)
+{
+	size_t start, stop;
+
+	if (cli_json_member_span(text, len, "id", &start, &stop) == 0) {
+		it->id = strndup(text + start, stop - start);
+		it->id_len = stop - start;
+	} else {
+		it->id = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(17));
+		it->id_len = it->id ? strlen(it->id) : 0;
+	}
+	if (it->id == NULL)
+		snprintf(it->error, sizeof(it->error), "out of memory keeping the id");
+	return it->id != NULL;
+}
+
 /* Parses one line into the batch: a kernel input, or an error kept for its result. */
-static void add_line(struct run *r, const char *text, size_t len, bool too_long)
+static void add_line(struct run *r, const char *text, size_t len, int kind)
 {
 	struct item *it = &r->items[r->nitems++];
 	json_error_t je;
@@ -252,8 +311,13 @@ static void add_line(struct run *r, const char *text, size_t len, bool too_long)
 	it->line = ++r->lines;
 	it->id = NULL;
 	it->error[0] = '\0';
-	if (too_long) {
+	if (kind == TOO_LONG) {
 		snprintf(it->error, sizeof(it->error), "line longer than %u bytes", MAX_LINE);
+		return;
+	}
+	if (kind == CUT_SHORT) {
+		/* Its bytes were taken from the input, so it is answered, but it is not all of a line. */
+		snprintf(it->error, sizeof(it->error), "line cut short: the input stopped before its newline");
 		return;
 	}
 	obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
@@ -266,7 +330,10 @@ static void add_line(struct run *r, const char *text, size_t len, bool too_long)
 		json_decref(obj);
 		return;
 	}
-	it->id = json_incref(json_object_get(obj, "id"));
+	if (json_object_get(obj, "id") != NULL && !copy_id(it, text, len, json_object_get(obj, "id"))) {
+		json_decref(obj);
+		return;
+	}
 	it->slot = r->nvalid;
 	if (r->codec->decode(obj, r->inputs + r->nvalid * r->kernel->input_size, it->error, sizeof(it->error)) != 0) {
 		if (it->error[0] == '\0')
@@ -277,37 +344,63 @@ static void add_line(struct run *r, const char *text, size_t len, bool too_long)
 	json_decref(obj);
 }
 
-/* Writes one result line for `it` to `mem`; takes the reference to `line_id`. */
-static void format_result(struct run *r, const struct item *it, json_t *line_id, const cfgpool_result_t *res,
-			  FILE *mem)
+/*
+ * The answer for `it`: its encoded output (a new reference), or NULL with the reason it
+ * failed in msg. Exactly one of the two, so no line can carry neither.
+ */
+static json_t *outcome(struct run *r, const struct item *it, const cfgpool_result_t *res, char *msg, size_t size)
 {
-	json_t *o = json_object();
+	json_t *result;
+
+	if (it->error[0] != '\0') {
+		snprintf(msg, size, "%s", it->error);
+		return NULL;
+	}
+	if (res->status != 0) {
+		/* Every status here is the kernel's: the batches have no deadline and are never cancelled. */
+		cli_kernel_error(r->kernel, res->status, msg, size);
+		return NULL;
+	}
+	result = r->codec->encode(r->outputs + it->slot * r->kernel->output_size, msg, size);
+	if (result == NULL && msg[0] == '\0')
+		snprintf(msg, size, "result could not be encoded");
+	return result;
+}
+
+/*
+ * Writes one result line for `it` to `mem` and returns true when it is an error. The id
+ * goes first, as the text it was written as; jansson writes the rest. A line that cannot
+ * be built (no memory) is still written, as an error with a fixed message.
+ */
+static bool format_result(struct run *r, const struct item *it, const cfgpool_result_t *res, FILE *mem)
+{
+	char msg[sizeof(it->error) + 64] = "";
+	json_t *result = outcome(r, it, res, msg, sizeof(msg));
+	json_int_t version = (json_int_t)(res ? res->version : cfgpool_pool_version(r->pool));
+	/* An input that never reached the kernel took no time; one that ran did, whatever came of it. */
+	json_t *elapsed = it->error[0] != '\0' ? json_integer(0) : json_real((double)res->elapsed_ns / 1000.0);
+	json_t *o;
 	char *text;
 
-	json_object_set_new(o, "id", line_id);
-	if (it->error[0] != '\0') {
-		json_object_set_new(o, "config_version", json_integer((json_int_t)cfgpool_pool_version(r->pool)));
-		json_object_set_new(o, "elapsed_us", json_integer(0));
-		json_object_set_new(o, "error", json_pack("{s:I, s:s}", "line", (json_int_t)it->line, "message", it->error));
-	} else {
-		json_object_set_new(o, "config_version", json_integer((json_int_t)res->version));
-		json_object_set_new(o, "elapsed_us", json_real((double)res->elapsed_ns / 1000.0));
-		if (res->status == 0) {
-			json_object_set_new(o, "result",
-					    r->codec->encode(r->outputs + it->slot * r->kernel->output_size));
-		} else {
-			char msg[256];
-
-			snprintf(msg, sizeof(msg), "kernel %s: %s (%s)", r->kernel->name, cfgpool_strerror(res->status),
-				 cfgpool_err_name(res->status));
-			json_object_set_new(o, "error", json_pack("{s:I, s:s}", "line", (json_int_t)it->line, "message", msg));
-		}
-	}
+	if (it->id != NULL)
+		fprintf(mem, "{\"id\":%.*s,", (int)it->id_len, it->id);
+	else
+		fprintf(mem, "{\"id\":%lu,", it->line);
+	if (result != NULL)
+		o = json_pack("{s:I, s:o, s:o}", "config_version", version, "elapsed_us", elapsed, "result", result);
+	else
+		o = json_pack("{s:I, s:o, s:{s:I, s:s}}", "config_version", version, "elapsed_us", elapsed, "error",
+			      "line", (json_int_t)it->line, "message", msg);
 	text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12));
-	fputs(text ? text : "{}", mem);
-	fputc('\n', mem);
+	/* The object's members without its opening brace follow the id. */
+	if (text != NULL)
+		fprintf(mem, "%s\n", text + 1);
+	else
+		fprintf(mem, "\"config_version\":%lld,\"elapsed_us\":0,\"error\":{\"line\":%lu,\"message\":\"%s\"}}\n",
+			(long long)version, it->line, "out of memory");
 	free(text);
 	json_decref(o);
+	return text == NULL || result == NULL;
 }
 
 static int write_all(int fd, const char *buf, size_t len)
@@ -356,13 +449,12 @@ static int flush_batch(struct run *r)
 		return -ENOMEM;
 	for (size_t i = 0; i < r->nitems; i++) {
 		struct item *it = &r->items[i];
-		json_t *id = it->id ? it->id : json_integer((json_int_t)it->line);
 		cfgpool_result_t *res = it->error[0] ? NULL : &r->results[it->slot];
 
-		it->id = NULL; /* the result line takes the reference */
-		if (it->error[0] != '\0' || res->status != 0)
+		if (format_result(r, it, res, mem))
 			r->failed++;
-		format_result(r, it, id, res, mem);
+		free(it->id);
+		it->id = NULL;
 	}
 	fclose(mem);
 	pthread_mutex_lock(&out_lock);
@@ -403,9 +495,11 @@ static void usage(FILE *f)
 	fputs("Usage: cfgpool run -c CONFIG [OPTION]... [INPUT]\n"
 	      "Read JSON Lines inputs from INPUT (or standard input when absent or -), run the\n"
 	      "kernel named in CONFIG on each with a pool of pinned workers, and write one JSON\n"
-	      "Lines result per input to standard output, in input order:\n"
+	      "Lines result per input to standard output, in input order. An input line holds at most\n"
+	      "1048576 bytes (1 MiB) before its newline, a CR before the newline not counted; a longer\n"
+	      "one is answered with an error and skipped. Results:\n"
 	      "  {\"id\": ..., \"config_version\": N, \"elapsed_us\": T, \"result\": {...}}\n"
-	      "  {\"id\": ..., \"config_version\": N, \"elapsed_us\": 0, \"error\": {\"line\": L, \"message\": \"...\"}}\n"
+	      "  {\"id\": ..., \"config_version\": N, \"elapsed_us\": T, \"error\": {\"line\": L, \"message\": \"...\"}}\n"
 	      "\n"
 	      "  -c, --config FILE     the configuration (required)\n"
 	      "  -b, --batch N         inputs per batch (default: one per worker)\n"
@@ -415,8 +509,11 @@ static void usage(FILE *f)
 	      "  -h, --help            this help\n"
 	      "\n"
 	      "SIGHUP reloads CONFIG (a broken file is reported and the old one stays).\n"
-	      "SIGINT/SIGTERM: stop reading, finish what was read, exit 0; a second one exits at once.\n"
-	      "Exit status: 0 every input succeeded, 1 some failed, 2 usage or configuration error.\n",
+	      "SIGINT/SIGTERM: stop reading and answer every line already read (an unterminated last\n"
+	      "one with an error); a second one exits at once, even if standard output is blocked,\n"
+	      "and the last line written may then be cut.\n"
+	      "Exit status, with or without a signal: 0 every input succeeded, 1 some failed, 2 usage\n"
+	      "or configuration error.\n",
 	      f);
 }
 
@@ -585,26 +682,27 @@ int cli_run(int argc, char **argv)
 		int timeout = -1, got;
 		char *line;
 		size_t len;
-		bool too_long;
+		int kind;
 
-		if (atomic_exchange(&reload_requested, false))
+		if (atomic_exchange_explicit(&reload_requested, false, memory_order_relaxed))
 			reload(&r);
-		if (atomic_load(&stop_requested))
-			break;
+		/* Finish what was read: every line already in the buffer, and no more read(). */
+		if (atomic_load_explicit(&stop_requested, memory_order_relaxed))
+			rd.stopped = true;
 		if (r.nitems > 0) {
 			uint64_t now = now_ns();
 
 			timeout = now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
 		}
-		got = next_line(&rd, timeout, &line, &len, &too_long);
+		got = next_line(&rd, timeout, &line, &len, &kind);
 		if (got == LINE) {
-			if (!too_long && len == 0) {
+			if (kind != TOO_LONG && is_blank(line, len)) {
 				r.lines++; /* not an input, but still a line of the file */
 				continue;
 			}
 			if (r.nitems == 0)
 				deadline = now_ns() + (uint64_t)r.s.linger_ms * 1000000u;
-			add_line(&r, line, len, too_long);
+			add_line(&r, line, len, kind);
 			if (r.nitems < r.s.batch)
 				continue;
 		} else if (got == WOKEN) {
@@ -621,7 +719,6 @@ int cli_run(int argc, char **argv)
 		if (got == END || got == READ_ERROR)
 			break;
 	}
-	/* Finish what was read (a stop request lands here with a partial batch). */
 	if (flush_batch(&r) != 0)
 		r.status = EXIT_SOME_FAILED;
 	show_progress(&r, true);
