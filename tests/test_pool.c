@@ -35,6 +35,8 @@
 #include <time.h>
 
 #include "helpers.h"
+/* One test plays a stalled producer on the pool's own queue. */
+#include "pool.h"
 
 #define BLOCK_LIVE 0x4c495645u
 #define BLOCK_DEAD 0xdeadbeefu
@@ -2553,6 +2555,338 @@ static void map_on_unregistered_threads_races_with_sync_reloads(void **state)
 	alarm(0);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* The execution layer: map's buffers, task threads, the park/wake protocol, caller slots      */
+/* ------------------------------------------------------------------------------------------ */
+
+/* The reserving side of the park/wake stress: maps on the CPU of the pool's only worker. */
+struct reserve_race {
+	cfgpool_pool_t *pool;
+	atomic_bool stop;
+	atomic_uint maps;
+};
+
+static void *reserver_main(void *arg)
+{
+	struct reserve_race *r = arg;
+	int cpu = cfgpool_pool_worker_cpu(r->pool, 0);
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0)
+		world_error("cannot pin the reserving thread to CPU %d", cpu);
+	while (!atomic_load(&r->stop)) {
+		struct tin in = {.x = 5};
+		struct tout out;
+		cfgpool_result_t res;
+
+		if (cfgpool_pool_map(r->pool, &in, 0, &out, 0, 1, &res, 0) != 0)
+			world_error("map failed");
+		atomic_fetch_add(&r->maps, 1);
+	}
+	return NULL;
+}
+
+/*
+ * src/worker.c, the park/wake protocol: a worker reserved by a caller on its CPU parks, the
+ * caller drops the reservation while another thread submits single tasks. Every task must
+ * complete in bounded time: a task stranded in the queue while its only worker sleeps
+ * shows as a round that times out. (Under the old relaxed orders this could happen on
+ * ARMv8; x86's locked instructions happened to order it.)
+ */
+static void park_and_wake_with_reservations_strand_no_task(void **state)
+{
+	const size_t rounds = test_scaled(10000, 300);
+	const double limit = 2.0 * test_timeout_multiplier();
+	struct task *t = new_tasks(rounds);
+	struct reserve_race r = {0};
+	cfgpool_pool_stats_t st;
+	pthread_t th;
+	size_t done = 0, stranded = 0;
+
+	alarm(test_timeout_seconds(120));
+	r.pool = open_pool("{\"pool\": {\"workers\": 1, \"idle_spin_us\": 0, \"wake_threshold_us\": 0}}");
+	assert_int_equal(pthread_create(&th, NULL, reserver_main, &r), 0);
+	for (; done < rounds && stranded == 0; done++) {
+		double deadline;
+
+		submit_ok(r.pool, &t[done]);
+		deadline = now_s() + limit;
+		/* Acquire: pairs with the release in task_done(). */
+		while (atomic_load_explicit(&t[done].fired, memory_order_acquire) == 0) {
+			if (now_s() > deadline) {
+				stranded++;
+				break;
+			}
+			sched_yield();
+		}
+	}
+	atomic_store(&r.stop, true);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	cfgpool_pool_stats(r.pool, &st, NULL, 0);
+	print_message("# %zu single tasks against %u maps reserving the worker's CPU: %llu parks, %llu by "
+		      "callers; %zu stranded\n",
+		      done, atomic_load(&r.maps), (unsigned long long)st.parks, (unsigned long long)st.caller_tasks,
+		      stranded);
+	close_pool(r.pool, CFGPOOL_CLOSE_DRAIN);
+	check_no_world_errors();
+	assert_int_equal(stranded, 0);
+	assert_int_equal(done, rounds);
+	assert_true(atomic_load(&r.maps) > 0);
+	assert_true(st.parks > 0);
+	free(t);
+	alarm(0);
+}
+
+/*
+ * src/queue.h: a producer stalled between claiming a position and publishing it makes
+ * every pop fail while the queue is not empty. The test plays that producer on the pool's
+ * own queue (claiming a position the way push does, leaving the slot unfilled), queues a
+ * real task behind it, and measures the process's CPU time: before, the woken worker spun
+ * on the stalled front at full speed; now it yields, then sleeps in short naps.
+ */
+static void idle_worker_does_not_spin_on_a_stalled_producer(void **state)
+{
+	struct task *t = new_tasks(2);
+	struct cfgpool__queue *q;
+	struct cfgpool__slot *slot;
+	cfgpool_pool_t *pool;
+	double c0, c1, window_ms = 300, limit = window_ms / 3 * test_timeout_multiplier();
+	size_t pos;
+
+	alarm(test_timeout_seconds(60));
+	pool = open_pool("{\"pool\": {\"workers\": 1}}");
+	q = &pool->queue;
+	sleep_us(100000);
+	pos = atomic_fetch_add(&q->head, 1); /* nobody else pushes: this claims the position */
+	slot = &q->slots[pos & q->mask];
+	assert_int_equal(atomic_load(&slot->seq), pos);
+	submit_ok(pool, &t[0]); /* behind the stalled slot; wakes the worker */
+	sleep_us(20000);
+	c0 = cpu_ms();
+	sleep_us((long)(window_ms * 1000));
+	c1 = cpu_ms();
+	print_message("# a worker facing a stalled producer: %.1f ms of CPU in %.0f ms\n", c1 - c0, window_ms);
+	assert_int_equal(cnt(C_CALLBACKS), 0); /* the task behind the stalled one waits */
+	/* The producer resumes: it publishes, as push does, and its submit would wake a worker. */
+	slot->task = (struct cfgpool__task){.input = &t[1].in, .output = &t[1].out, .done = task_done, .arg = &t[1]};
+	atomic_store_explicit(&slot->seq, pos + 1, memory_order_release);
+	wait_for_callbacks(2);
+	assert_int_equal(t[0].res.status, 0);
+	assert_int_equal(t[1].res.status, 0);
+	close_pool(pool, CFGPOOL_CLOSE_DRAIN);
+	check_no_world_errors();
+	assert_true(c1 - c0 < limit);
+	free(t);
+	alarm(0);
+}
+
+/* One short-lived thread that maps one item (blocking until W.unblock if `block`) and says
+ * whether it ran it itself. */
+struct helper_thread {
+	bool block;
+	bool helped;
+	pid_t tid;
+	unsigned worker;
+};
+
+static void *helper_thread_main(void *arg)
+{
+	struct helper_thread *h = arg;
+	struct task *t = new_tasks(1);
+	cfgpool_result_t res;
+
+	h->tid = gettid();
+	t->in.block = h->block;
+	if (cfgpool_pool_map(atomic_load(&W.pool), &t->in, 0, &t->out, 0, 1, &res, 0) != 0)
+		world_error("map failed");
+	h->worker = res.worker;
+	h->helped = res.worker >= CFGPOOL_CALLER_WORKER && res.status == 0 && t->out.tid == h->tid;
+	free(t);
+	return NULL;
+}
+
+static void caller_inits_and_finis(unsigned *inits, unsigned *finis)
+{
+	*inits = *finis = 0;
+	for (unsigned c = 0; c < MAX_CALLERS; c++) {
+		*inits += atomic_load(&W.callers[c].inits);
+		*finis += atomic_load(&W.callers[c].finis);
+	}
+}
+
+/*
+ * src/caller.c: a thread's caller slot is freed when the thread exits, its state finalised
+ * by worker_fini on that thread. Before, the 64 slots were never recycled: the 65th thread
+ * silently stopped helping, and the exited threads' states lived until close.
+ */
+static void caller_slots_of_exited_threads_are_recycled(void **state)
+{
+	const size_t warm = 64, nthreads = 200;
+	struct task *tasks = new_tasks(warm + 1);
+	cfgpool_pool_t *pool;
+	size_t helped = 0, fini_here = 0;
+	unsigned inits, finis;
+	uint64_t foreign;
+
+	alarm(test_timeout_seconds(120));
+	pool = open_pool_with_its_worker_held(tasks, warm);
+	for (size_t i = 0; i < nthreads; i++) {
+		struct helper_thread h = {0};
+		struct thread_record *r;
+		pthread_t th;
+
+		assert_int_equal(pthread_create(&th, NULL, helper_thread_main, &h), 0);
+		assert_int_equal(pthread_join(th, NULL), 0);
+		helped += h.helped;
+		r = h.helped ? record_of(h.worker) : NULL;
+		fini_here += r != NULL && atomic_load(&r->fini_tid) == h.tid;
+	}
+	caller_inits_and_finis(&inits, &finis);
+	print_message("# %zu of %zu short-lived threads helped; worker_init ran %u times for callers, "
+		      "worker_fini %u times before close, %zu on the exiting thread\n",
+		      helped, nthreads, inits, finis, fini_here);
+	assert_int_equal(helped, nthreads);
+	assert_int_equal(inits, nthreads);
+	assert_int_equal(finis, nthreads);
+	assert_int_equal(fini_here, nthreads);
+	assert_int_equal(release_close_and_count_caller_inits(pool, warm, &foreign), nthreads);
+	assert_int_equal(foreign, 0);
+	caller_inits_and_finis(&inits, &finis);
+	assert_int_equal(finis, inits);
+	check_blocks_released();
+	free(tasks);
+	alarm(0);
+}
+
+/*
+ * include/cfgpool/pool.h, cfgpool_pool_map(): "at most 64 threads help at once, the others
+ * (logged once) just wait". 64 threads hold every slot (their items block on them); two
+ * more map meanwhile and wait without helping; once they are gone a new thread gets a slot.
+ */
+static void more_than_64_helping_threads_at_once(void **state)
+{
+	enum { NHOLD = 64, NEXTRA = 2 };
+	const size_t warm = 64;
+	struct log_capture cap = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	cfgpool_pool_opts_t opts = {.log = capture_log, .log_arg = &cap};
+	struct helper_thread h[NHOLD + NEXTRA] = {{0}}, late = {0};
+	pthread_t th[NHOLD + NEXTRA];
+	struct task *tasks = new_tasks(warm + 1);
+	cfgpool_pool_t *pool;
+	unsigned helped = 0, inits, finis;
+
+	alarm(test_timeout_seconds(120));
+	pool = open_pool_with("{\"pool\": {\"workers\": 1, \"wake_threshold_us\": 1000}}", &test_kernel, &opts);
+	for (size_t i = 0; i < warm; i++)
+		submit_ok(pool, &tasks[i]);
+	wait_for_callbacks(warm);
+	tasks[warm].in.block = 1;
+	submit_ok(pool, &tasks[warm]); /* holds the worker */
+	assert_true(wait_for_count(C_BLOCKED, 1, 30));
+	for (int i = 0; i < NHOLD + NEXTRA; i++)
+		h[i].block = true;
+	for (int i = 0; i < NHOLD; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, helper_thread_main, &h[i]), 0);
+	assert_true(wait_for_count(C_BLOCKED, 1 + NHOLD, 30));
+	for (int i = NHOLD; i < NHOLD + NEXTRA; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, helper_thread_main, &h[i]), 0);
+	/* The extra threads queued their items: nobody can run them until unblock. */
+	{
+		double deadline = now_s() + 30 * test_timeout_multiplier();
+		cfgpool_pool_stats_t st;
+
+		do {
+			sleep_us(1000);
+			cfgpool_pool_stats(pool, &st, NULL, 0);
+		} while (st.submitted < warm + 1 + NHOLD + NEXTRA && now_s() < deadline);
+		assert_int_equal(st.submitted, warm + 1 + NHOLD + NEXTRA);
+	}
+	atomic_store_explicit(&W.unblock, true, memory_order_release);
+	for (int i = 0; i < NHOLD + NEXTRA; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		helped += h[i].helped;
+	}
+	assert_int_equal(pthread_create(&th[0], NULL, helper_thread_main, &late), 0);
+	assert_int_equal(pthread_join(th[0], NULL), 0);
+	print_message("# %u of %d threads mapping at once helped; %u warnings: %s\n", helped, NHOLD + NEXTRA,
+		      cap.warnings, cap.last);
+	assert_int_equal(helped, NHOLD);
+	assert_false(h[NHOLD].helped);
+	assert_false(h[NHOLD + 1].helped);
+	/* The late thread got a slot (worker_init ran on it); its task may be too long, after
+	 * the blocked ones, for it to run it itself. */
+	caller_inits_and_finis(&inits, &finis);
+	assert_int_equal(inits, NHOLD + 1);
+	assert_int_equal(finis, NHOLD + 1);
+	assert_int_equal(cap.warnings, 1);
+	assert_contains(cap.last, "at once");
+	wait_for_callbacks(warm + 1);
+	close_pool(pool, CFGPOOL_CLOSE_DRAIN);
+	check_no_world_errors();
+	free(tasks);
+	alarm(0);
+}
+
+/* Helping threads that exit while their pool closes: each state is finalised once. */
+struct exiting_helper {
+	struct helper_thread h;
+	atomic_bool *go;
+	atomic_uint *mapped;
+};
+
+static void *exiting_helper_main(void *arg)
+{
+	struct exiting_helper *e = arg;
+
+	helper_thread_main(&e->h);
+	atomic_fetch_add(e->mapped, 1);
+	while (!atomic_load(e->go))
+		sched_yield();
+	return NULL; /* exits while the main thread closes the pool */
+}
+
+static void caller_threads_exiting_while_the_pool_closes(void **state)
+{
+	enum { NTHREADS = 8 };
+	const size_t rounds = test_scaled(20, 3), warm = 64;
+	struct task *tasks = new_tasks(warm);
+
+	alarm(test_timeout_seconds(120));
+	for (size_t round = 0; round < rounds; round++) {
+		struct exiting_helper e[NTHREADS];
+		pthread_t th[NTHREADS];
+		atomic_bool go = false;
+		atomic_uint mapped = 0;
+		cfgpool_pool_t *pool;
+		unsigned inits, finis;
+
+		reset_world();
+		for (size_t i = 0; i < warm; i++)
+			atomic_store(&tasks[i].fired, 0);
+		pool = open_pool("{\"pool\": {\"workers\": 1, \"wake_threshold_us\": 1000}}");
+		for (size_t i = 0; i < warm; i++)
+			submit_ok(pool, &tasks[i]);
+		wait_for_callbacks(warm);
+		for (int i = 0; i < NTHREADS; i++) {
+			e[i] = (struct exiting_helper){.go = &go, .mapped = &mapped};
+			assert_int_equal(pthread_create(&th[i], NULL, exiting_helper_main, &e[i]), 0);
+		}
+		while (atomic_load(&mapped) < NTHREADS)
+			sleep_us(100);
+		atomic_store(&go, true);
+		close_pool(pool, CFGPOOL_CLOSE_DRAIN);
+		for (int i = 0; i < NTHREADS; i++)
+			assert_int_equal(pthread_join(th[i], NULL), 0);
+		caller_inits_and_finis(&inits, &finis);
+		check_no_world_errors();
+		assert_int_equal(finis, inits);
+	}
+	free(tasks);
+	alarm(0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2575,6 +2909,11 @@ int main(void)
 	    cmocka_unit_test_setup(caller_state_comes_from_worker_init_on_the_running_thread, fresh_world),
 	    cmocka_unit_test_setup(caller_state_of_an_exited_thread_is_not_inherited, fresh_world),
 	    cmocka_unit_test_setup(map_on_unregistered_threads_races_with_sync_reloads, fresh_world),
+	    cmocka_unit_test_setup(park_and_wake_with_reservations_strand_no_task, fresh_world),
+	    cmocka_unit_test_setup(idle_worker_does_not_spin_on_a_stalled_producer, fresh_world),
+	    cmocka_unit_test_setup(caller_slots_of_exited_threads_are_recycled, fresh_world),
+	    cmocka_unit_test_setup(more_than_64_helping_threads_at_once, fresh_world),
+	    cmocka_unit_test_setup(caller_threads_exiting_while_the_pool_closes, fresh_world),
 	};
 	struct sigaction sa;
 	int rc;

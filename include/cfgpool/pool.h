@@ -119,8 +119,12 @@ CFGPOOL_API int cfgpool_pool_submit(cfgpool_pool_t *pool, const void *input, voi
  * With pool.caller_helps (the default) the calling thread takes part: a batch whose
  * expected work is below pool.wake_threshold_us runs entirely on it, and for tasks under
  * 200 us it works as the worker of its CPU while the other workers take the rest; it may
- * then also run other callers' queued tasks (their callbacks run on it). A failing item
- * does not stop the others. Thread-safe; blocks until the batch is done; no allocation.
+ * then also run other callers' queued tasks (their callbacks run on it). A helping thread
+ * gets its kernel state from worker_init on its first help and gives it back with
+ * worker_fini when it exits (or at close, on the closing thread, if it is still alive);
+ * at most 64 threads help at once, the others (logged once) just wait. A failing item
+ * does not stop the others. Thread-safe; blocks until the batch is done; no allocation
+ * (but for a thread's first help: its slot).
  * Returns 0 when every item succeeded, CFGPOOL_EKERNEL when at least one failed (see
  * results), -EINVAL, or -ESHUTDOWN / -EAGAIN (nothing was run).
  */
