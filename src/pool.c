@@ -393,16 +393,25 @@ struct map_call {
 	uint64_t spin_ns;
 };
 
-/* Checks map's arguments and fills in m's. A stride of 0 is the kernel's size. */
+/*
+ * Checks map's arguments and fills in m's. A stride of 0 is the kernel's size; a smaller
+ * one would let items overlap and the last run past the caller's buffer. A NULL buffer is
+ * allowed where the kernel reads or writes nothing: every item then gets NULL.
+ */
 static int map_args(const struct cfgpool_pool *pool, const void *inputs, size_t in_stride, void *outputs,
 		    size_t out_stride, size_t n, struct map_call *m)
 {
-	if (n >= BATCH_WAITING || (n > 0 && (inputs == NULL || outputs == NULL)))
+	size_t in_size = pool->kernel->input_size, out_size = pool->kernel->output_size;
+
+	if (n >= BATCH_WAITING || (in_stride != 0 && in_stride < in_size) ||
+	    (out_stride != 0 && out_stride < out_size))
+		return -EINVAL;
+	if (n > 0 && ((inputs == NULL && in_size > 0) || (outputs == NULL && out_size > 0)))
 		return -EINVAL;
 	m->inputs = inputs;
-	m->in_stride = in_stride ? in_stride : pool->kernel->input_size;
+	m->in_stride = in_stride ? in_stride : in_size;
 	m->outputs = outputs;
-	m->out_stride = out_stride ? out_stride : pool->kernel->output_size;
+	m->out_stride = out_stride ? out_stride : out_size;
 	m->n = n;
 	m->c = NULL;
 	m->home = NULL;
@@ -412,8 +421,8 @@ static int map_args(const struct cfgpool_pool *pool, const void *inputs, size_t 
 static struct cfgpool__task map_item(struct map_call *m, size_t i)
 {
 	struct cfgpool__task t = {
-		.input = m->inputs + i * m->in_stride,
-		.output = m->outputs + i * m->out_stride,
+		.input = m->inputs ? m->inputs + i * m->in_stride : NULL,
+		.output = m->outputs ? m->outputs + i * m->out_stride : NULL,
 		.batch = &m->b,
 		.index = i,
 	};

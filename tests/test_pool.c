@@ -2559,6 +2559,97 @@ static void map_on_unregistered_threads_races_with_sync_reloads(void **state)
 /* The execution layer: map's buffers, task threads, the park/wake protocol, caller slots      */
 /* ------------------------------------------------------------------------------------------ */
 
+/* A kernel that reads an input and writes nothing: it adds the input to `sink_total`. */
+static atomic_uint_fast64_t sink_total;
+
+static int sink_run(const cfgpool_task_ctx_t *ctx, const void *input, void *output)
+{
+	(void)ctx;
+	if (output != NULL)
+		world_error("sink kernel: output %p, expected NULL", output);
+	atomic_fetch_add(&sink_total, *(const uint64_t *)input);
+	return 0;
+}
+
+static const cfgpool_kernel_t sink_kernel = {
+    .name = "sink", .input_size = sizeof(uint64_t), .output_size = 0, .run = sink_run};
+
+/* A kernel that reads nothing and writes its worker's number plus 1000. */
+static int source_run(const cfgpool_task_ctx_t *ctx, const void *input, void *output)
+{
+	if (input != NULL)
+		world_error("source kernel: input %p, expected NULL", input);
+	*(uint64_t *)output = 1000u + ctx->worker;
+	return 0;
+}
+
+static const cfgpool_kernel_t source_kernel = {
+    .name = "source", .input_size = 0, .output_size = sizeof(uint64_t), .run = source_run};
+
+/*
+ * include/cfgpool/pool.h, cfgpool_pool_map(): a stride smaller than the kernel's size is
+ * refused (before, items overlapped and the last one was written past the caller's
+ * buffer: valgrind's invalid write); buffers may be NULL where the kernel's size is 0.
+ */
+static void map_strides_and_null_buffers(void **state)
+{
+	enum { N = 8 };
+	struct tin in[2 * N];
+	struct tout out[2 * N];
+	uint64_t words[N], *big;
+	cfgpool_result_t res[N];
+	cfgpool_pool_t *pool;
+
+	alarm(test_timeout_seconds(60));
+	memset(in, 0, sizeof(in));
+	for (size_t i = 0; i < 2 * N; i++) {
+		in[i].id = i;
+		in[i].x = i + 1;
+	}
+	pool = open_pool("{}");
+	/* The buffers are big enough for the refused calls too: a failure is an assertion. */
+	assert_int_equal(cfgpool_pool_map(pool, in, sizeof(struct tin) - 1, out, 0, N, res, 0), -EINVAL);
+	assert_int_equal(cfgpool_pool_map(pool, in, 0, out, sizeof(struct tout) - 8, N, res, 0), -EINVAL);
+	assert_int_equal(cfgpool_pool_map(pool, in, 1, out, 1, N, res, 0), -EINVAL);
+	assert_int_equal(cnt(C_RUNS), 0);
+	/* Larger strides take every other element. */
+	assert_int_equal(
+	    cfgpool_pool_map(pool, in, 2 * sizeof(struct tin), out, 2 * sizeof(struct tout), N, res, 0), 0);
+	for (size_t i = 0; i < N; i++) {
+		assert_int_equal(out[2 * i].id, 2 * i);
+		assert_int_equal(out[2 * i].value, expected_value(2 * i + 1, 1));
+	}
+	/* NULL where the kernel has a size stays refused. */
+	assert_int_equal(cfgpool_pool_map(pool, NULL, 0, out, 0, N, res, 0), -EINVAL);
+	assert_int_equal(cfgpool_pool_map(pool, in, 0, NULL, 0, N, res, 0), -EINVAL);
+	close_pool(pool, CFGPOOL_CLOSE_DRAIN);
+
+	/* outputs NULL with output_size 0: every item runs and gets a NULL output. */
+	pool = open_pool_with("{}", &sink_kernel, NULL);
+	for (size_t i = 0; i < N; i++)
+		words[i] = i + 1;
+	atomic_store(&sink_total, 0);
+	assert_int_equal(cfgpool_pool_map(pool, words, 0, NULL, 0, N, res, 0), 0);
+	assert_int_equal(atomic_load(&sink_total), N * (N + 1) / 2);
+	close_pool(pool, CFGPOOL_CLOSE_DRAIN);
+
+	/* inputs NULL with input_size 0: every item runs with a NULL input. */
+	pool = open_pool_with("{}", &source_kernel, NULL);
+	big = calloc(N, sizeof(*big));
+	assert_non_null(big);
+	assert_int_equal(cfgpool_pool_map(pool, NULL, 0, big, 0, N, res, 0), 0);
+	for (size_t i = 0; i < N; i++) {
+		assert_int_equal(res[i].status, 0);
+		assert_int_equal(big[i], 1000u + res[i].worker);
+	}
+	/* A stride smaller than a size of 0 does not exist; one below output_size does. */
+	assert_int_equal(cfgpool_pool_map(pool, NULL, 0, big, 4, N, res, 0), -EINVAL);
+	free(big);
+	close_pool(pool, CFGPOOL_CLOSE_DRAIN);
+	check_no_world_errors();
+	alarm(0);
+}
+
 /* The reserving side of the park/wake stress: maps on the CPU of the pool's only worker. */
 struct reserve_race {
 	cfgpool_pool_t *pool;
@@ -2909,6 +3000,7 @@ int main(void)
 	    cmocka_unit_test_setup(caller_state_comes_from_worker_init_on_the_running_thread, fresh_world),
 	    cmocka_unit_test_setup(caller_state_of_an_exited_thread_is_not_inherited, fresh_world),
 	    cmocka_unit_test_setup(map_on_unregistered_threads_races_with_sync_reloads, fresh_world),
+	    cmocka_unit_test_setup(map_strides_and_null_buffers, fresh_world),
 	    cmocka_unit_test_setup(park_and_wake_with_reservations_strand_no_task, fresh_world),
 	    cmocka_unit_test_setup(idle_worker_does_not_spin_on_a_stalled_producer, fresh_world),
 	    cmocka_unit_test_setup(caller_slots_of_exited_threads_are_recycled, fresh_world),

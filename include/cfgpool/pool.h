@@ -115,7 +115,10 @@ CFGPOOL_API int cfgpool_pool_submit(cfgpool_pool_t *pool, const void *input, voi
 
 /*
  * Runs the kernel on n inputs and waits for all of them: outputs[i] and results[i] (may be
- * NULL) belong to inputs[i]. Strides of 0 mean the kernel's input_size / output_size.
+ * NULL) belong to inputs[i]. Strides of 0 mean the kernel's input_size / output_size; a
+ * nonzero stride below that size is refused (-EINVAL), so items never overlap. `inputs`
+ * may be NULL when the kernel's input_size is 0, `outputs` when its output_size is 0:
+ * each item then gets a NULL input or output.
  * With pool.caller_helps (the default) the calling thread takes part: a batch whose
  * expected work is below pool.wake_threshold_us runs entirely on it, and for tasks under
  * 200 us it works as the worker of its CPU while the other workers take the rest; it may
