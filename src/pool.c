@@ -352,13 +352,25 @@ int cfgpool_pool_close(cfgpool_pool_t *pool, int how)
 /* Submission                                                                                 */
 /* ------------------------------------------------------------------------------------------ */
 
-/* Pushes, waiting for room unless `nonblock`. */
+/* Whether the calling thread runs this pool's tasks: a worker, or a caller helping in map. */
+static bool on_task_thread(const struct cfgpool_pool *pool)
+{
+	return cfgpool__task_thread_of() == &pool->crew.run;
+}
+
+/*
+ * Pushes, waiting for room unless `nonblock`. A task thread of this pool never waits: the
+ * room it would wait for may have to be made by itself (one worker whose callback submits
+ * to a full queue), so it gets -EDEADLK instead.
+ */
 static int push_task(struct cfgpool_pool *pool, const struct cfgpool__task *task, bool nonblock)
 {
 	if (cfgpool_likely(cfgpool__queue_push(&pool->queue, task)))
 		return 0;
 	if (nonblock)
 		return -EAGAIN;
+	if (on_task_thread(pool))
+		return -EDEADLK;
 	cfgpool__crew_push_wait(&pool->crew, task);
 	return 0;
 }
@@ -579,6 +591,9 @@ int cfgpool_pool_map(cfgpool_pool_t *pool, const void *inputs, size_t in_stride,
 		return -EINVAL;
 	if (n == 0)
 		return 0;
+	/* A map waits for its items, which may need this very thread. */
+	if (on_task_thread(pool))
+		return -EDEADLK;
 	if (!gate_enter(pool))
 		return -ESHUTDOWN;
 	atomic_init(&m.b.word, (uint32_t)n);

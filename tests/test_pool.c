@@ -2650,6 +2650,102 @@ static void map_strides_and_null_buffers(void **state)
 	alarm(0);
 }
 
+/* Completion callbacks that submit follow-on tasks, two each, with blocking submits. */
+static struct {
+	cfgpool_pool_t *pool;
+	struct task *tasks;
+	unsigned limit;
+	atomic_uint next;
+	atomic_uint accepted, deadlk, nonblock_ok, other;
+	atomic_int map_rc;
+	atomic_bool map_tried;
+} chain;
+
+static void chain_done(void *arg, void *output, const cfgpool_result_t *result)
+{
+	task_done(arg, output, result);
+	if (!atomic_exchange(&chain.map_tried, true)) {
+		struct tin in = {.x = 1};
+		struct tout out;
+
+		atomic_store(&chain.map_rc, cfgpool_pool_map(chain.pool, &in, 0, &out, 0, 1, NULL, 0));
+	}
+	for (int k = 0; k < 2; k++) {
+		unsigned i = atomic_fetch_add(&chain.next, 1);
+		struct task *t;
+		int rc;
+
+		if (i >= chain.limit)
+			return;
+		t = &chain.tasks[i];
+		rc = cfgpool_pool_submit(chain.pool, &t->in, &t->out, chain_done, t, 0);
+		if (rc == -EDEADLK) {
+			/* Non-blocking is fine from a task thread: in, or -EAGAIN when still full. */
+			rc = cfgpool_pool_submit(chain.pool, &t->in, &t->out, chain_done, t, CFGPOOL_SUBMIT_NONBLOCK);
+			rc = rc == 0 ? 1 : rc == -EAGAIN ? -EDEADLK : rc;
+		}
+		if (rc == 0)
+			atomic_fetch_add(&chain.accepted, 1);
+		else if (rc == 1)
+			atomic_fetch_add(&chain.nonblock_ok, 1);
+		else if (rc == -EDEADLK)
+			atomic_fetch_add(&chain.deadlk, 1);
+		else
+			atomic_fetch_add(&chain.other, 1);
+	}
+}
+
+/*
+ * include/cfgpool/pool.h: from a task thread, a submit that would wait for room returns
+ * -EDEADLK, and a map always does. Before, one worker whose callbacks submit two tasks each
+ * to a queue of two stopped after a few callbacks: the worker waited for room only it
+ * could make.
+ */
+static void callback_submitting_to_a_full_queue_gets_edeadlk(void **state)
+{
+	const unsigned limit = 400;
+	uint64_t completions;
+
+	alarm(test_timeout_seconds(60));
+	memset(&chain, 0, sizeof(chain));
+	chain.tasks = new_tasks(limit + 1);
+	chain.limit = limit;
+	atomic_store(&chain.next, 1);
+	chain.pool = open_pool("{\"pool\": {\"workers\": 1, \"queue_capacity\": 2}}");
+	assert_int_equal(cfgpool_pool_submit(chain.pool, &chain.tasks[0].in, &chain.tasks[0].out, chain_done,
+					     &chain.tasks[0], 0),
+			 0);
+	/* Every submit tried by a callback either was accepted (and completes) or refused. */
+	if (!wait_for_count(C_CALLBACKS, 1, 10) ||
+	    !wait_for_count(C_CALLBACKS, 1 + atomic_load(&chain.accepted) + atomic_load(&chain.nonblock_ok), 10) ||
+	    atomic_load(&chain.next) < limit) {
+		/* Give the chain its time; a stuck pool leaves these behind for good. */
+		double deadline = now_s() + 10 * test_timeout_multiplier();
+
+		while (now_s() < deadline && (atomic_load(&chain.next) < limit ||
+					      cnt(C_CALLBACKS) < 1 + atomic_load(&chain.accepted) +
+								   atomic_load(&chain.nonblock_ok)))
+			sleep_us(1000);
+	}
+	completions = cnt(C_CALLBACKS);
+	print_message("# %llu callbacks; submits from them: %u accepted, %u -EDEADLK (%u of which went in "
+		      "non-blocking), %u other\n",
+		      (unsigned long long)completions, atomic_load(&chain.accepted),
+		      atomic_load(&chain.deadlk) + atomic_load(&chain.nonblock_ok), atomic_load(&chain.nonblock_ok),
+		      atomic_load(&chain.other));
+	if (atomic_load(&chain.next) < limit)
+		fail_msg("the pool stopped after %llu callbacks: a callback is blocked in submit",
+			 (unsigned long long)completions);
+	assert_int_equal(completions, 1 + atomic_load(&chain.accepted) + atomic_load(&chain.nonblock_ok));
+	assert_true(atomic_load(&chain.deadlk) + atomic_load(&chain.nonblock_ok) > 0);
+	assert_int_equal(atomic_load(&chain.other), 0);
+	assert_int_equal(atomic_load(&chain.map_rc), -EDEADLK);
+	close_pool(chain.pool, CFGPOOL_CLOSE_DRAIN);
+	check_no_world_errors();
+	free(chain.tasks);
+	alarm(0);
+}
+
 /* The reserving side of the park/wake stress: maps on the CPU of the pool's only worker. */
 struct reserve_race {
 	cfgpool_pool_t *pool;
@@ -3001,6 +3097,7 @@ int main(void)
 	    cmocka_unit_test_setup(caller_state_of_an_exited_thread_is_not_inherited, fresh_world),
 	    cmocka_unit_test_setup(map_on_unregistered_threads_races_with_sync_reloads, fresh_world),
 	    cmocka_unit_test_setup(map_strides_and_null_buffers, fresh_world),
+	    cmocka_unit_test_setup(callback_submitting_to_a_full_queue_gets_edeadlk, fresh_world),
 	    cmocka_unit_test_setup(park_and_wake_with_reservations_strand_no_task, fresh_world),
 	    cmocka_unit_test_setup(idle_worker_does_not_spin_on_a_stalled_producer, fresh_world),
 	    cmocka_unit_test_setup(caller_slots_of_exited_threads_are_recycled, fresh_world),

@@ -49,6 +49,7 @@ extern "C" {
 	X(EINVAL, -22, "invalid argument")                                                        \
 	X(EMFILE, -24, "too many open files")                                                     \
 	X(ERANGE, -34, "value out of range")                                                      \
+	X(EDEADLK, -35, "resource deadlock avoided")                                              \
 	X(ENOSYS, -38, "function not implemented")                                                \
 	X(ELOOP, -40, "nesting too deep")                                                         \
 	X(EOVERFLOW, -75, "value too large for the requested type")                              \

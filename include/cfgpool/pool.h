@@ -29,7 +29,11 @@ extern "C" {
  *   submit, map          any, with each other, with reload and stats, and with close: a
  *                        call already running when close starts returns -ESHUTDOWN or
  *                        completes normally. Close frees the pool when it returns, so the
- *                        caller must make sure no call starts after that.
+ *                        caller must make sure no call starts after that. From a task
+ *                        thread of the pool (a worker, or a thread helping in map: where
+ *                        its kernels and callbacks run) a call that could wait for the
+ *                        pool's own tasks returns -EDEADLK instead: map always, submit
+ *                        when the queue is full (with CFGPOOL_SUBMIT_NONBLOCK: -EAGAIN).
  *   reload_*, version    any
  *   stats, worker_cpu    any
  *   close                one thread, once; not from inside a task or completion callback
@@ -107,8 +111,11 @@ typedef void (*cfgpool_done_fn)(void *arg, void *output, const cfgpool_result_t 
 /*
  * Queues one task: kernel(input) -> output, then done(arg, output, result). `input` and
  * `output` are borrowed until `done` runs. Lock-free unless the queue is full (then it
- * waits for room, or returns -EAGAIN with CFGPOOL_SUBMIT_NONBLOCK). No allocation.
- * Returns 0 (done will run exactly once), -EAGAIN or -ESHUTDOWN (done will not run).
+ * waits for room, or returns -EAGAIN with CFGPOOL_SUBMIT_NONBLOCK). On a task thread of
+ * this pool (a kernel or a completion callback submitting) it never waits: a full queue
+ * gives -EDEADLK, since the room might have to be made by the calling thread itself.
+ * No allocation. Returns 0 (done will run exactly once), -EAGAIN, -EDEADLK or
+ * -ESHUTDOWN (done will not run), -EINVAL (pool NULL).
  */
 CFGPOOL_API int cfgpool_pool_submit(cfgpool_pool_t *pool, const void *input, void *output, cfgpool_done_fn done,
 				    void *arg, unsigned flags);
@@ -127,9 +134,10 @@ CFGPOOL_API int cfgpool_pool_submit(cfgpool_pool_t *pool, const void *input, voi
  * worker_fini when it exits (or at close, on the closing thread, if it is still alive);
  * at most 64 threads help at once, the others (logged once) just wait. A failing item
  * does not stop the others. Thread-safe; blocks until the batch is done; no allocation
- * (but for a thread's first help: its slot).
- * Returns 0 when every item succeeded, CFGPOOL_EKERNEL when at least one failed (see
- * results), -EINVAL, or -ESHUTDOWN / -EAGAIN (nothing was run).
+ * (but for a thread's first help: its slot). Not from a task thread of this pool (a
+ * kernel or a callback): that returns -EDEADLK, as the batch could wait for the calling
+ * thread. Returns 0 when every item succeeded, CFGPOOL_EKERNEL when at least one failed
+ * (see results), -EINVAL, -EDEADLK, or -ESHUTDOWN / -EAGAIN (nothing was run).
  */
 CFGPOOL_API int cfgpool_pool_map(cfgpool_pool_t *pool, const void *inputs, size_t in_stride, void *outputs,
 				 size_t out_stride, size_t n, cfgpool_result_t *results, unsigned flags);
