@@ -44,6 +44,7 @@ static void finalise(struct cfgpool__caller *s)
 	if (s->init_rc == 0 && s->run->kernel->worker_fini != NULL)
 		s->run->kernel->worker_fini(s->kstate, s->index);
 	s->kstate = NULL;
+	/* Relaxed: read by close on its own thread after cfgpool__callers_close(). */
 	atomic_store_explicit(&s->initialized, false, memory_order_relaxed);
 	/* Release: the finalised slot is visible to the next claimant (its acquire CAS) and
 	 * to close waiting for FINALISING to end (its acquire load). The pool may be freed
@@ -148,15 +149,16 @@ static struct cfgpool__caller *adopt(struct cfgpool__caller *slots, const struct
 	}
 	s->run = run;
 	s->kstate = NULL;
-	/* Until it has timed a task, assume tasks are as long as the workers found them. */
+	/* Until it has timed a task, assume tasks are as long as the workers found them
+	 * (relaxed: single-writer statistics, as task.c's counters). */
 	atomic_store_explicit(&s->c.ewma_ns, ewma_ns, memory_order_relaxed);
 	atomic_store_explicit(&s->c.ewma_at, 0, memory_order_relaxed);
 	s->init_rc = cfgpool__task_worker_init(run, s->index, &s->kstate);
-	atomic_store_explicit(&s->initialized, true, memory_order_relaxed);
+	atomic_store_explicit(&s->initialized, true, memory_order_relaxed); /* as in finalise() */
 
 	t->slots = slots;
 	cfgpool__check(pthread_mutex_lock(&ties_lock));
-	atomic_store_explicit(&t->slot, s, memory_order_relaxed);
+	atomic_store_explicit(&t->slot, s, memory_order_relaxed); /* under the lock: see the tie */
 	s->tie = t;
 	cfgpool__check(pthread_mutex_unlock(&ties_lock));
 	t->next = ties;

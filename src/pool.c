@@ -13,8 +13,9 @@
  *
  * Running a batch. A parked worker costs about 50 us to wake here, far more than a tiny
  * task. When the calling thread helps (pool.caller_helps) it works as the worker of the
- * CPU it is on: that CPU's worker is reserved (takes no task) for the batch, so that no
- * CPU runs two task threads, and the caller runs items until none are left. When the
+ * CPU it is on: that CPU's worker is reserved (takes no task) while the caller runs items
+ * (it gives the CPU back before it sleeps on its batch), so that no CPU runs two task
+ * threads, and the caller runs items until none are left. When the
  * expected work (items x the freshest average task time) is below
  * pool.wake_threshold_us, the caller runs the whole batch itself without queueing it:
  * nobody is woken and no worker pulls tiny items (and their cache lines) across CPUs. Otherwise the caller wakes parked workers of other CPUs directly, one
@@ -462,6 +463,7 @@ static bool map_plan(struct cfgpool_pool *pool, struct map_call *m)
 
 	cfgpool__run_settings(&pool->crew.run, &s);
 	m->spin_ns = s.spin_ns;
+	/* Relaxed loads and exchange here: a statistic and a once-only notice, no pairing. */
 	if (s.caller_helps)
 		m->c = cfgpool__caller_get(pool->callers, &pool->crew.run,
 					   atomic_load_explicit(&pool->workers[0].c.ewma_ns, memory_order_relaxed),
@@ -482,6 +484,7 @@ static void run_inline(struct cfgpool_pool *pool, struct map_call *m)
 {
 	uint64_t clock = 0;
 
+	/* Relaxed: a counter for stats, which reads it after the queue's head. */
 	atomic_fetch_add_explicit(&pool->direct, m->n, memory_order_relaxed);
 	for (size_t i = 0; i < m->n; i++) {
 		struct cfgpool__task t = map_item(m, i);
@@ -505,7 +508,7 @@ static int push_items(struct cfgpool_pool *pool, struct map_call *m, unsigned fl
 		if (m->c != NULL) {
 			uint64_t clock = 0;
 
-			atomic_fetch_add_explicit(&pool->direct, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&pool->direct, 1, memory_order_relaxed); /* as in run_inline() */
 			cfgpool__task_run(&pool->crew.run, &t, m->c->index, m->c->kstate, &m->c->c, &clock);
 		} else if (i == 0 && (flags & CFGPOOL_SUBMIT_NONBLOCK)) {
 			return -EAGAIN;

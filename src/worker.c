@@ -39,15 +39,11 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "futex.h"
-#include "rcu.h"
 #include "worker.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -79,7 +75,8 @@ bool cfgpool__crew_wake_one(struct cfgpool__crew *crew, const struct cfgpool__wo
 	/* seq_cst: the waker's load of nparked (the protocol at the top of this file). */
 	if (atomic_load_explicit(&crew->nparked, memory_order_seq_cst) == 0)
 		return false;
-	/* Start the scan at a rotating point so that wakes spread over the workers. */
+	/* Start the scan at a rotating point so that wakes spread over the workers (relaxed:
+	 * any value will do). */
 	start = atomic_fetch_add_explicit(&crew->wake_cursor, 1, memory_order_relaxed);
 	for (unsigned k = 0; k < n; k++) {
 		struct cfgpool__worker *w = &crew->workers[(start + k) % n];
@@ -137,6 +134,7 @@ void cfgpool__crew_room_signal(struct cfgpool__crew *crew)
 		return;
 	if (cfgpool__queue_size(crew->queue) > crew->queue->capacity / 2)
 		return;
+	/* Relaxed: only one popper wins the flag; the release below publishes the wake. */
 	if (!atomic_exchange_explicit(&crew->room_wanted, false, memory_order_relaxed))
 		return;
 	/* Release: pairs with the waiter's acquire load of room_seq. */
@@ -153,6 +151,7 @@ uint64_t cfgpool__crew_estimate_ns(const struct cfgpool__crew *crew, const struc
 {
 	const struct cfgpool__counters *best = caller;
 
+	/* Relaxed: each average is one thread's statistic, a hint that pairs with nothing. */
 	for (unsigned i = 0; i < crew->n; i++) {
 		const struct cfgpool__counters *w = &crew->workers[i].c;
 
@@ -212,7 +211,7 @@ void cfgpool__crew_follow(struct cfgpool__crew *crew, struct cfgpool__worker **h
 
 	if (now == old)
 		return;
-	if (now != NULL)
+	if (now != NULL) /* relaxed, as in cfgpool__crew_reserve() */
 		atomic_fetch_add_explicit(&now->reserved, 1, memory_order_relaxed);
 	*home = now;
 	cfgpool__crew_unreserve(crew, old, now);
@@ -229,6 +228,8 @@ static enum work has_work(const struct cfgpool__worker *w, memory_order order)
 {
 	const struct cfgpool__crew *crew = w->crew;
 
+	/* `order` is seq_cst when parking: the worker's loads of the protocol, after its
+	 * stores of state and nparked; relaxed while spinning (a hint, rechecked by park). */
 	if (atomic_load_explicit(crew->closing, order))
 		return WORK_READY;
 	if (atomic_load_explicit(&w->reserved, order) != 0)
@@ -316,13 +317,14 @@ static bool park(struct cfgpool__worker *w)
 	struct timespec stalled_sleep = {0, STALLED_SLEEP_NS};
 	enum work k;
 
+	/* seq_cst: the worker's stores of the protocol, before its loads in has_work(). */
 	atomic_store_explicit(&w->state, WORKER_PARKED, memory_order_seq_cst);
 	atomic_fetch_add_explicit(&crew->nparked, 1, memory_order_seq_cst);
 	k = has_work(w, memory_order_seq_cst);
 	if (k == WORK_READY) {
 		/* Unpark ourselves, unless a waker already claimed us (it then fixed nparked).
-		 * Acquire on success: pairs with nothing; relaxed would do, acq_rel keeps the
-		 * worker's later reads after its decision. */
+		 * acq_rel: the same claim a waker makes (claim_and_wake()); the count's fix is
+		 * relaxed for the reason given there. */
 		if (atomic_compare_exchange_strong_explicit(&w->state, &expected, WORKER_RUNNING,
 							    memory_order_acq_rel, memory_order_relaxed))
 			atomic_fetch_sub_explicit(&crew->nparked, 1, memory_order_relaxed);
@@ -337,6 +339,7 @@ static bool park(struct cfgpool__worker *w)
 			continue;
 		}
 		cfgpool__futex_wait(&w->state, WORKER_PARKED, &stalled_sleep);
+		/* The nap is over: unclaim ourselves as above, unless a waker won meanwhile. */
 		expected = WORKER_PARKED;
 		if (atomic_compare_exchange_strong_explicit(&w->state, &expected, WORKER_RUNNING,
 							    memory_order_acq_rel, memory_order_relaxed))
