@@ -130,8 +130,9 @@ static struct cfgpool__caller *claim(struct cfgpool__caller *slots)
 	return NULL;
 }
 
-/* Claims and initialises a slot for the calling thread, and ties it to the thread. */
-static struct cfgpool__caller *adopt(struct cfgpool__caller *slots, const struct cfgpool__runner *run,
+/* Claims and initialises a slot for the calling thread, and ties it to the thread. Once
+ * per thread and pool: kept out of line, so that the lookup stays a few instructions. */
+__attribute__((noinline, cold)) static struct cfgpool__caller *adopt(struct cfgpool__caller *slots, const struct cfgpool__runner *run,
 				     uint64_t ewma_ns, bool *full)
 {
 	struct cfgpool__tie *t;

@@ -422,25 +422,29 @@ static int map_args(const struct cfgpool_pool *pool, const void *inputs, size_t 
 	if (n > 0 && ((inputs == NULL && in_size > 0) || (outputs == NULL && out_size > 0)))
 		return -EINVAL;
 	m->inputs = inputs;
-	m->in_stride = in_stride ? in_stride : in_size;
+	m->in_stride = inputs == NULL ? 0 : in_stride ? in_stride : in_size;
 	m->outputs = outputs;
-	m->out_stride = out_stride ? out_stride : out_size;
+	m->out_stride = outputs == NULL ? 0 : out_stride ? out_stride : out_size;
 	m->n = n;
 	m->c = NULL;
 	m->home = NULL;
 	return 0;
 }
 
-static struct cfgpool__task map_item(struct map_call *m, size_t i)
+/*
+ * Item i's input or output. A NULL buffer has a stride of 0 (map_args), so every item gets
+ * NULL; the arithmetic is on integers, since even NULL + 0 is undefined for pointers.
+ */
+static inline void *item_at(const void *base, size_t stride, size_t i)
 {
-	struct cfgpool__task t = {
-		.input = m->inputs ? m->inputs + i * m->in_stride : NULL,
-		.output = m->outputs ? m->outputs + i * m->out_stride : NULL,
-		.batch = &m->b,
-		.index = i,
-	};
+	return (void *)((uintptr_t)base + i * stride);
+}
 
-	return t;
+static void map_item(struct map_call *m, size_t i, struct cfgpool__task *t)
+{
+	t->input = item_at(m->inputs, m->in_stride, i);
+	t->output = item_at(m->outputs, m->out_stride, i);
+	t->index = i;
 }
 
 /*
@@ -482,13 +486,13 @@ static bool map_plan(struct cfgpool_pool *pool, struct map_call *m)
 /* Runs a whole batch on the calling thread, in order, without the queue. */
 static void run_inline(struct cfgpool_pool *pool, struct map_call *m)
 {
+	struct cfgpool__task t = {.batch = &m->b};
 	uint64_t clock = 0;
 
 	/* Relaxed: a counter for stats, which reads it after the queue's head. */
 	atomic_fetch_add_explicit(&pool->direct, m->n, memory_order_relaxed);
 	for (size_t i = 0; i < m->n; i++) {
-		struct cfgpool__task t = map_item(m, i);
-
+		map_item(m, i, &t);
 		cfgpool__task_run(&pool->crew.run, &t, m->c->index, m->c->kstate, &m->c->c, &clock);
 	}
 }
@@ -500,9 +504,10 @@ static void run_inline(struct cfgpool_pool *pool, struct map_call *m)
  */
 static int push_items(struct cfgpool_pool *pool, struct map_call *m, unsigned flags)
 {
-	for (size_t i = 0; i < m->n; i++) {
-		struct cfgpool__task t = map_item(m, i);
+	struct cfgpool__task t = {.batch = &m->b};
 
+	for (size_t i = 0; i < m->n; i++) {
+		map_item(m, i, &t);
 		if (cfgpool__queue_push(&pool->queue, &t))
 			continue;
 		if (m->c != NULL) {

@@ -24,25 +24,7 @@ static inline const struct cfgpool__pool_params *task_snapshot_pool(const struct
 	return &snap->pool;
 }
 
-static __thread const struct cfgpool__runner *task_thread;
-
-const struct cfgpool__runner *cfgpool__task_thread_of(void)
-{
-	return task_thread;
-}
-
-const struct cfgpool__runner *cfgpool__task_thread_enter(const struct cfgpool__runner *r)
-{
-	const struct cfgpool__runner *prev = task_thread;
-
-	task_thread = r;
-	return prev;
-}
-
-void cfgpool__task_thread_leave(const struct cfgpool__runner *prev)
-{
-	task_thread = prev;
-}
+__thread const struct cfgpool__runner *cfgpool__task_thread;
 
 uint64_t cfgpool__now_ns(void)
 {

@@ -90,10 +90,27 @@ void cfgpool__task_run(const struct cfgpool__runner *r, const struct cfgpool__ta
 
 /*
  * The runner of the pool whose task thread the calling thread is, or NULL. Set by
- * cfgpool__task_thread_enter() (which returns the previous value for _leave()).
+ * cfgpool__task_thread_enter() (which returns the previous value for _leave()). Inline:
+ * every map sets and restores it.
  */
-const struct cfgpool__runner *cfgpool__task_thread_of(void);
-const struct cfgpool__runner *cfgpool__task_thread_enter(const struct cfgpool__runner *r);
-void cfgpool__task_thread_leave(const struct cfgpool__runner *prev);
+extern __thread const struct cfgpool__runner *cfgpool__task_thread;
+
+static inline const struct cfgpool__runner *cfgpool__task_thread_of(void)
+{
+	return cfgpool__task_thread;
+}
+
+static inline const struct cfgpool__runner *cfgpool__task_thread_enter(const struct cfgpool__runner *r)
+{
+	const struct cfgpool__runner *prev = cfgpool__task_thread;
+
+	cfgpool__task_thread = r;
+	return prev;
+}
+
+static inline void cfgpool__task_thread_leave(const struct cfgpool__runner *prev)
+{
+	cfgpool__task_thread = prev;
+}
 
 #endif /* CFGPOOL_SRC_TASK_H */
