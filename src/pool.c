@@ -13,8 +13,9 @@
  *
  * Running a batch. A parked worker costs about 50 us to wake here, far more than a tiny
  * task. When the calling thread helps (pool.caller_helps) it works as the worker of the
- * CPU it is on: that CPU's worker is reserved (takes no task) for the batch, so that no
- * CPU runs two task threads, and the caller runs items until none are left. When the
+ * CPU it is on: that CPU's worker is reserved (takes no task) while the caller runs items
+ * (it gives the CPU back before it sleeps on its batch), so that no CPU runs two task
+ * threads, and the caller runs items until none are left. When the
  * expected work (items x the freshest average task time) is below
  * pool.wake_threshold_us, the caller runs the whole batch itself without queueing it:
  * nobody is woken and no worker pulls tiny items (and their cache lines) across CPUs. Otherwise the caller wakes parked workers of other CPUs directly, one
@@ -26,6 +27,8 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -405,13 +408,6 @@ int cfgpool_pool_close(cfgpool_pool_t *pool, int how)
 	/* Workers empty the queue before they exit; a task left over is a broken invariant. */
 	if (cfgpool__queue_size(&pool->queue) != 0)
 		cfgpool__die("tasks left in the queue after every worker exited");
-	for (unsigned i = 0; i < CFGPOOL__MAX_CALLERS; i++) {
-		struct cfgpool__caller *c = &pool->callers[i];
-
-		if (atomic_load_explicit(&c->initialized, memory_order_relaxed) && c->init_rc == 0 &&
-		    pool->kernel->worker_fini != NULL)
-			pool->kernel->worker_fini(c->kstate, CFGPOOL_CALLER_WORKER + i);
-	}
 	/* Stats work until here (a kernel's worker_fini may take them); none is inside after
 	 * the drain, and any later one sees `closed` and reports zeros. */
 	atomic_store_explicit(&pool->closed, true, memory_order_seq_cst);
@@ -424,12 +420,16 @@ int cfgpool_pool_close(cfgpool_pool_t *pool, int how)
 /* Submission                                                                                 */
 /* ------------------------------------------------------------------------------------------ */
 
+/* Whether the calling thread runs this pool's tasks: a worker, or a caller helping in map. */
+static bool on_task_thread(const struct cfgpool_pool *pool)
+{
+	return cfgpool__task_thread_of() == &pool->crew.run;
+}
+
 /*
- * Pushes, waiting for room unless `nonblock`. A waiter raises space_wanted and sleeps on
- * space_seq; the first worker to pop once the queue is half empty clears the flag, bumps
- * the word and wakes every waiter. The flag is read without a fence on the pop path, so a
- * wake can be missed when it races with the waiter raising it; the next pop catches it,
- * and the sleep's timeout bounds the case where no pop comes.
+ * Pushes, waiting for room unless `nonblock`. A task thread of this pool never waits: the
+ * room it would wait for may have to be made by itself (one worker whose callback submits
+ * to a full queue), so it gets -EDEADLK instead.
  */
 static int push_task(struct cfgpool_pool *pool, const struct cfgpool__task *task, bool nonblock)
 {
@@ -437,17 +437,10 @@ static int push_task(struct cfgpool_pool *pool, const struct cfgpool__task *task
 		return 0;
 	if (nonblock)
 		return -EAGAIN;
-	/* Whoever queued the tasks that fill the queue may not have woken anyone yet. */
-	cfgpool__wake_one(pool, NULL);
-	for (;;) {
-		uint32_t seq = atomic_load_explicit(&pool->space_seq, memory_order_acquire);
-		struct timespec tick = {0, 1000000};
-
-		atomic_store_explicit(&pool->space_wanted, true, memory_order_seq_cst);
-		if (cfgpool__queue_push(&pool->queue, task))
-			return 0;
-		cfgpool__futex_wait(&pool->space_seq, seq, &tick);
-	}
+	if (on_task_thread(pool))
+		return -EDEADLK;
+	cfgpool__crew_push_wait(&pool->crew, task);
+	return 0;
 }
 
 int cfgpool_pool_submit(cfgpool_pool_t *pool, const void *input, void *output, cfgpool_done_fn done, void *arg,
@@ -462,203 +455,63 @@ int cfgpool_pool_submit(cfgpool_pool_t *pool, const void *input, void *output, c
 		return -ESHUTDOWN;
 	rc = push_task(pool, &task, flags & CFGPOOL_SUBMIT_NONBLOCK);
 	if (rc == 0)
-		cfgpool__wake_one(pool, NULL);
+		cfgpool__crew_wake_one(&pool->crew, NULL);
 	gate_leave(pool);
 	return rc;
 }
 
-static void caller_release(struct cfgpool__caller *c)
+/* One map call, from its checked arguments to its completion. */
+struct map_call {
+	struct cfgpool__batch b;
+	const char *inputs;
+	size_t in_stride;
+	char *outputs;
+	size_t out_stride;
+	size_t n;
+	struct cfgpool__caller *c;    /* the caller's slot when it helps, else NULL */
+	struct cfgpool__worker *home; /* the worker whose CPU the helping caller reserved */
+	uint64_t spin_ns;
+};
+
+/*
+ * Checks map's arguments and fills in m's. A stride of 0 is the kernel's size; a smaller
+ * one would let items overlap and the last run past the caller's buffer. A NULL buffer is
+ * allowed where the kernel reads or writes nothing: every item then gets NULL.
+ */
+static int map_args(const struct cfgpool_pool *pool, const void *inputs, size_t in_stride, void *outputs,
+		    size_t out_stride, size_t n, struct map_call *m)
 {
-	if (c != NULL)
-		atomic_store_explicit(&c->in_use, false, memory_order_release);
+	size_t in_size = pool->kernel->input_size, out_size = pool->kernel->output_size;
+
+	if (n >= BATCH_WAITING || (in_stride != 0 && in_stride < in_size) ||
+	    (out_stride != 0 && out_stride < out_size))
+		return -EINVAL;
+	if (n > 0 && ((inputs == NULL && in_size > 0) || (outputs == NULL && out_size > 0)))
+		return -EINVAL;
+	m->inputs = inputs;
+	m->in_stride = inputs == NULL ? 0 : in_stride ? in_stride : in_size;
+	m->outputs = outputs;
+	m->out_stride = outputs == NULL ? 0 : out_stride ? out_stride : out_size;
+	m->n = n;
+	m->c = NULL;
+	m->home = NULL;
+	return 0;
 }
 
 /*
- * A number that names the calling thread for the life of the process. pthread_t values and
- * thread ids are reused once a thread exits; a new thread must not inherit the kernel
- * state an exited one left in a caller slot.
+ * Item i's input or output. A NULL buffer has a stride of 0 (map_args), so every item gets
+ * NULL; the arithmetic is on integers, since even NULL + 0 is undefined for pointers.
  */
-static uint64_t thread_token(void)
+static inline void *item_at(const void *base, size_t stride, size_t i)
 {
-	static _Atomic uint64_t next = 1;
-	static __thread uint64_t token;
-
-	if (token == 0)
-		token = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed);
-	return token;
+	return (void *)((uintptr_t)base + i * stride);
 }
 
-/* Claims slot c if free. Acquire: pairs with the release in caller_release(). */
-static bool caller_claim(struct cfgpool__caller *c)
+static void map_item(struct map_call *m, size_t i, struct cfgpool__task *t)
 {
-	bool expected = false;
-
-	return !atomic_load_explicit(&c->in_use, memory_order_relaxed) &&
-	       atomic_compare_exchange_strong_explicit(&c->in_use, &expected, true, memory_order_acquire,
-						       memory_order_relaxed);
-}
-
-/*
- * Borrows this thread's caller slot: the one whose state worker_init made on this thread,
- * or else a fresh one, initialised now. A kernel's state may be tied to the thread that
- * made it, so a slot never serves another thread. NULL: no slot (the caller only waits).
- */
-static struct cfgpool__caller *caller_acquire(struct cfgpool_pool *pool, unsigned *index)
-{
-	uint64_t self = thread_token();
-	struct cfgpool__caller *fresh = NULL;
-	unsigned i;
-
-	for (i = 0; i < CFGPOOL__MAX_CALLERS; i++) {
-		struct cfgpool__caller *c = &pool->callers[i];
-
-		/* `owner` is written once, before `initialized` is released; a slot of ours is
-		 * never in use by another thread, so the claim always succeeds. */
-		if (atomic_load_explicit(&c->initialized, memory_order_acquire) && c->owner == self) {
-			if (!caller_claim(c) || c->init_rc != 0) {
-				if (c->init_rc != 0)
-					caller_release(c);
-				return NULL;
-			}
-			*index = CFGPOOL_CALLER_WORKER + i;
-			return c;
-		}
-		if (fresh == NULL && !atomic_load_explicit(&c->initialized, memory_order_relaxed) && caller_claim(c)) {
-			if (atomic_load_explicit(&c->initialized, memory_order_acquire)) {
-				caller_release(c); /* initialised meanwhile for another thread */
-				continue;
-			}
-			fresh = c;
-		}
-	}
-	if (fresh == NULL)
-		return NULL;
-	i = (unsigned)(fresh - pool->callers);
-	fresh->owner = self;
-	/* Until it has timed a task, assume tasks are long enough to be worth a wake-up. */
-	atomic_store_explicit(&fresh->c.ewma_ns, atomic_load_explicit(&pool->workers[0].c.ewma_ns, memory_order_relaxed),
-			      memory_order_relaxed);
-	if (pool->kernel->worker_init != NULL) {
-		const struct cfgpool_config *snap;
-
-		cfgpool__read_lock();
-		snap = cfgpool__holder_deref(pool->holder);
-		fresh->init_rc = pool->kernel->worker_init(snap, cfgpool__prepared(snap)->kernel.params,
-							   CFGPOOL_CALLER_WORKER + i, &fresh->kstate);
-		cfgpool__read_unlock();
-	}
-	atomic_store_explicit(&fresh->initialized, true, memory_order_release);
-	if (fresh->init_rc != 0) {
-		caller_release(fresh);
-		return NULL;
-	}
-	*index = CFGPOOL_CALLER_WORKER + i;
-	return fresh;
-}
-
-
-/* The current snapshot's settings for the caller's side of a batch. */
-static void batch_settings(struct cfgpool_pool *pool, bool *helps, uint64_t *spin_ns, uint64_t *threshold_ns)
-{
-	const struct cfgpool__pool_params *pp;
-
-	cfgpool__read_lock();
-	pp = &cfgpool__prepared(cfgpool__holder_deref(pool->holder))->pool;
-	*helps = pp->caller_helps;
-	*spin_ns = (uint64_t)pp->idle_spin_us * 1000u;
-	*threshold_ns = (uint64_t)pp->wake_threshold_us * 1000u;
-	cfgpool__read_unlock();
-}
-
-/* Runs a whole batch on the calling thread, in order, without the queue. */
-static void run_inline(struct cfgpool_pool *pool, struct cfgpool__batch *b, const void *inputs, size_t in_stride,
-		       void *outputs, size_t out_stride, size_t n, struct cfgpool__caller *c, unsigned caller_index)
-{
-	uint64_t clock = 0;
-
-	atomic_fetch_add_explicit(&pool->direct, n, memory_order_relaxed);
-	for (size_t i = 0; i < n; i++) {
-		struct cfgpool__task t = {
-			.input = (const char *)inputs + i * in_stride,
-			.output = (char *)outputs + i * out_stride,
-			.batch = b,
-			.index = i,
-		};
-
-		cfgpool__run_task(pool, &t, caller_index, c->kstate, &c->c, &clock);
-	}
-}
-
-/* The worker pinned to the CPU the calling thread runs on now, if any. */
-static struct cfgpool__worker *worker_on_this_cpu(struct cfgpool_pool *pool)
-{
-	int cpu = sched_getcpu();
-
-	for (unsigned i = 0; cpu >= 0 && i < pool->nworkers; i++) {
-		if (pool->workers[i].cpu == cpu)
-			return &pool->workers[i];
-	}
-	return NULL;
-}
-
-/*
- * Keeps the reservation on the CPU the helping caller runs on. The caller is not pinned;
- * if the scheduler moved it, the worker of its new CPU is reserved instead and the old
- * one, free again, is woken when work is queued, so that each CPU keeps one task thread.
- */
-static void follow_caller(struct cfgpool_pool *pool, struct cfgpool__worker **home)
-{
-	struct cfgpool__worker *now = worker_on_this_cpu(pool), *old = *home;
-
-	if (now == old)
-		return;
-	if (now != NULL)
-		atomic_fetch_add_explicit(&now->reserved, 1, memory_order_relaxed);
-	*home = now;
-	if (old != NULL) {
-		atomic_fetch_sub_explicit(&old->reserved, 1, memory_order_relaxed);
-		if (cfgpool__queue_size(&pool->queue) > 0)
-			cfgpool__wake_one(pool, now);
-	}
-}
-
-/* Runs queued tasks (when helping) and waits until every item of the batch completed. */
-static void batch_wait(struct cfgpool_pool *pool, struct cfgpool__batch *b, struct cfgpool__caller *c,
-		       unsigned caller_index, uint64_t spin_ns, struct cfgpool__worker **home)
-{
-	struct cfgpool__task task;
-	uint64_t spin_start = 0, clock = 0;
-
-	for (;;) {
-		/* Acquire: pairs with the release in complete(): outputs are visible. */
-		uint32_t w = atomic_load_explicit(&b->word, memory_order_acquire);
-
-		if ((w & ~BATCH_WAITING) == 0)
-			return;
-		if (c != NULL && cfgpool__queue_pop(&pool->queue, &task)) {
-			cfgpool__space_signal(pool);
-			cfgpool__run_task(pool, &task, caller_index, c->kstate, &c->c, &clock);
-			follow_caller(pool, home);
-			spin_start = 0;
-			continue;
-		}
-		clock = 0; /* waiting is not task time */
-		if (spin_start == 0)
-			spin_start = cfgpool__now_ns();
-		if (cfgpool__now_ns() - spin_start < spin_ns) {
-			/* The workers running our items may share this CPU: let them have it. */
-			for (int i = 0; i < 16; i++)
-				cfgpool__cpu_relax();
-			sched_yield();
-			continue;
-		}
-		/* Sleep until the last item completes; the completer sees the bit and wakes us. */
-		if (!(w & BATCH_WAITING) &&
-		    !atomic_compare_exchange_weak_explicit(&b->word, &w, w | BATCH_WAITING, memory_order_acq_rel,
-							   memory_order_acquire))
-			continue;
-		cfgpool__futex_wait(&b->word, w | BATCH_WAITING, NULL);
-	}
+	t->input = item_at(m->inputs, m->in_stride, i);
+	t->output = item_at(m->outputs, m->out_stride, i);
+	t->index = i;
 }
 
 /*
@@ -669,93 +522,219 @@ static void batch_wait(struct cfgpool_pool *pool, struct cfgpool__batch *b, stru
  */
 #define CALLER_MAX_TASK_NS 200000u
 
-int cfgpool_pool_map(cfgpool_pool_t *pool, const void *inputs, size_t in_stride, void *outputs, size_t out_stride,
-		     size_t n, cfgpool_result_t *results, unsigned flags)
+/*
+ * Decides who runs the batch: whether the caller helps (m->c), and whether it runs the
+ * whole batch itself without the queue (true).
+ */
+static bool map_plan(struct cfgpool_pool *pool, struct map_call *m)
 {
-	struct cfgpool__batch b;
-	struct cfgpool__caller *c = NULL;
-	struct cfgpool__worker *home = NULL;
-	unsigned caller_index = 0;
-	uint64_t spin_ns, threshold_ns, estimate;
-	bool helps;
-	size_t pushed = 0;
+	struct cfgpool__run_settings s;
+	uint64_t estimate;
+	bool full = false;
 
-	if (pool == NULL || (n > 0 && (inputs == NULL || outputs == NULL)) || n >= BATCH_WAITING)
-		return -EINVAL;
-	if (n == 0)
-		return 0;
-	if (in_stride == 0)
-		in_stride = pool->kernel->input_size;
-	if (out_stride == 0)
-		out_stride = pool->kernel->output_size;
-	if (!gate_enter(pool))
-		return -ESHUTDOWN;
+	cfgpool__run_settings(&pool->crew.run, &s);
+	m->spin_ns = s.spin_ns;
+	/* Relaxed loads and exchange here: a statistic and a once-only notice, no pairing. */
+	if (s.caller_helps)
+		m->c = cfgpool__caller_get(pool->callers, &pool->crew.run,
+					   atomic_load_explicit(&pool->workers[0].c.ewma_ns, memory_order_relaxed),
+					   &full);
+	if (full && !atomic_exchange_explicit(&pool->callers_full_noted, true, memory_order_relaxed))
+		cfgpool__log(pool, CFGPOOL_LOG_WARN, "more than %d threads call map on this pool at once: the "
+			     "others wait for their batches without helping", CFGPOOL__MAX_CALLERS);
+	estimate = cfgpool__crew_estimate_ns(&pool->crew, m->c ? &m->c->c : NULL);
+	if (m->c != NULL && estimate >= CALLER_MAX_TASK_NS)
+		m->c = NULL;
+	/* Cheaper than a wake-up: the caller runs it all, queueing nothing, so no worker
+	 * spinning elsewhere pulls items (and their cache lines) across CPUs. */
+	return m->c != NULL && m->n * estimate < s.threshold_ns;
+}
 
-	atomic_init(&b.word, (uint32_t)n);
-	atomic_init(&b.failed, false);
-	b.results = results;
-	batch_settings(pool, &helps, &spin_ns, &threshold_ns);
-	if (helps)
-		c = caller_acquire(pool, &caller_index);
-	estimate = cfgpool__task_estimate_ns(pool, c ? &c->c : NULL);
-	if (c != NULL && estimate >= CALLER_MAX_TASK_NS) {
-		caller_release(c);
-		c = NULL;
+/* Runs a whole batch on the calling thread, in order, without the queue. */
+static void run_inline(struct cfgpool_pool *pool, struct map_call *m)
+{
+	struct cfgpool__task t = {.batch = &m->b};
+	uint64_t clock = 0;
+
+	/* Relaxed: a counter for stats, which reads it after the queue's head. */
+	atomic_fetch_add_explicit(&pool->direct, m->n, memory_order_relaxed);
+	for (size_t i = 0; i < m->n; i++) {
+		map_item(m, i, &t);
+		cfgpool__task_run(&pool->crew.run, &t, m->c->index, m->c->kstate, &m->c->c, &clock);
 	}
-	if (c != NULL && n * estimate < threshold_ns) {
-		/* Cheaper than a wake-up: the caller runs it all, queueing nothing, so no worker
-		 * spinning elsewhere pulls items (and their cache lines) across CPUs. */
-		run_inline(pool, &b, inputs, in_stride, outputs, out_stride, n, c, caller_index);
-		caller_release(c);
-		gate_leave(pool);
-		return atomic_load_explicit(&b.failed, memory_order_relaxed) ? CFGPOOL_EKERNEL : 0;
-	}
-	if (c != NULL) {
-		/* The caller is this CPU's worker for the batch; see the top of the file. */
-		home = worker_on_this_cpu(pool);
-		if (home != NULL)
-			atomic_fetch_add_explicit(&home->reserved, 1, memory_order_relaxed);
-	}
+}
 
-	for (; pushed < n; pushed++) {
-		struct cfgpool__task t = {
-			.input = (const char *)inputs + pushed * in_stride,
-			.output = (char *)outputs + pushed * out_stride,
-			.batch = &b,
-			.index = pushed,
-		};
+/*
+ * Queues every item. When the queue is full a helping caller runs the item itself;
+ * otherwise it waits for room, unless asked not to block before anything was queued
+ * (-EAGAIN: nothing queued).
+ */
+static int push_items(struct cfgpool_pool *pool, struct map_call *m, unsigned flags)
+{
+	struct cfgpool__task t = {.batch = &m->b};
 
+	for (size_t i = 0; i < m->n; i++) {
+		map_item(m, i, &t);
 		if (cfgpool__queue_push(&pool->queue, &t))
 			continue;
-		/* Full. A helping caller runs the item itself; otherwise wait for room, unless
-		 * asked not to block before anything was queued. */
-		if (c != NULL) {
-			atomic_fetch_add_explicit(&pool->direct, 1, memory_order_relaxed);
+		if (m->c != NULL) {
 			uint64_t clock = 0;
 
-			cfgpool__run_task(pool, &t, caller_index, c->kstate, &c->c, &clock);
-		} else if (pushed == 0 && (flags & CFGPOOL_SUBMIT_NONBLOCK)) {
-			gate_leave(pool);
+			atomic_fetch_add_explicit(&pool->direct, 1, memory_order_relaxed); /* as in run_inline() */
+			cfgpool__task_run(&pool->crew.run, &t, m->c->index, m->c->kstate, &m->c->c, &clock);
+		} else if (i == 0 && (flags & CFGPOOL_SUBMIT_NONBLOCK)) {
 			return -EAGAIN;
 		} else {
-			push_task(pool, &t, false);
+			cfgpool__crew_push_wait(&pool->crew, &t);
 		}
 	}
 	cfgpool__queue_note_depth(&pool->queue);
+	return 0;
+}
 
-	/* Wake parked workers for the items the caller will not run. */
-	for (size_t k = c ? 1 : 0; k < n && cfgpool__wake_one(pool, home); k++)
-		;
-	batch_wait(pool, &b, c, caller_index, spin_ns, &home);
-	if (home != NULL) {
-		atomic_fetch_sub_explicit(&home->reserved, 1, memory_order_relaxed);
-		/* Others' tasks may have queued up behind the reservation. */
-		if (cfgpool__queue_size(&pool->queue) > 0)
-			cfgpool__wake_one(pool, NULL);
+/* Runs queued tasks (when helping) and waits until every item of the batch completed. */
+static void batch_wait(struct cfgpool_pool *pool, struct map_call *m)
+{
+	struct cfgpool__task task;
+	uint64_t spin_start = 0, clock = 0;
+
+	for (;;) {
+		/* Acquire: pairs with the release in task.c's complete(): outputs are visible. */
+		uint32_t w = atomic_load_explicit(&m->b.word, memory_order_acquire);
+
+		if ((w & ~BATCH_WAITING) == 0)
+			return;
+		if (m->c != NULL && cfgpool__queue_pop(&pool->queue, &task)) {
+			cfgpool__crew_room_signal(&pool->crew);
+			cfgpool__task_run(&pool->crew.run, &task, m->c->index, m->c->kstate, &m->c->c, &clock);
+			cfgpool__crew_follow(&pool->crew, &m->home);
+			spin_start = 0;
+			continue;
+		}
+		clock = 0; /* waiting is not task time */
+		if (spin_start == 0)
+			spin_start = cfgpool__now_ns();
+		if (cfgpool__now_ns() - spin_start < m->spin_ns) {
+			/* The workers running our items may share this CPU: let them have it. */
+			for (int i = 0; i < 16; i++)
+				cfgpool__cpu_relax();
+			sched_yield();
+			continue;
+		}
+		/* A caller that sleeps runs nothing: it hands its CPU back to that CPU's worker
+		 * first. Kept, the reservation would strand whatever is queued behind a
+		 * producer stalled mid-push (the caller's pop fails) once the worker parked. */
+		cfgpool__crew_unreserve(&pool->crew, m->home, NULL);
+		m->home = NULL;
+		/* Sleep until the last item completes; the completer sees the bit and wakes us. */
+		if (!(w & BATCH_WAITING) &&
+		    !atomic_compare_exchange_weak_explicit(&m->b.word, &w, w | BATCH_WAITING, memory_order_acq_rel,
+							   memory_order_acquire))
+			continue;
+		cfgpool__futex_wait(&m->b.word, w | BATCH_WAITING, NULL);
 	}
-	caller_release(c);
+}
+
+/* Queues the batch, wakes workers for it, helps or waits until it is done. */
+static int run_queued(struct cfgpool_pool *pool, struct map_call *m, unsigned flags)
+{
+	int rc;
+
+	/* The helping caller is this CPU's worker for the batch; see the top of the file. */
+	if (m->c != NULL)
+		m->home = cfgpool__crew_reserve(&pool->crew);
+	rc = push_items(pool, m, flags);
+	if (rc != 0)
+		return rc; /* only a caller that does not help gets here: it reserved nothing */
+	/* Wake parked workers for the items the caller will not run. */
+	for (size_t k = m->c ? 1 : 0; k < m->n && cfgpool__crew_wake_one(&pool->crew, m->home); k++)
+		;
+	batch_wait(pool, m);
+	/* Others' tasks may have queued up behind the reservation. */
+	cfgpool__crew_unreserve(&pool->crew, m->home, NULL);
+	return 0;
+}
+
+int cfgpool_pool_map(cfgpool_pool_t *pool, const void *inputs, size_t in_stride, void *outputs, size_t out_stride,
+		     size_t n, cfgpool_result_t *results, unsigned flags)
+{
+	const struct cfgpool__runner *prev;
+	struct map_call m;
+	int rc;
+
+	if (pool == NULL || map_args(pool, inputs, in_stride, outputs, out_stride, n, &m) != 0)
+		return -EINVAL;
+	if (n == 0)
+		return 0;
+	/* A map waits for its items, which may need this very thread. */
+	if (on_task_thread(pool))
+		return -EDEADLK;
+	if (!gate_enter(pool))
+		return -ESHUTDOWN;
+	atomic_init(&m.b.word, (uint32_t)n);
+	atomic_init(&m.b.failed, false);
+	m.b.results = results;
+	/* While it runs tasks the caller is a task thread of the pool (their callbacks too). */
+	prev = cfgpool__task_thread_enter(&pool->crew.run);
+	if (map_plan(pool, &m)) {
+		run_inline(pool, &m);
+		rc = 0;
+	} else {
+		rc = run_queued(pool, &m, flags);
+	}
+	cfgpool__task_thread_leave(prev);
 	gate_leave(pool);
-	return atomic_load_explicit(&b.failed, memory_order_relaxed) ? CFGPOOL_EKERNEL : 0;
+	if (rc != 0)
+		return rc;
+	return atomic_load_explicit(&m.b.failed, memory_order_relaxed) ? CFGPOOL_EKERNEL : 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The execution layer, as opening and closing use it                                         */
+/* ------------------------------------------------------------------------------------------ */
+
+int cfgpool__workers_start(struct cfgpool_pool *pool, const int *cpus, unsigned ncpu, bool pin,
+			   cfgpool_error_t *err)
+{
+	struct cfgpool__crew *crew = &pool->crew;
+	int rc;
+
+	crew->run.holder = pool->holder;
+	crew->run.kernel = pool->kernel;
+	crew->run.cancel = &pool->cancel;
+	crew->queue = &pool->queue;
+	crew->closing = &pool->closing;
+	crew->workers = pool->workers;
+	crew->n = pool->nworkers;
+	rc = cfgpool__crew_start(crew, cpus, ncpu, pin, err);
+	if (rc != 0)
+		pool->nworkers = crew->n;
+	return rc;
+}
+
+void cfgpool__workers_join(struct cfgpool_pool *pool)
+{
+	cfgpool__crew_join(&pool->crew);
+	cfgpool__callers_close(pool->callers);
+}
+
+void cfgpool__wake_all(struct cfgpool_pool *pool)
+{
+	cfgpool__crew_wake_all(&pool->crew);
+}
+
+void cfgpool__log(const struct cfgpool_pool *pool, cfgpool_log_level_t level, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (pool->opts.log != NULL)
+		pool->opts.log(pool->opts.log_arg, level, msg);
+	else if (level != CFGPOOL_LOG_INFO)
+		fprintf(stderr, "cfgpool: %s: %s\n", level == CFGPOOL_LOG_ERROR ? "error" : "warning", msg);
 }
 
 /* ------------------------------------------------------------------------------------------ */

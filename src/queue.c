@@ -38,7 +38,8 @@ void cfgpool__queue_destroy(struct cfgpool__queue *q)
 	q->slots = NULL;
 }
 
-bool cfgpool__queue_push(struct cfgpool__queue *q, const struct cfgpool__task *task)
+/* push() inlines both steps; the exported pair is for tests. */
+static inline bool claim(struct cfgpool__queue *q, size_t *pos_out)
 {
 	size_t pos = atomic_load_explicit(&q->head, memory_order_relaxed);
 
@@ -53,11 +54,7 @@ bool cfgpool__queue_push(struct cfgpool__queue *q, const struct cfgpool__task *t
 			/* seq_cst: see queue.h (costs nothing more than relaxed on x86). */
 			if (atomic_compare_exchange_weak_explicit(&q->head, &pos, pos + 1, memory_order_seq_cst,
 								  memory_order_relaxed)) {
-				s->task = *task;
-				/* Release: pairs with the acquire load of seq in pop. */
-				atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
-				if ((pos & 63) == 0)
-					cfgpool__queue_note_depth(q);
+				*pos_out = pos;
 				return true;
 			}
 		} else if (dif < 0) {
@@ -68,6 +65,37 @@ bool cfgpool__queue_push(struct cfgpool__queue *q, const struct cfgpool__task *t
 			pos = atomic_load_explicit(&q->head, memory_order_relaxed);
 		}
 	}
+}
+
+static inline void publish(struct cfgpool__queue *q, size_t pos, const struct cfgpool__task *task)
+{
+	struct cfgpool__slot *s = &q->slots[pos & q->mask];
+
+	s->task = *task;
+	/* Release: pairs with the acquire load of seq in pop and in cfgpool__queue_front(). */
+	atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
+	if ((pos & 63) == 0)
+		cfgpool__queue_note_depth(q);
+}
+
+bool cfgpool__queue_claim(struct cfgpool__queue *q, size_t *pos)
+{
+	return claim(q, pos);
+}
+
+void cfgpool__queue_publish(struct cfgpool__queue *q, size_t pos, const struct cfgpool__task *task)
+{
+	publish(q, pos, task);
+}
+
+bool cfgpool__queue_push(struct cfgpool__queue *q, const struct cfgpool__task *task)
+{
+	size_t pos;
+
+	if (!claim(q, &pos))
+		return false;
+	publish(q, pos, task);
+	return true;
 }
 
 void cfgpool__queue_note_depth(struct cfgpool__queue *q)

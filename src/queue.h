@@ -5,8 +5,13 @@
  * the slots, so queuing allocates nothing. Internal.
  *
  * Synchronization table: push and pop may run concurrently from any number of threads;
- * init and destroy need exclusive access. Progress: lock-free (a thread that is preempted
- * between claiming a slot and publishing it delays only the consumer of that slot).
+ * init and destroy need exclusive access. Progress: lock-free for producers; consumers
+ * are blocked by a stalled producer. A producer preempted between claiming a slot and
+ * publishing it holds up every consumer, not only that slot's: pops take positions in
+ * order, so while the oldest claimed slot is unpublished every pop finds the queue empty,
+ * though size() counts the claimed slots and later ones may be full. cfgpool__queue_front()
+ * tells that window (STALLED) from an empty queue, so that an idle consumer can yield the
+ * CPU, or sleep for a while, instead of spinning on it.
  */
 #ifndef CFGPOOL_SRC_QUEUE_H
 #define CFGPOOL_SRC_QUEUE_H
@@ -63,6 +68,13 @@ void cfgpool__queue_destroy(struct cfgpool__queue *q);
  */
 bool cfgpool__queue_push(struct cfgpool__queue *q, const struct cfgpool__task *task);
 
+/*
+ * push() in its two steps, for tests of the window between them: claim a position
+ * (false: full), then publish a task into it. Between the two the queue is STALLED.
+ */
+bool cfgpool__queue_claim(struct cfgpool__queue *q, size_t *pos);
+void cfgpool__queue_publish(struct cfgpool__queue *q, size_t pos, const struct cfgpool__task *task);
+
 /* Pops the oldest task into *task. Returns true, or false when the queue is empty. */
 bool cfgpool__queue_pop(struct cfgpool__queue *q, struct cfgpool__task *task);
 
@@ -85,6 +97,31 @@ static inline size_t cfgpool__queue_size(struct cfgpool__queue *q)
 	size_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
 
 	return head > tail ? head - tail : 0;
+}
+
+enum cfgpool__queue_front {
+	CFGPOOL__QUEUE_EMPTY,   /* nothing claimed */
+	CFGPOOL__QUEUE_READY,   /* a pop may succeed (or the view was stale: retry) */
+	CFGPOOL__QUEUE_STALLED, /* the oldest position is claimed but not yet published */
+};
+
+/*
+ * What a consumer would find at the front. The head is loaded with `head_order` (seq_cst
+ * for a worker about to park: its half of the park/wake handshake, see worker.c), the
+ * tail relaxed, which can only make the queue look fuller than it is. Then, if some
+ * position is claimed, the front slot's sequence (acquire: pairs with the release in
+ * publish) says whether its task is there.
+ */
+static inline enum cfgpool__queue_front cfgpool__queue_front(struct cfgpool__queue *q, memory_order head_order)
+{
+	size_t head = atomic_load_explicit(&q->head, head_order);
+	size_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
+	size_t seq;
+
+	if (head == tail)
+		return CFGPOOL__QUEUE_EMPTY;
+	seq = atomic_load_explicit(&q->slots[tail & q->mask].seq, memory_order_acquire);
+	return (intptr_t)seq - (intptr_t)(tail + 1) < 0 ? CFGPOOL__QUEUE_STALLED : CFGPOOL__QUEUE_READY;
 }
 
 #endif /* CFGPOOL_SRC_QUEUE_H */

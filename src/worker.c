@@ -1,99 +1,145 @@
 /*
- * Worker threads: affinity, naming, the run loop, running one task against one snapshot,
- * and idling: spin, then park on a futex.
+ * Worker threads: affinity, naming, the run loop, and idling: spin, then park on a futex.
+ * Running one task is task.c's; the pool reaches its workers through worker.h only.
  *
- * Parking is a Dekker handshake between a worker going to sleep and a submitter that just
- * queued work, so that no wake-up is lost. Every access on both sides is seq_cst:
- *   worker:    state = PARKED; nparked++;  load queue head  -> empty? futex_wait
- *   submitter: CAS queue head (push);       load nparked     -> > 0?  wake_one
- * In the single total order of seq_cst operations, either the submitter's CAS comes
- * before the worker's load of the head (the worker sees the task and does not sleep), or
- * the worker's increment comes before the submitter's load (the submitter wakes it). On
- * x86 this needs no fence: the locked instructions already order. wake_one claims a
- * parked worker by CAS PARKED -> RUNNING, so each park is matched by at most one wake
- * and nparked stays exact.
+ * The park/wake protocol. Whoever makes work available to a worker and whoever is about to
+ * sleep are the two sides of a Dekker pattern: each side stores its own word, then loads
+ * the other's, and both are seq_cst, so in the single total order of seq_cst operations
+ * one side's load comes after the other side's store and sees it. No wake-up is lost.
+ *
+ *   side                 stores (seq_cst, first)           then loads (seq_cst)
+ *   worker parking       w->state = PARKED; nparked++       closing; w->reserved; queue head
+ *   submitter (push)     queue head (the CAS that claims)    nparked; then w->state, w->reserved
+ *   caller unreserving   w->reserved-- (fetch_sub)           queue head; then as the submitter
+ *   close                closing = true                      w->state (the CAS of wake_all)
+ *
+ * - A worker that loads reserved != 0 and sleeps is woken by the caller that drops the
+ *   reservation: its fetch_sub comes after the worker's load, so its load of the head sees
+ *   every push that came before the worker's load; if the queue is not empty it wakes a
+ *   worker (wake_one, a submitter's load of nparked onwards). A push after that load finds
+ *   the worker counted in nparked and, loading reserved after the fetch_sub, unreserved.
+ * - A worker that loads an empty head and sleeps is woken by the next push: the push's CAS
+ *   comes after the load, so the submitter's load of nparked sees the worker's increment.
+ * - A worker that loads closing == false sleeps; close's CAS of its state comes after its
+ *   store of PARKED and claims it.
+ * - wake_one and wake_all claim a parked worker by CAS PARKED -> RUNNING, so each park is
+ *   matched by at most one wake and nparked stays exact; a worker that finds work after
+ *   counting itself unclaims itself by the same CAS, unless a waker won it.
+ * - Taking a reservation (fetch_add) is relaxed: a worker that misses it takes a task it
+ *   should have left to the caller, which costs the CPU a second task thread for one task
+ *   but strands nothing.
+ * - The head against a relaxed tail can only make the queue look fuller than it is. When
+ *   its front is claimed but not yet published (a producer stalled mid-push, queue.h), a
+ *   spinning worker yields the CPU (most likely to that producer), and a parking worker
+ *   sleeps with a timeout instead of for good: the producer's own wake may already have
+ *   passed, so the worker looks again after STALLED_SLEEP_NS.
+ * On x86 every seq_cst store and read-modify-write is a locked instruction and every
+ * seq_cst load a plain one, so the protocol costs no fence there; on ARMv8 the stores are
+ * stlr, the loads ldar, which the architecture keeps in order.
  */
 #include "config.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "config_tree.h"
-#include "rcu.h"
 #include "futex.h"
-#include "pool.h"
-#include "snapshot.h"
-
-uint64_t cfgpool__now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-void cfgpool__log(const struct cfgpool_pool *pool, cfgpool_log_level_t level, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (pool->opts.log != NULL)
-		pool->opts.log(pool->opts.log_arg, level, msg);
-	else if (level != CFGPOOL_LOG_INFO)
-		fprintf(stderr, "cfgpool: %s: %s\n", level == CFGPOOL_LOG_ERROR ? "error" : "warning", msg);
-}
-
-static inline void count(_Atomic uint64_t *counter, uint64_t n)
-{
-	/* Single writer: a plain load and store, atomic only so that stats() can read it. */
-	atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + n,
-			      memory_order_relaxed);
-}
+#include "worker.h"
 
 /* ------------------------------------------------------------------------------------------ */
-/* Running one task                                                                           */
+/* Waking and parking                                                                         */
 /* ------------------------------------------------------------------------------------------ */
 
-static void complete(const struct cfgpool__task *task, void *output, const cfgpool_result_t *res)
+/* Wakes w if it is parked; claiming it by CAS matches each park with at most one wake. */
+static bool claim_and_wake(struct cfgpool__crew *crew, struct cfgpool__worker *w)
 {
-	struct cfgpool__batch *b = task->batch;
-	uint32_t old;
+	uint32_t parked = WORKER_PARKED;
 
-	if (b == NULL) {
-		if (task->done != NULL)
-			task->done(task->arg, output, res);
-		return;
+	/* seq_cst: close's half of the protocol (the load of w->state after its store of
+	 * closing); for the others it only claims. */
+	if (!atomic_compare_exchange_strong_explicit(&w->state, &parked, WORKER_RUNNING, memory_order_seq_cst,
+						     memory_order_relaxed))
+		return false;
+	/* Relaxed: the count is exact because each park is claimed once; its readers' seq_cst
+	 * loads pair with the parking worker's increment, not with this. */
+	atomic_fetch_sub_explicit(&crew->nparked, 1, memory_order_relaxed);
+	cfgpool__futex_wake(&w->state, 1);
+	return true;
+}
+
+bool cfgpool__crew_wake_one(struct cfgpool__crew *crew, const struct cfgpool__worker *skip)
+{
+	unsigned n = crew->n;
+	unsigned start;
+
+	/* seq_cst: the waker's load of nparked (the protocol at the top of this file). */
+	if (atomic_load_explicit(&crew->nparked, memory_order_seq_cst) == 0)
+		return false;
+	/* Start the scan at a rotating point so that wakes spread over the workers (relaxed:
+	 * any value will do). */
+	start = atomic_fetch_add_explicit(&crew->wake_cursor, 1, memory_order_relaxed);
+	for (unsigned k = 0; k < n; k++) {
+		struct cfgpool__worker *w = &crew->workers[(start + k) % n];
+
+		/* seq_cst: the waker's loads of the worker's state and reservation, after its
+		 * store (the push, or the unreserving fetch_sub). */
+		if (w == skip || atomic_load_explicit(&w->state, memory_order_seq_cst) != WORKER_PARKED ||
+		    atomic_load_explicit(&w->reserved, memory_order_seq_cst) != 0)
+			continue;
+		if (claim_and_wake(crew, w))
+			return true;
 	}
-	if (b->results != NULL)
-		b->results[task->index] = *res;
-	if (res->status != 0)
-		atomic_store_explicit(&b->failed, true, memory_order_relaxed);
-	/*
-	 * Release: the output, result and failed flag are visible to the caller once it sees
-	 * the count drop (its acquire load). The batch may be gone the moment the count reaches
-	 * zero, so nothing below reads it: the waiting bit comes from the value fetch_sub
-	 * returned, and a wake on a dead address is harmless (futex waiters recheck).
-	 */
-	old = atomic_fetch_sub_explicit(&b->word, 1, memory_order_acq_rel);
-	if ((old & ~BATCH_WAITING) == 1 && (old & BATCH_WAITING))
-		cfgpool__futex_wake(&b->word, 1);
+	return false;
 }
 
-/* Moves this thread's exponentially weighted average task time by 1/8 of the sample. */
-static void update_ewma(struct cfgpool__counters *c, uint64_t ns, uint64_t now)
+void cfgpool__crew_wake_all(struct cfgpool__crew *crew)
 {
-	uint64_t avg = atomic_load_explicit(&c->ewma_ns, memory_order_relaxed);
+	/* Close: reserved workers too, so that every worker sees `closing`. */
+	for (unsigned i = 0; i < crew->n; i++)
+		claim_and_wake(crew, &crew->workers[i]);
+}
 
-	atomic_store_explicit(&c->ewma_ns, avg - avg / 8 + ns / 8, memory_order_relaxed);
-	atomic_store_explicit(&c->ewma_at, now, memory_order_relaxed);
+/*
+ * A waiter raises room_wanted and sleeps on room_seq; the first thread to pop once the
+ * queue is half empty clears the flag, bumps the word and wakes every waiter. The flag is
+ * read without a fence on the pop path, so a wake can be missed when it races with the
+ * waiter raising it; the next pop catches it, and the sleep's timeout bounds the case
+ * where no pop comes.
+ */
+void cfgpool__crew_push_wait(struct cfgpool__crew *crew, const struct cfgpool__task *task)
+{
+	/* Whoever queued the tasks that fill the queue may not have woken anyone yet. */
+	cfgpool__crew_wake_one(crew, NULL);
+	for (;;) {
+		/* Acquire: pairs with the release increment in cfgpool__crew_room_signal(). */
+		uint32_t seq = atomic_load_explicit(&crew->room_seq, memory_order_acquire);
+		struct timespec tick = {0, 1000000};
+
+		/* seq_cst: ordered before the retried push's claim, so a pop that freed room
+		 * after that claim failed finds the flag raised (or the push succeeds). */
+		atomic_store_explicit(&crew->room_wanted, true, memory_order_seq_cst);
+		if (cfgpool__queue_push(crew->queue, task))
+			return;
+		cfgpool__futex_wait(&crew->room_seq, seq, &tick);
+	}
+}
+
+void cfgpool__crew_room_signal(struct cfgpool__crew *crew)
+{
+	/* Cheap when nobody waits: one load of a line that is written only when the queue
+	 * fills. The submitter is woken once the queue is half empty, so that it refills it
+	 * in one go instead of sleeping and waking for every freed slot. Relaxed: see
+	 * cfgpool__crew_push_wait() for the missed wake this allows and what bounds it. */
+	if (cfgpool_likely(!atomic_load_explicit(&crew->room_wanted, memory_order_relaxed)))
+		return;
+	if (cfgpool__queue_size(crew->queue) > crew->queue->capacity / 2)
+		return;
+	/* Relaxed: only one popper wins the flag; the release below publishes the wake. */
+	if (!atomic_exchange_explicit(&crew->room_wanted, false, memory_order_relaxed))
+		return;
+	/* Release: pairs with the waiter's acquire load of room_seq. */
+	atomic_fetch_add_explicit(&crew->room_seq, 1, memory_order_release);
+	cfgpool__futex_wake(&crew->room_seq, INT32_MAX);
 }
 
 /*
@@ -101,12 +147,13 @@ static void update_ewma(struct cfgpool__counters *c, uint64_t ns, uint64_t now)
  * workers' averages go stale while callers run small batches alone, a caller's while
  * workers run the big ones; either way the stale one is ignored.
  */
-uint64_t cfgpool__task_estimate_ns(const struct cfgpool_pool *pool, const struct cfgpool__counters *caller)
+uint64_t cfgpool__crew_estimate_ns(const struct cfgpool__crew *crew, const struct cfgpool__counters *caller)
 {
 	const struct cfgpool__counters *best = caller;
 
-	for (unsigned i = 0; i < pool->nworkers; i++) {
-		const struct cfgpool__counters *w = &pool->workers[i].c;
+	/* Relaxed: each average is one thread's statistic, a hint that pairs with nothing. */
+	for (unsigned i = 0; i < crew->n; i++) {
+		const struct cfgpool__counters *w = &crew->workers[i].c;
 
 		if (best == NULL || atomic_load_explicit(&w->ewma_at, memory_order_relaxed) >
 					    atomic_load_explicit(&best->ewma_at, memory_order_relaxed))
@@ -115,137 +162,95 @@ uint64_t cfgpool__task_estimate_ns(const struct cfgpool_pool *pool, const struct
 	return best ? atomic_load_explicit(&best->ewma_ns, memory_order_relaxed) : 0;
 }
 
-void cfgpool__run_task(struct cfgpool_pool *pool, const struct cfgpool__task *task, unsigned worker, void *kstate,
-		       struct cfgpool__counters *c, uint64_t *clock)
+/* ------------------------------------------------------------------------------------------ */
+/* Reservations                                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+/* The worker pinned to the CPU the calling thread runs on now, if any. */
+static struct cfgpool__worker *worker_on_this_cpu(struct cfgpool__crew *crew)
 {
-	cfgpool_result_t res = {.worker = worker};
-	void *output = task->output;
+	int cpu = sched_getcpu();
 
-	if (atomic_load_explicit(&pool->cancel, memory_order_relaxed)) {
-		res.status = -ECANCELED;
-		count(&c->cancelled, 1);
-	} else {
-		/* One clock read per task when tasks run back to back: this one's start is the
-		 * previous one's end. */
-		uint64_t t0 = *clock ? *clock : cfgpool__now_ns(), t1;
-		const struct cfgpool_config *snap;
-		const struct cfgpool__kernel_block *kb;
-		uint64_t version;
-		cfgpool_task_ctx_t ctx;
-
-		/* The snapshot is pinned from here to read_unlock: one version for the whole task. */
-		cfgpool__read_lock();
-		snap = cfgpool__holder_deref(pool->holder);
-		kb = &cfgpool__prepared(snap)->kernel;
-		version = cfgpool__snapshot_version(snap);
-		ctx.config = snap;
-		ctx.params = kb->params;
-		ctx.state = kstate;
-		ctx.worker = worker;
-		ctx.version = version;
-		res.status = pool->kernel->run(&ctx, task->input, output);
-		res.version = version;
-		cfgpool__read_unlock();
-
-		t1 = cfgpool__now_ns();
-		*clock = t1;
-		res.elapsed_ns = t1 - t0;
-		if (res.status > 0)
-			res.status = CFGPOOL_EKERNEL; /* a kernel that broke the sign convention */
-		if (res.status != 0)
-			count(&c->failed, 1);
-		count(&c->busy_ns, res.elapsed_ns);
-		update_ewma(c, res.elapsed_ns, t1);
+	for (unsigned i = 0; cpu >= 0 && i < crew->n; i++) {
+		if (crew->workers[i].cpu == cpu)
+			return &crew->workers[i];
 	}
-	count(&c->tasks, 1);
-	complete(task, output, &res);
+	return NULL;
+}
+
+struct cfgpool__worker *cfgpool__crew_reserve(struct cfgpool__crew *crew)
+{
+	struct cfgpool__worker *w = worker_on_this_cpu(crew);
+
+	/* Relaxed: see "Taking a reservation" at the top of this file. */
+	if (w != NULL)
+		atomic_fetch_add_explicit(&w->reserved, 1, memory_order_relaxed);
+	return w;
+}
+
+void cfgpool__crew_unreserve(struct cfgpool__crew *crew, struct cfgpool__worker *home,
+			     const struct cfgpool__worker *skip)
+{
+	if (home == NULL)
+		return;
+	/* seq_cst, then the seq_cst load of the head: the unreserving caller's half of the
+	 * protocol, against a worker that parked seeing the reservation. */
+	atomic_fetch_sub_explicit(&home->reserved, 1, memory_order_seq_cst);
+	if (cfgpool__queue_front(crew->queue, memory_order_seq_cst) != CFGPOOL__QUEUE_EMPTY)
+		cfgpool__crew_wake_one(crew, skip);
+}
+
+/*
+ * The caller is not pinned; if the scheduler moved it, the worker of its new CPU is
+ * reserved instead and the old one, free again, is woken when work is queued, so that
+ * each CPU keeps one task thread.
+ */
+void cfgpool__crew_follow(struct cfgpool__crew *crew, struct cfgpool__worker **home)
+{
+	struct cfgpool__worker *now = worker_on_this_cpu(crew), *old = *home;
+
+	if (now == old)
+		return;
+	if (now != NULL) /* relaxed, as in cfgpool__crew_reserve() */
+		atomic_fetch_add_explicit(&now->reserved, 1, memory_order_relaxed);
+	*home = now;
+	cfgpool__crew_unreserve(crew, old, now);
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Waking and parking                                                                         */
+/* Idling                                                                                     */
 /* ------------------------------------------------------------------------------------------ */
 
-/* Wakes w if it is parked; claiming it by CAS matches each park with at most one wake. */
-static bool claim_and_wake(struct cfgpool_pool *pool, struct cfgpool__worker *w)
-{
-	uint32_t parked = WORKER_PARKED;
-
-	if (!atomic_compare_exchange_strong_explicit(&w->state, &parked, WORKER_RUNNING, memory_order_seq_cst,
-						     memory_order_relaxed))
-		return false;
-	atomic_fetch_sub_explicit(&pool->nparked, 1, memory_order_relaxed);
-	cfgpool__futex_wake(&w->state, 1);
-	return true;
-}
-
-bool cfgpool__wake_one(struct cfgpool_pool *pool, const struct cfgpool__worker *skip)
-{
-	unsigned n = pool->nworkers;
-	unsigned start;
-
-	/* seq_cst: the submitter's half of the handshake (see the top of this file). */
-	if (atomic_load_explicit(&pool->nparked, memory_order_seq_cst) == 0)
-		return false;
-	/* Start the scan at a rotating point so that wakes spread over the workers. */
-	start = atomic_fetch_add_explicit(&pool->wake_cursor, 1, memory_order_relaxed);
-	for (unsigned k = 0; k < n; k++) {
-		struct cfgpool__worker *w = &pool->workers[(start + k) % n];
-
-		if (w == skip || atomic_load_explicit(&w->state, memory_order_relaxed) != WORKER_PARKED ||
-		    atomic_load_explicit(&w->reserved, memory_order_relaxed) != 0)
-			continue;
-		if (claim_and_wake(pool, w))
-			return true;
-	}
-	return false;
-}
-
-void cfgpool__wake_all(struct cfgpool_pool *pool)
-{
-	/* Close: reserved workers too, so that every worker sees `closing`. */
-	for (unsigned i = 0; i < pool->nworkers; i++)
-		claim_and_wake(pool, &pool->workers[i]);
-}
-
-void cfgpool__space_signal(struct cfgpool_pool *pool)
-{
-	/* Cheap when nobody waits: one load of a line that is written only when the queue
-	 * fills. The submitter is woken once the queue is half empty, so that it refills it
-	 * in one go instead of sleeping and waking for every freed slot. */
-	if (cfgpool_likely(!atomic_load_explicit(&pool->space_wanted, memory_order_relaxed)))
-		return;
-	if (cfgpool__queue_size(&pool->queue) > pool->queue.capacity / 2)
-		return;
-	if (!atomic_exchange_explicit(&pool->space_wanted, false, memory_order_relaxed))
-		return;
-	atomic_fetch_add_explicit(&pool->space_seq, 1, memory_order_release);
-	cfgpool__futex_wake(&pool->space_seq, INT32_MAX);
-}
+enum work { WORK_NONE, WORK_READY, WORK_STALLED };
 
 /* Work for this worker: a queued task (unless a caller reserved its CPU), or closing. */
-static bool has_work(const struct cfgpool__worker *w, memory_order order)
+static enum work has_work(const struct cfgpool__worker *w, memory_order order)
 {
-	struct cfgpool_pool *pool = w->pool;
+	const struct cfgpool__crew *crew = w->crew;
 
-	if (atomic_load_explicit(&pool->closing, order))
-		return true;
-	if (atomic_load_explicit(&w->reserved, memory_order_relaxed) != 0)
-		return false;
-	/* The head (seq_cst when parking: the worker's half of the handshake) against a
-	 * possibly stale tail, which can only make the queue look fuller than it is. */
-	return atomic_load_explicit(&pool->queue.head, order) != atomic_load_explicit(&pool->queue.tail,
-										     memory_order_relaxed);
+	/* `order` is seq_cst when parking: the worker's loads of the protocol, after its
+	 * stores of state and nparked; relaxed while spinning (a hint, rechecked by park). */
+	if (atomic_load_explicit(crew->closing, order))
+		return WORK_READY;
+	if (atomic_load_explicit(&w->reserved, order) != 0)
+		return WORK_NONE;
+	switch (cfgpool__queue_front(crew->queue, order)) {
+	case CFGPOOL__QUEUE_EMPTY:
+		return WORK_NONE;
+	case CFGPOOL__QUEUE_STALLED:
+		return WORK_STALLED;
+	default:
+		return WORK_READY;
+	}
 }
 
 /* The current snapshot's spin window, so that a reload can retune it. */
-static uint64_t spin_window_ns(struct cfgpool_pool *pool)
+static uint64_t spin_window_ns(const struct cfgpool__crew *crew)
 {
-	uint64_t ns;
+	struct cfgpool__run_settings s;
 
-	cfgpool__read_lock();
-	ns = (uint64_t)cfgpool__prepared(cfgpool__holder_deref(pool->holder))->pool.idle_spin_us * 1000u;
-	cfgpool__read_unlock();
-	return ns;
+	cfgpool__run_settings(&crew->run, &s);
+	return s.spin_ns;
 }
 
 /*
@@ -257,6 +262,9 @@ static uint64_t spin_window_ns(struct cfgpool_pool *pool)
  * paying a wake-up per batch; periodic arrivals far apart keep the base window.
  */
 #define SPIN_GROWTH 16
+
+/* How long a worker sleeps before it looks again at a front claimed but not published. */
+#define STALLED_SLEEP_NS 1000000
 
 /* `window` kept between `base` and SPIN_GROWTH times it (a reload may move the base). */
 static uint64_t clamp_window(uint64_t window, uint64_t base)
@@ -275,67 +283,93 @@ static uint64_t adapt_window(uint64_t window, uint64_t base, uint64_t parked_ns)
 	return clamp_window(window, base);
 }
 
-/* Spins until there is work or the window closes; then parks until woken. */
-static void idle(struct cfgpool__worker *w)
+/* Spins until there is work or the window closes. True: work. */
+static bool spin(const struct cfgpool__worker *w, uint64_t window)
 {
-	struct cfgpool_pool *pool = w->pool;
-	uint64_t base = spin_window_ns(pool), window, start = cfgpool__now_ns(), parked_at;
-	uint32_t expected = WORKER_PARKED;
+	uint64_t start = cfgpool__now_ns();
 
-	w->spin_ns = clamp_window(w->spin_ns, base);
-	window = w->spin_ns;
-	/* A reserved worker would only spin against the caller running tasks on its CPU. */
-	if (atomic_load_explicit(&w->reserved, memory_order_relaxed) != 0)
-		window = 0;
 	do {
 		for (int i = 0; i < 64; i++) {
-			if (has_work(w, memory_order_relaxed))
-				return;
+			enum work k = has_work(w, memory_order_relaxed);
+
+			if (k == WORK_READY)
+				return true;
+			if (k == WORK_STALLED)
+				break; /* yield at once: the stalled producer may be waiting for this CPU */
 			cfgpool__cpu_relax();
 		}
 		/* A thread that shares this CPU (a submitter waiting for its batch, say) gets it
 		 * back at once instead of at the end of our time slice. */
 		sched_yield();
 	} while (cfgpool__now_ns() - start < window);
+	return false;
+}
 
+/*
+ * The worker's half of the protocol (the top of this file). Returns false, not parked,
+ * when there is work after all; otherwise sleeps until woken (or, with a stalled front,
+ * until STALLED_SLEEP_NS passed) and returns true.
+ */
+static bool park(struct cfgpool__worker *w)
+{
+	struct cfgpool__crew *crew = w->crew;
+	uint32_t expected = WORKER_PARKED;
+	struct timespec stalled_sleep = {0, STALLED_SLEEP_NS};
+	enum work k;
+
+	/* seq_cst: the worker's stores of the protocol, before its loads in has_work(). */
 	atomic_store_explicit(&w->state, WORKER_PARKED, memory_order_seq_cst);
-	atomic_fetch_add_explicit(&pool->nparked, 1, memory_order_seq_cst);
-	if (has_work(w, memory_order_seq_cst)) {
-		/* Unpark ourselves, unless a waker already claimed us (it then fixed nparked). */
+	atomic_fetch_add_explicit(&crew->nparked, 1, memory_order_seq_cst);
+	k = has_work(w, memory_order_seq_cst);
+	if (k == WORK_READY) {
+		/* Unpark ourselves, unless a waker already claimed us (it then fixed nparked).
+		 * acq_rel: the same claim a waker makes (claim_and_wake()); the count's fix is
+		 * relaxed for the reason given there. */
 		if (atomic_compare_exchange_strong_explicit(&w->state, &expected, WORKER_RUNNING,
 							    memory_order_acq_rel, memory_order_relaxed))
-			atomic_fetch_sub_explicit(&pool->nparked, 1, memory_order_relaxed);
-		return;
+			atomic_fetch_sub_explicit(&crew->nparked, 1, memory_order_relaxed);
+		return false;
 	}
-	count(&w->c.parks, 1);
+	cfgpool__count(&w->c.parks, 1);
+	/* A parked worker holds no read-side section, so grace periods never wait for it.
+	 * Acquire: pairs with the waker's claiming CAS. */
+	while (atomic_load_explicit(&w->state, memory_order_acquire) == WORKER_PARKED) {
+		if (k != WORK_STALLED) {
+			cfgpool__futex_wait(&w->state, WORKER_PARKED, NULL);
+			continue;
+		}
+		cfgpool__futex_wait(&w->state, WORKER_PARKED, &stalled_sleep);
+		/* The nap is over: unclaim ourselves as above, unless a waker won meanwhile. */
+		expected = WORKER_PARKED;
+		if (atomic_compare_exchange_strong_explicit(&w->state, &expected, WORKER_RUNNING,
+							    memory_order_acq_rel, memory_order_relaxed))
+			atomic_fetch_sub_explicit(&crew->nparked, 1, memory_order_relaxed);
+		break;
+	}
+	cfgpool__count(&w->c.wakes, 1);
+	return true;
+}
+
+/* Spins until there is work or the window closes; then parks until woken. */
+static void idle(struct cfgpool__worker *w)
+{
+	uint64_t base = spin_window_ns(w->crew), window, parked_at;
+
+	w->spin_ns = clamp_window(w->spin_ns, base);
+	window = w->spin_ns;
+	/* A reserved worker would only spin against the caller running tasks on its CPU. */
+	if (atomic_load_explicit(&w->reserved, memory_order_relaxed) != 0)
+		window = 0;
+	if (spin(w, window))
+		return;
 	parked_at = cfgpool__now_ns();
-	/* A parked worker holds no read-side section, so grace periods never wait for it. */
-	while (atomic_load_explicit(&w->state, memory_order_acquire) == WORKER_PARKED)
-		cfgpool__futex_wait(&w->state, WORKER_PARKED, NULL);
-	count(&w->c.wakes, 1);
-	if (window > 0)
+	if (park(w) && window > 0)
 		w->spin_ns = adapt_window(w->spin_ns, base, cfgpool__now_ns() - parked_at);
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* The worker thread                                                                          */
 /* ------------------------------------------------------------------------------------------ */
-
-static void worker_init(struct cfgpool__worker *w)
-{
-	struct cfgpool_pool *pool = w->pool;
-	const struct cfgpool_config *snap;
-
-	if (pool->kernel->worker_init == NULL)
-		return;
-	/* The configuration stays pinned while worker_init reads it. */
-	cfgpool__read_lock();
-	snap = cfgpool__holder_deref(pool->holder);
-	w->init_rc = pool->kernel->worker_init(snap, cfgpool__prepared(snap)->kernel.params, w->index, &w->kstate);
-	cfgpool__read_unlock();
-	if (w->init_rc > 0)
-		w->init_rc = -EINVAL;
-}
 
 /*
  * How many tasks to take at once: one, unless tasks are tiny (their average below
@@ -351,58 +385,75 @@ static size_t take_size(const struct cfgpool__worker *w)
 
 	if (atomic_load_explicit(&w->c.ewma_ns, memory_order_relaxed) >= TINY_NS)
 		return 1;
-	share = cfgpool__queue_size(&w->pool->queue) / w->pool->nworkers + 1;
+	share = cfgpool__queue_size(w->crew->queue) / w->crew->n + 1;
 	return share < TAKE_MAX ? share : TAKE_MAX;
+}
+
+/* Reports this worker started and waits for start to say whether every worker did. */
+static bool start_handshake(struct cfgpool__crew *crew)
+{
+	/* Release: pairs with start's acquire load; init_rc and kstate are visible. */
+	atomic_fetch_add_explicit(&crew->started, 1, memory_order_release);
+	/* Workers that started earlier sleep on the same word: wake them all, start among them. */
+	cfgpool__futex_wake(&crew->started, INT32_MAX);
+	/* One load per round: sleeping on a value read after the test could sleep on
+	 * UINT32_MAX, which nobody changes again. Acquire: pairs with start's release store. */
+	for (uint32_t v; (v = atomic_load_explicit(&crew->started, memory_order_acquire)) != UINT32_MAX;)
+		cfgpool__futex_wait(&crew->started, v, NULL);
+	/* Acquire: pairs with start's release store of go. */
+	return atomic_load_explicit(&crew->go, memory_order_acquire);
+}
+
+static void run_loop(struct cfgpool__worker *w)
+{
+	struct cfgpool__crew *crew = w->crew;
+	struct cfgpool__task tasks[TAKE_MAX];
+	uint64_t clock = 0;
+
+	for (;;) {
+		size_t n = 0;
+
+		/* Relaxed: see "Taking a reservation" at the top of this file. */
+		if (atomic_load_explicit(&w->reserved, memory_order_relaxed) == 0)
+			n = cfgpool__queue_pop_many(crew->queue, tasks, take_size(w));
+		if (n > 0) {
+			cfgpool__crew_room_signal(crew);
+			/* More queued than we can take: pass the wake-up on before working. */
+			if (cfgpool__queue_size(crew->queue) > 0)
+				cfgpool__crew_wake_one(crew, w);
+			for (size_t i = 0; i < n; i++)
+				cfgpool__task_run(&crew->run, &tasks[i], w->index, w->kstate, &w->c, &clock);
+			continue;
+		}
+		clock = 0; /* idle time is not task time */
+		/* Acquire: pairs with nothing stronger than close's seq_cst store; the queue
+		 * check after it sees every task accepted before close's grace period. */
+		if (atomic_load_explicit(crew->closing, memory_order_acquire) && cfgpool__queue_size(crew->queue) == 0)
+			return;
+		idle(w);
+	}
 }
 
 static void *worker_main(void *arg)
 {
 	struct cfgpool__worker *w = arg;
-	struct cfgpool_pool *pool = w->pool;
-	struct cfgpool__task tasks[TAKE_MAX];
-	uint64_t clock = 0;
-	bool go;
+	struct cfgpool__crew *crew = w->crew;
 
 	if (cfgpool_reader_register() != 0)
 		cfgpool__die("cannot register a worker as an RCU reader");
-	worker_init(w);
-	atomic_fetch_add_explicit(&pool->started, 1, memory_order_release);
-	/* Workers that started earlier sleep on the same word: wake them all, open() among them. */
-	cfgpool__futex_wake(&pool->started, INT32_MAX);
-	/* Wait for open() to say whether every worker started. One load per round: sleeping on
-	 * a value read after the test could sleep on UINT32_MAX, which nobody changes again. */
-	for (uint32_t v; (v = atomic_load_explicit(&pool->started, memory_order_acquire)) != UINT32_MAX;)
-		cfgpool__futex_wait(&pool->started, v, NULL);
-	go = atomic_load_explicit(&pool->go, memory_order_acquire);
-
-	while (go) {
-		size_t n = 0;
-
-		if (atomic_load_explicit(&w->reserved, memory_order_relaxed) == 0)
-			n = cfgpool__queue_pop_many(&pool->queue, tasks, take_size(w));
-		if (n > 0) {
-			cfgpool__space_signal(pool);
-			/* More queued than we can take: pass the wake-up on before working. */
-			if (cfgpool__queue_size(&pool->queue) > 0)
-				cfgpool__wake_one(pool, w);
-			for (size_t i = 0; i < n; i++)
-				cfgpool__run_task(pool, &tasks[i], w->index, w->kstate, &w->c, &clock);
-			continue;
-		}
-		clock = 0; /* idle time is not task time */
-		if (atomic_load_explicit(&pool->closing, memory_order_acquire) &&
-		    cfgpool__queue_size(&pool->queue) == 0)
-			break;
-		idle(w);
-	}
-
-	if (w->init_rc == 0 && pool->kernel->worker_fini != NULL)
-		pool->kernel->worker_fini(w->kstate, w->index);
+	/* A worker is a task thread of its pool for its whole life: what its kernels and
+	 * callbacks call on the pool is refused where it would wait for itself. */
+	cfgpool__task_thread_enter(&crew->run);
+	w->init_rc = cfgpool__task_worker_init(&crew->run, w->index, &w->kstate);
+	if (start_handshake(crew))
+		run_loop(w);
+	if (w->init_rc == 0 && crew->run.kernel->worker_fini != NULL)
+		crew->run.kernel->worker_fini(w->kstate, w->index);
 	cfgpool_reader_unregister();
 	return NULL;
 }
 
-static void pin_and_name(struct cfgpool__worker *w, pthread_attr_t *attr)
+static void pin(struct cfgpool__worker *w, pthread_attr_t *attr)
 {
 	if (w->cpu >= 0) {
 		cpu_set_t set;
@@ -414,23 +465,44 @@ static void pin_and_name(struct cfgpool__worker *w, pthread_attr_t *attr)
 	}
 }
 
-int cfgpool__workers_start(struct cfgpool_pool *pool, const int *cpus, unsigned ncpu, bool pin,
-			   cfgpool_error_t *err)
+/* Waits for every started worker to finish worker_init; the first failure's code. */
+static int wait_started(struct cfgpool__crew *crew, unsigned started, cfgpool_error_t *err)
+{
+	for (;;) {
+		/* Acquire: pairs with each worker's release increment. */
+		uint32_t n = atomic_load_explicit(&crew->started, memory_order_acquire);
+
+		if (n == started)
+			break;
+		cfgpool__futex_wait(&crew->started, n, NULL);
+	}
+	for (unsigned i = 0; i < started; i++) {
+		int rc = crew->workers[i].init_rc;
+
+		if (rc != 0)
+			return cfgpool_error_set(err, rc, NULL, "kernel %s: worker_init failed on worker %u: %s",
+						 crew->run.kernel->name, i, cfgpool_strerror(rc));
+	}
+	return 0;
+}
+
+int cfgpool__crew_start(struct cfgpool__crew *crew, const int *cpus, unsigned ncpu, bool pinned,
+			cfgpool_error_t *err)
 {
 	unsigned started = 0;
 	int rc = 0;
 
-	for (unsigned i = 0; i < pool->nworkers; i++) {
-		struct cfgpool__worker *w = &pool->workers[i];
+	for (unsigned i = 0; i < crew->n; i++) {
+		struct cfgpool__worker *w = &crew->workers[i];
 		pthread_attr_t attr;
 		char name[16];
 
-		w->pool = pool;
+		w->crew = crew;
 		w->index = i;
-		w->cpu = pin ? cpus[i % ncpu] : -1;
+		w->cpu = pinned ? cpus[i % ncpu] : -1;
 		atomic_init(&w->state, WORKER_RUNNING);
 		cfgpool__check(pthread_attr_init(&attr));
-		pin_and_name(w, &attr);
+		pin(w, &attr);
 		rc = -pthread_create(&w->thread, &attr, worker_main, w);
 		pthread_attr_destroy(&attr);
 		if (rc != 0) {
@@ -438,38 +510,27 @@ int cfgpool__workers_start(struct cfgpool_pool *pool, const int *cpus, unsigned 
 			break;
 		}
 		/* Visible in top -H and in debuggers. */
-		snprintf(name, sizeof(name), "cfgpool/%d", pin ? w->cpu : (int)i);
+		snprintf(name, sizeof(name), "cfgpool/%d", pinned ? w->cpu : (int)i);
 		pthread_setname_np(w->thread, name);
 		started++;
 	}
-
-	/* Wait for every started worker to finish worker_init. */
-	for (;;) {
-		uint32_t n = atomic_load_explicit(&pool->started, memory_order_acquire);
-
-		if (n == started)
-			break;
-		cfgpool__futex_wait(&pool->started, n, NULL);
-	}
-	for (unsigned i = 0; i < started && rc == 0; i++) {
-		if (pool->workers[i].init_rc != 0) {
-			rc = pool->workers[i].init_rc;
-			cfgpool_error_set(err, rc, NULL, "kernel %s: worker_init failed on worker %u: %s",
-					  pool->kernel->name, i, cfgpool_strerror(rc));
-		}
-	}
-	atomic_store_explicit(&pool->go, rc == 0, memory_order_release);
-	atomic_store_explicit(&pool->started, UINT32_MAX, memory_order_release);
-	cfgpool__futex_wake(&pool->started, INT32_MAX);
+	if (rc == 0)
+		rc = wait_started(crew, started, err);
+	else
+		wait_started(crew, started, NULL);
+	/* Release: pairs with the workers' acquire loads in start_handshake(). */
+	atomic_store_explicit(&crew->go, rc == 0, memory_order_release);
+	atomic_store_explicit(&crew->started, UINT32_MAX, memory_order_release);
+	cfgpool__futex_wake(&crew->started, INT32_MAX);
 	if (rc != 0) {
-		pool->nworkers = started;
-		cfgpool__workers_join(pool);
+		crew->n = started;
+		cfgpool__crew_join(crew);
 	}
 	return rc;
 }
 
-void cfgpool__workers_join(struct cfgpool_pool *pool)
+void cfgpool__crew_join(struct cfgpool__crew *crew)
 {
-	for (unsigned i = 0; i < pool->nworkers; i++)
-		cfgpool__check(pthread_join(pool->workers[i].thread, NULL));
+	for (unsigned i = 0; i < crew->n; i++)
+		cfgpool__check(pthread_join(crew->workers[i].thread, NULL));
 }

@@ -35,6 +35,8 @@
 #include <time.h>
 
 #include "helpers.h"
+/* One test plays a stalled producer on the pool's own queue. */
+#include "pool.h"
 
 #define BLOCK_LIVE 0x4c495645u
 #define BLOCK_DEAD 0xdeadbeefu
@@ -2547,6 +2549,525 @@ static void map_on_unregistered_threads_races_with_sync_reloads(void **state)
 	alarm(0);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* The execution layer: map's buffers, task threads, the park/wake protocol, caller slots      */
+/* ------------------------------------------------------------------------------------------ */
+
+/* A kernel that reads an input and writes nothing: it adds the input to `sink_total`. */
+static atomic_uint_fast64_t sink_total;
+
+static int sink_run(const cfgpool_task_ctx_t *ctx, const void *input, void *output)
+{
+	(void)ctx;
+	if (output != NULL)
+		world_error("sink kernel: output %p, expected NULL", output);
+	atomic_fetch_add(&sink_total, *(const uint64_t *)input);
+	return 0;
+}
+
+static const cfgpool_kernel_t sink_kernel = {
+    .name = "sink", .input_size = sizeof(uint64_t), .output_size = 0, .run = sink_run};
+
+/* A kernel that reads nothing and writes its worker's number plus 1000. */
+static int source_run(const cfgpool_task_ctx_t *ctx, const void *input, void *output)
+{
+	if (input != NULL)
+		world_error("source kernel: input %p, expected NULL", input);
+	*(uint64_t *)output = 1000u + ctx->worker;
+	return 0;
+}
+
+static const cfgpool_kernel_t source_kernel = {
+    .name = "source", .input_size = 0, .output_size = sizeof(uint64_t), .run = source_run};
+
+/*
+ * include/cfgpool/pool.h, cfgpool_pool_map(): a stride smaller than the kernel's size is
+ * refused (before, items overlapped and the last one was written past the caller's
+ * buffer: valgrind's invalid write); buffers may be NULL where the kernel's size is 0.
+ */
+static void map_strides_and_null_buffers(void **state)
+{
+	enum { N = 8 };
+	struct tin in[2 * N];
+	struct tout out[2 * N];
+	uint64_t words[N], *big;
+	cfgpool_result_t res[N];
+	cfgpool_pool_t *pool;
+
+	alarm(test_timeout_seconds(60));
+	memset(in, 0, sizeof(in));
+	for (size_t i = 0; i < 2 * N; i++) {
+		in[i].id = i;
+		in[i].x = i + 1;
+	}
+	pool = open_pool("{}");
+	/* The buffers are big enough for the refused calls too: a failure is an assertion. */
+	assert_int_equal(cfgpool_pool_map(pool, in, sizeof(struct tin) - 1, out, 0, N, res, 0), -EINVAL);
+	assert_int_equal(cfgpool_pool_map(pool, in, 0, out, sizeof(struct tout) - 8, N, res, 0), -EINVAL);
+	assert_int_equal(cfgpool_pool_map(pool, in, 1, out, 1, N, res, 0), -EINVAL);
+	assert_int_equal(cnt(C_RUNS), 0);
+	/* Larger strides take every other element. */
+	assert_int_equal(
+	    cfgpool_pool_map(pool, in, 2 * sizeof(struct tin), out, 2 * sizeof(struct tout), N, res, 0), 0);
+	for (size_t i = 0; i < N; i++) {
+		assert_int_equal(out[2 * i].id, 2 * i);
+		assert_int_equal(out[2 * i].value, expected_value(2 * i + 1, 1));
+	}
+	/* NULL where the kernel has a size stays refused. */
+	assert_int_equal(cfgpool_pool_map(pool, NULL, 0, out, 0, N, res, 0), -EINVAL);
+	assert_int_equal(cfgpool_pool_map(pool, in, 0, NULL, 0, N, res, 0), -EINVAL);
+	close_pool(pool, CFGPOOL_CLOSE_DRAIN);
+
+	/* outputs NULL with output_size 0: every item runs and gets a NULL output. */
+	pool = open_pool_with("{}", &sink_kernel, NULL);
+	for (size_t i = 0; i < N; i++)
+		words[i] = i + 1;
+	atomic_store(&sink_total, 0);
+	assert_int_equal(cfgpool_pool_map(pool, words, 0, NULL, 0, N, res, 0), 0);
+	assert_int_equal(atomic_load(&sink_total), N * (N + 1) / 2);
+	close_pool(pool, CFGPOOL_CLOSE_DRAIN);
+
+	/* inputs NULL with input_size 0: every item runs with a NULL input. */
+	pool = open_pool_with("{}", &source_kernel, NULL);
+	big = calloc(N, sizeof(*big));
+	assert_non_null(big);
+	assert_int_equal(cfgpool_pool_map(pool, NULL, 0, big, 0, N, res, 0), 0);
+	for (size_t i = 0; i < N; i++) {
+		assert_int_equal(res[i].status, 0);
+		assert_int_equal(big[i], 1000u + res[i].worker);
+	}
+	/* A stride smaller than a size of 0 does not exist; one below output_size does. */
+	assert_int_equal(cfgpool_pool_map(pool, NULL, 0, big, 4, N, res, 0), -EINVAL);
+	free(big);
+	close_pool(pool, CFGPOOL_CLOSE_DRAIN);
+	check_no_world_errors();
+	alarm(0);
+}
+
+/* Completion callbacks that submit follow-on tasks, two each, with blocking submits. */
+static struct {
+	cfgpool_pool_t *pool;
+	struct task *tasks;
+	unsigned limit;
+	atomic_uint next;
+	atomic_uint accepted, deadlk, nonblock_ok, other;
+	atomic_int map_rc;
+	atomic_bool map_tried;
+} chain;
+
+static void chain_done(void *arg, void *output, const cfgpool_result_t *result)
+{
+	task_done(arg, output, result);
+	if (!atomic_exchange(&chain.map_tried, true)) {
+		struct tin in = {.x = 1};
+		struct tout out;
+
+		atomic_store(&chain.map_rc, cfgpool_pool_map(chain.pool, &in, 0, &out, 0, 1, NULL, 0));
+	}
+	for (int k = 0; k < 2; k++) {
+		unsigned i = atomic_fetch_add(&chain.next, 1);
+		struct task *t;
+		int rc;
+
+		if (i >= chain.limit)
+			return;
+		t = &chain.tasks[i];
+		rc = cfgpool_pool_submit(chain.pool, &t->in, &t->out, chain_done, t, 0);
+		if (rc == -EDEADLK) {
+			/* Non-blocking is fine from a task thread: in, or -EAGAIN when still full. */
+			rc = cfgpool_pool_submit(chain.pool, &t->in, &t->out, chain_done, t, CFGPOOL_SUBMIT_NONBLOCK);
+			rc = rc == 0 ? 1 : rc == -EAGAIN ? -EDEADLK : rc;
+		}
+		if (rc == 0)
+			atomic_fetch_add(&chain.accepted, 1);
+		else if (rc == 1)
+			atomic_fetch_add(&chain.nonblock_ok, 1);
+		else if (rc == -EDEADLK)
+			atomic_fetch_add(&chain.deadlk, 1);
+		else
+			atomic_fetch_add(&chain.other, 1);
+	}
+}
+
+/*
+ * include/cfgpool/pool.h: from a task thread, a submit that would wait for room returns
+ * -EDEADLK, and a map always does. Before, one worker whose callbacks submit two tasks each
+ * to a queue of two stopped after a few callbacks: the worker waited for room only it
+ * could make.
+ */
+static void callback_submitting_to_a_full_queue_gets_edeadlk(void **state)
+{
+	const unsigned limit = 400;
+	uint64_t completions;
+
+	alarm(test_timeout_seconds(60));
+	memset(&chain, 0, sizeof(chain));
+	chain.tasks = new_tasks(limit + 1);
+	chain.limit = limit;
+	atomic_store(&chain.next, 1);
+	chain.pool = open_pool("{\"pool\": {\"workers\": 1, \"queue_capacity\": 2}}");
+	assert_int_equal(cfgpool_pool_submit(chain.pool, &chain.tasks[0].in, &chain.tasks[0].out, chain_done,
+					     &chain.tasks[0], 0),
+			 0);
+	/* Every submit tried by a callback either was accepted (and completes) or refused. */
+	if (!wait_for_count(C_CALLBACKS, 1, 10) ||
+	    !wait_for_count(C_CALLBACKS, 1 + atomic_load(&chain.accepted) + atomic_load(&chain.nonblock_ok), 10) ||
+	    atomic_load(&chain.next) < limit) {
+		/* Give the chain its time; a stuck pool leaves these behind for good. */
+		double deadline = now_s() + 10 * test_timeout_multiplier();
+
+		while (now_s() < deadline && (atomic_load(&chain.next) < limit ||
+					      cnt(C_CALLBACKS) < 1 + atomic_load(&chain.accepted) +
+								   atomic_load(&chain.nonblock_ok)))
+			sleep_us(1000);
+	}
+	completions = cnt(C_CALLBACKS);
+	print_message("# %llu callbacks; submits from them: %u accepted, %u -EDEADLK (%u of which went in "
+		      "non-blocking), %u other\n",
+		      (unsigned long long)completions, atomic_load(&chain.accepted),
+		      atomic_load(&chain.deadlk) + atomic_load(&chain.nonblock_ok), atomic_load(&chain.nonblock_ok),
+		      atomic_load(&chain.other));
+	if (atomic_load(&chain.next) < limit)
+		fail_msg("the pool stopped after %llu callbacks: a callback is blocked in submit",
+			 (unsigned long long)completions);
+	assert_int_equal(completions, 1 + atomic_load(&chain.accepted) + atomic_load(&chain.nonblock_ok));
+	assert_true(atomic_load(&chain.deadlk) + atomic_load(&chain.nonblock_ok) > 0);
+	assert_int_equal(atomic_load(&chain.other), 0);
+	assert_int_equal(atomic_load(&chain.map_rc), -EDEADLK);
+	close_pool(chain.pool, CFGPOOL_CLOSE_DRAIN);
+	check_no_world_errors();
+	free(chain.tasks);
+	alarm(0);
+}
+
+/* The reserving side of the park/wake stress: maps on the CPU of the pool's only worker. */
+struct reserve_race {
+	cfgpool_pool_t *pool;
+	atomic_bool stop;
+	atomic_uint maps;
+};
+
+static void *reserver_main(void *arg)
+{
+	struct reserve_race *r = arg;
+	int cpu = cfgpool_pool_worker_cpu(r->pool, 0);
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0)
+		world_error("cannot pin the reserving thread to CPU %d", cpu);
+	while (!atomic_load(&r->stop)) {
+		struct tin in = {.x = 5};
+		struct tout out;
+		cfgpool_result_t res;
+
+		if (cfgpool_pool_map(r->pool, &in, 0, &out, 0, 1, &res, 0) != 0)
+			world_error("map failed");
+		atomic_fetch_add(&r->maps, 1);
+	}
+	return NULL;
+}
+
+/*
+ * src/worker.c, the park/wake protocol: a worker reserved by a caller on its CPU parks, the
+ * caller drops the reservation while another thread submits single tasks. Every task must
+ * complete in bounded time: a task stranded in the queue while its only worker sleeps
+ * shows as a round that times out. (Under the old relaxed orders this could happen on
+ * ARMv8; x86's locked instructions happened to order it.)
+ */
+static void park_and_wake_with_reservations_strand_no_task(void **state)
+{
+	const size_t rounds = test_scaled(10000, 300);
+	const double limit = 2.0 * test_timeout_multiplier();
+	struct task *t = new_tasks(rounds);
+	struct reserve_race r = {0};
+	cfgpool_pool_stats_t st;
+	pthread_t th;
+	size_t done = 0, stranded = 0;
+
+	alarm(test_timeout_seconds(120));
+	r.pool = open_pool("{\"pool\": {\"workers\": 1, \"idle_spin_us\": 0, \"wake_threshold_us\": 0}}");
+	assert_int_equal(pthread_create(&th, NULL, reserver_main, &r), 0);
+	for (; done < rounds && stranded == 0; done++) {
+		double deadline;
+
+		submit_ok(r.pool, &t[done]);
+		deadline = now_s() + limit;
+		/* Acquire: pairs with the release in task_done(). */
+		while (atomic_load_explicit(&t[done].fired, memory_order_acquire) == 0) {
+			if (now_s() > deadline) {
+				stranded++;
+				break;
+			}
+			sched_yield();
+		}
+	}
+	atomic_store(&r.stop, true);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	cfgpool_pool_stats(r.pool, &st, NULL, 0);
+	print_message("# %zu single tasks against %u maps reserving the worker's CPU: %llu parks, %llu by "
+		      "callers; %zu stranded\n",
+		      done, atomic_load(&r.maps), (unsigned long long)st.parks, (unsigned long long)st.caller_tasks,
+		      stranded);
+	close_pool(r.pool, CFGPOOL_CLOSE_DRAIN);
+	check_no_world_errors();
+	assert_int_equal(stranded, 0);
+	assert_int_equal(done, rounds);
+	assert_true(atomic_load(&r.maps) > 0);
+	assert_true(st.parks > 0);
+	free(t);
+	alarm(0);
+}
+
+/*
+ * src/queue.h: a producer stalled between claiming a position and publishing it makes
+ * every pop fail while the queue is not empty. The test plays that producer on the pool's
+ * own queue (claiming a position the way push does, leaving the slot unfilled), queues a
+ * real task behind it, and measures the process's CPU time: before, the woken worker spun
+ * on the stalled front at full speed; now it yields, then sleeps in short naps.
+ */
+static void idle_worker_does_not_spin_on_a_stalled_producer(void **state)
+{
+	struct task *t = new_tasks(2);
+	struct cfgpool__queue *q;
+	struct cfgpool__slot *slot;
+	cfgpool_pool_t *pool;
+	double c0, c1, window_ms = 300, limit = window_ms / 3 * test_timeout_multiplier();
+	size_t pos;
+
+	alarm(test_timeout_seconds(60));
+	pool = open_pool("{\"pool\": {\"workers\": 1}}");
+	q = &pool->queue;
+	sleep_us(100000);
+	pos = atomic_fetch_add(&q->head, 1); /* nobody else pushes: this claims the position */
+	slot = &q->slots[pos & q->mask];
+	assert_int_equal(atomic_load(&slot->seq), pos);
+	submit_ok(pool, &t[0]); /* behind the stalled slot; wakes the worker */
+	sleep_us(20000);
+	c0 = cpu_ms();
+	sleep_us((long)(window_ms * 1000));
+	c1 = cpu_ms();
+	print_message("# a worker facing a stalled producer: %.1f ms of CPU in %.0f ms\n", c1 - c0, window_ms);
+	assert_int_equal(cnt(C_CALLBACKS), 0); /* the task behind the stalled one waits */
+	/* The producer resumes: it publishes, as push does, and its submit would wake a worker. */
+	slot->task = (struct cfgpool__task){.input = &t[1].in, .output = &t[1].out, .done = task_done, .arg = &t[1]};
+	atomic_store_explicit(&slot->seq, pos + 1, memory_order_release);
+	wait_for_callbacks(2);
+	assert_int_equal(t[0].res.status, 0);
+	assert_int_equal(t[1].res.status, 0);
+	close_pool(pool, CFGPOOL_CLOSE_DRAIN);
+	check_no_world_errors();
+	assert_true(c1 - c0 < limit);
+	free(t);
+	alarm(0);
+}
+
+/* One short-lived thread that maps one item (blocking until W.unblock if `block`) and says
+ * whether it ran it itself. */
+struct helper_thread {
+	bool block;
+	bool helped;
+	pid_t tid;
+	unsigned worker;
+};
+
+static void *helper_thread_main(void *arg)
+{
+	struct helper_thread *h = arg;
+	struct task *t = new_tasks(1);
+	cfgpool_result_t res;
+
+	h->tid = gettid();
+	t->in.block = h->block;
+	if (cfgpool_pool_map(atomic_load(&W.pool), &t->in, 0, &t->out, 0, 1, &res, 0) != 0)
+		world_error("map failed");
+	h->worker = res.worker;
+	h->helped = res.worker >= CFGPOOL_CALLER_WORKER && res.status == 0 && t->out.tid == h->tid;
+	free(t);
+	return NULL;
+}
+
+static void caller_inits_and_finis(unsigned *inits, unsigned *finis)
+{
+	*inits = *finis = 0;
+	for (unsigned c = 0; c < MAX_CALLERS; c++) {
+		*inits += atomic_load(&W.callers[c].inits);
+		*finis += atomic_load(&W.callers[c].finis);
+	}
+}
+
+/*
+ * src/caller.c: a thread's caller slot is freed when the thread exits, its state finalised
+ * by worker_fini on that thread. Before, the 64 slots were never recycled: the 65th thread
+ * silently stopped helping, and the exited threads' states lived until close.
+ */
+static void caller_slots_of_exited_threads_are_recycled(void **state)
+{
+	const size_t warm = 64, nthreads = 200;
+	struct task *tasks = new_tasks(warm + 1);
+	cfgpool_pool_t *pool;
+	size_t helped = 0, fini_here = 0;
+	unsigned inits, finis;
+	uint64_t foreign;
+
+	alarm(test_timeout_seconds(120));
+	pool = open_pool_with_its_worker_held(tasks, warm);
+	for (size_t i = 0; i < nthreads; i++) {
+		struct helper_thread h = {0};
+		struct thread_record *r;
+		pthread_t th;
+
+		assert_int_equal(pthread_create(&th, NULL, helper_thread_main, &h), 0);
+		assert_int_equal(pthread_join(th, NULL), 0);
+		helped += h.helped;
+		r = h.helped ? record_of(h.worker) : NULL;
+		fini_here += r != NULL && atomic_load(&r->fini_tid) == h.tid;
+	}
+	caller_inits_and_finis(&inits, &finis);
+	print_message("# %zu of %zu short-lived threads helped; worker_init ran %u times for callers, "
+		      "worker_fini %u times before close, %zu on the exiting thread\n",
+		      helped, nthreads, inits, finis, fini_here);
+	assert_int_equal(helped, nthreads);
+	assert_int_equal(inits, nthreads);
+	assert_int_equal(finis, nthreads);
+	assert_int_equal(fini_here, nthreads);
+	assert_int_equal(release_close_and_count_caller_inits(pool, warm, &foreign), nthreads);
+	assert_int_equal(foreign, 0);
+	caller_inits_and_finis(&inits, &finis);
+	assert_int_equal(finis, inits);
+	check_blocks_released();
+	free(tasks);
+	alarm(0);
+}
+
+/*
+ * include/cfgpool/pool.h, cfgpool_pool_map(): "at most 64 threads help at once, the others
+ * (logged once) just wait". 64 threads hold every slot (their items block on them); two
+ * more map meanwhile and wait without helping; once they are gone a new thread gets a slot.
+ */
+static void more_than_64_helping_threads_at_once(void **state)
+{
+	enum { NHOLD = 64, NEXTRA = 2 };
+	const size_t warm = 64;
+	struct log_capture cap = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	cfgpool_pool_opts_t opts = {.log = capture_log, .log_arg = &cap};
+	struct helper_thread h[NHOLD + NEXTRA] = {{0}}, late = {0};
+	pthread_t th[NHOLD + NEXTRA];
+	struct task *tasks = new_tasks(warm + 1);
+	cfgpool_pool_t *pool;
+	unsigned helped = 0, inits, finis;
+
+	alarm(test_timeout_seconds(120));
+	pool = open_pool_with("{\"pool\": {\"workers\": 1, \"wake_threshold_us\": 1000}}", &test_kernel, &opts);
+	for (size_t i = 0; i < warm; i++)
+		submit_ok(pool, &tasks[i]);
+	wait_for_callbacks(warm);
+	tasks[warm].in.block = 1;
+	submit_ok(pool, &tasks[warm]); /* holds the worker */
+	assert_true(wait_for_count(C_BLOCKED, 1, 30));
+	for (int i = 0; i < NHOLD + NEXTRA; i++)
+		h[i].block = true;
+	for (int i = 0; i < NHOLD; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, helper_thread_main, &h[i]), 0);
+	assert_true(wait_for_count(C_BLOCKED, 1 + NHOLD, 30));
+	for (int i = NHOLD; i < NHOLD + NEXTRA; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, helper_thread_main, &h[i]), 0);
+	/* The extra threads queued their items: nobody can run them until unblock. */
+	{
+		double deadline = now_s() + 30 * test_timeout_multiplier();
+		cfgpool_pool_stats_t st;
+
+		do {
+			sleep_us(1000);
+			cfgpool_pool_stats(pool, &st, NULL, 0);
+		} while (st.submitted < warm + 1 + NHOLD + NEXTRA && now_s() < deadline);
+		assert_int_equal(st.submitted, warm + 1 + NHOLD + NEXTRA);
+	}
+	atomic_store_explicit(&W.unblock, true, memory_order_release);
+	for (int i = 0; i < NHOLD + NEXTRA; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		helped += h[i].helped;
+	}
+	assert_int_equal(pthread_create(&th[0], NULL, helper_thread_main, &late), 0);
+	assert_int_equal(pthread_join(th[0], NULL), 0);
+	print_message("# %u of %d threads mapping at once helped; %u warnings: %s\n", helped, NHOLD + NEXTRA,
+		      cap.warnings, cap.last);
+	assert_int_equal(helped, NHOLD);
+	assert_false(h[NHOLD].helped);
+	assert_false(h[NHOLD + 1].helped);
+	/* The late thread got a slot (worker_init ran on it); its task may be too long, after
+	 * the blocked ones, for it to run it itself. */
+	caller_inits_and_finis(&inits, &finis);
+	assert_int_equal(inits, NHOLD + 1);
+	assert_int_equal(finis, NHOLD + 1);
+	assert_int_equal(cap.warnings, 1);
+	assert_contains(cap.last, "at once");
+	wait_for_callbacks(warm + 1);
+	close_pool(pool, CFGPOOL_CLOSE_DRAIN);
+	check_no_world_errors();
+	free(tasks);
+	alarm(0);
+}
+
+/* Helping threads that exit while their pool closes: each state is finalised once. */
+struct exiting_helper {
+	struct helper_thread h;
+	atomic_bool *go;
+	atomic_uint *mapped;
+};
+
+static void *exiting_helper_main(void *arg)
+{
+	struct exiting_helper *e = arg;
+
+	helper_thread_main(&e->h);
+	atomic_fetch_add(e->mapped, 1);
+	while (!atomic_load(e->go))
+		sched_yield();
+	return NULL; /* exits while the main thread closes the pool */
+}
+
+static void caller_threads_exiting_while_the_pool_closes(void **state)
+{
+	enum { NTHREADS = 8 };
+	const size_t rounds = test_scaled(20, 3), warm = 64;
+	struct task *tasks = new_tasks(warm);
+
+	alarm(test_timeout_seconds(120));
+	for (size_t round = 0; round < rounds; round++) {
+		struct exiting_helper e[NTHREADS];
+		pthread_t th[NTHREADS];
+		atomic_bool go = false;
+		atomic_uint mapped = 0;
+		cfgpool_pool_t *pool;
+		unsigned inits, finis;
+
+		reset_world();
+		for (size_t i = 0; i < warm; i++)
+			atomic_store(&tasks[i].fired, 0);
+		pool = open_pool("{\"pool\": {\"workers\": 1, \"wake_threshold_us\": 1000}}");
+		for (size_t i = 0; i < warm; i++)
+			submit_ok(pool, &tasks[i]);
+		wait_for_callbacks(warm);
+		for (int i = 0; i < NTHREADS; i++) {
+			e[i] = (struct exiting_helper){.go = &go, .mapped = &mapped};
+			assert_int_equal(pthread_create(&th[i], NULL, exiting_helper_main, &e[i]), 0);
+		}
+		while (atomic_load(&mapped) < NTHREADS)
+			sleep_us(100);
+		atomic_store(&go, true);
+		close_pool(pool, CFGPOOL_CLOSE_DRAIN);
+		for (int i = 0; i < NTHREADS; i++)
+			assert_int_equal(pthread_join(th[i], NULL), 0);
+		caller_inits_and_finis(&inits, &finis);
+		check_no_world_errors();
+		assert_int_equal(finis, inits);
+	}
+	free(tasks);
+	alarm(0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2569,6 +3090,13 @@ int main(void)
 	    cmocka_unit_test_setup(caller_state_comes_from_worker_init_on_the_running_thread, fresh_world),
 	    cmocka_unit_test_setup(caller_state_of_an_exited_thread_is_not_inherited, fresh_world),
 	    cmocka_unit_test_setup(map_on_unregistered_threads_races_with_sync_reloads, fresh_world),
+	    cmocka_unit_test_setup(map_strides_and_null_buffers, fresh_world),
+	    cmocka_unit_test_setup(callback_submitting_to_a_full_queue_gets_edeadlk, fresh_world),
+	    cmocka_unit_test_setup(park_and_wake_with_reservations_strand_no_task, fresh_world),
+	    cmocka_unit_test_setup(idle_worker_does_not_spin_on_a_stalled_producer, fresh_world),
+	    cmocka_unit_test_setup(caller_slots_of_exited_threads_are_recycled, fresh_world),
+	    cmocka_unit_test_setup(more_than_64_helping_threads_at_once, fresh_world),
+	    cmocka_unit_test_setup(caller_threads_exiting_while_the_pool_closes, fresh_world),
 	};
 	struct sigaction sa;
 	int rc;

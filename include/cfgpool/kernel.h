@@ -21,7 +21,8 @@
  *               `worker` >= the pool's worker count. Nonzero return: the pool fails to
  *               open with that code.
  *  worker_fini  frees the state: on the worker's thread after its last task (for a
- *               submitting thread's state: on the thread that closes the pool).
+ *               submitting thread's state: on that thread when it exits, or on the thread
+ *               that closes the pool if it is still alive then).
  *  run          computes one output from one input. It reads the configuration only
  *               through ctx (the snapshot is pinned for the whole call, so every read sees
  *               one version) and returns 0 or a negative code, which becomes that item's

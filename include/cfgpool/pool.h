@@ -35,8 +35,11 @@ extern "C" {
  *   version, holder, kernel, workers, worker_cpu
  *                          any, until close starts (they read the pool without a gate)
  *   close                  one thread, once; not from inside a task or completion callback
- * Close frees the pool when it returns, so no call may start after that: a host whose
- * threads may still call in shuts the pool down first, lets those threads see
+ * From a task thread of the pool (a worker, or a thread helping in map: where its kernels
+ * and callbacks run) a call that could wait for the pool's own tasks returns -EDEADLK
+ * instead: map always, submit when the queue is full (with CFGPOOL_SUBMIT_NONBLOCK:
+ * -EAGAIN). Close frees the pool when it returns, so no call may start after that: a host
+ * whose threads may still call in shuts the pool down first, lets those threads see
  * -ESHUTDOWN and stop, then closes. A completion callback runs on a worker (or on a
  * thread helping in map); it must not block for long and must not call close.
  * Every call given a NULL pool returns -EINVAL (0 for version and workers, -1 for
@@ -129,22 +132,33 @@ typedef void (*cfgpool_done_fn)(void *arg, void *output, const cfgpool_result_t 
 /*
  * Queues one task: kernel(input) -> output, then done(arg, output, result). `input` and
  * `output` are borrowed until `done` runs. Lock-free unless the queue is full (then it
- * waits for room, or returns -EAGAIN with CFGPOOL_SUBMIT_NONBLOCK). No allocation.
- * Returns 0 (done will run exactly once), -EAGAIN or -ESHUTDOWN (done will not run).
+ * waits for room, or returns -EAGAIN with CFGPOOL_SUBMIT_NONBLOCK). On a task thread of
+ * this pool (a kernel or a completion callback submitting) it never waits: a full queue
+ * gives -EDEADLK, since the room might have to be made by the calling thread itself.
+ * No allocation. Returns 0 (done will run exactly once), -EAGAIN, -EDEADLK or
+ * -ESHUTDOWN (done will not run), -EINVAL (pool NULL).
  */
 CFGPOOL_API int cfgpool_pool_submit(cfgpool_pool_t *pool, const void *input, void *output, cfgpool_done_fn done,
 				    void *arg, unsigned flags);
 
 /*
  * Runs the kernel on n inputs and waits for all of them: outputs[i] and results[i] (may be
- * NULL) belong to inputs[i]. Strides of 0 mean the kernel's input_size / output_size.
+ * NULL) belong to inputs[i]. Strides of 0 mean the kernel's input_size / output_size; a
+ * nonzero stride below that size is refused (-EINVAL), so items never overlap. `inputs`
+ * may be NULL when the kernel's input_size is 0, `outputs` when its output_size is 0:
+ * each item then gets a NULL input or output.
  * With pool.caller_helps (the default) the calling thread takes part: a batch whose
  * expected work is below pool.wake_threshold_us runs entirely on it, and for tasks under
  * 200 us it works as the worker of its CPU while the other workers take the rest; it may
- * then also run other callers' queued tasks (their callbacks run on it). A failing item
- * does not stop the others. Thread-safe; blocks until the batch is done; no allocation.
- * Returns 0 when every item succeeded, CFGPOOL_EKERNEL when at least one failed (see
- * results), -EINVAL, or -ESHUTDOWN / -EAGAIN (nothing was run).
+ * then also run other callers' queued tasks (their callbacks run on it). A helping thread
+ * gets its kernel state from worker_init on its first help and gives it back with
+ * worker_fini when it exits (or at close, on the closing thread, if it is still alive);
+ * at most 64 threads help at once, the others (logged once) just wait. A failing item
+ * does not stop the others. Thread-safe; blocks until the batch is done; no allocation
+ * (but for a thread's first help: its slot). Not from a task thread of this pool (a
+ * kernel or a callback): that returns -EDEADLK, as the batch could wait for the calling
+ * thread. Returns 0 when every item succeeded, CFGPOOL_EKERNEL when at least one failed
+ * (see results), -EINVAL, -EDEADLK, or -ESHUTDOWN / -EAGAIN (nothing was run).
  */
 CFGPOOL_API int cfgpool_pool_map(cfgpool_pool_t *pool, const void *inputs, size_t in_stride, void *outputs,
 				 size_t out_stride, size_t n, cfgpool_result_t *results, unsigned flags);

@@ -1,0 +1,140 @@
+/*
+ * Running one task against one snapshot, and completing it: the batch counter and its
+ * waiter, or the task's callback. See task.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <time.h>
+
+#include "futex.h"
+#include "prepared.h"
+#include "rcu.h"
+#include "snapshot.h"
+#include "task.h"
+
+/* Every access to a snapshot's kernel block and pool parameters goes through these two. */
+static inline const struct cfgpool__kernel_block *task_snapshot_block(const struct cfgpool_config *snap)
+{
+	return &cfgpool__prepared(snap)->kernel;
+}
+
+static inline const struct cfgpool__pool_params *task_snapshot_pool(const struct cfgpool_config *snap)
+{
+	return &cfgpool__prepared(snap)->pool;
+}
+
+__thread const struct cfgpool__runner *cfgpool__task_thread;
+
+uint64_t cfgpool__now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void cfgpool__run_settings(const struct cfgpool__runner *r, struct cfgpool__run_settings *s)
+{
+	const struct cfgpool__pool_params *pp;
+
+	cfgpool__read_lock();
+	pp = task_snapshot_pool(cfgpool__holder_deref(r->holder));
+	s->caller_helps = pp->caller_helps;
+	s->spin_ns = (uint64_t)pp->idle_spin_us * 1000u;
+	s->threshold_ns = (uint64_t)pp->wake_threshold_us * 1000u;
+	cfgpool__read_unlock();
+}
+
+int cfgpool__task_worker_init(const struct cfgpool__runner *r, unsigned worker, void **kstate)
+{
+	const struct cfgpool_config *snap;
+	int rc;
+
+	if (r->kernel->worker_init == NULL)
+		return 0;
+	/* The configuration stays pinned while worker_init reads it. */
+	cfgpool__read_lock();
+	snap = cfgpool__holder_deref(r->holder);
+	rc = r->kernel->worker_init(snap, task_snapshot_block(snap)->params, worker, kstate);
+	cfgpool__read_unlock();
+	return rc > 0 ? -EINVAL : rc;
+}
+
+static void complete(const struct cfgpool__task *task, void *output, const cfgpool_result_t *res)
+{
+	struct cfgpool__batch *b = task->batch;
+	uint32_t old;
+
+	if (b == NULL) {
+		if (task->done != NULL)
+			task->done(task->arg, output, res);
+		return;
+	}
+	if (b->results != NULL)
+		b->results[task->index] = *res;
+	if (res->status != 0)
+		atomic_store_explicit(&b->failed, true, memory_order_relaxed);
+	/*
+	 * Release: the output, result and failed flag are visible to the caller once it sees
+	 * the count drop (its acquire load). The batch may be gone the moment the count reaches
+	 * zero, so nothing below reads it: the waiting bit comes from the value fetch_sub
+	 * returned, and a wake on a dead address is harmless (futex waiters recheck).
+	 */
+	old = atomic_fetch_sub_explicit(&b->word, 1, memory_order_acq_rel);
+	if ((old & ~BATCH_WAITING) == 1 && (old & BATCH_WAITING))
+		cfgpool__futex_wake(&b->word, 1);
+}
+
+/* Moves this thread's exponentially weighted average task time by 1/8 of the sample. */
+static void update_ewma(struct cfgpool__counters *c, uint64_t ns, uint64_t now)
+{
+	uint64_t avg = atomic_load_explicit(&c->ewma_ns, memory_order_relaxed);
+
+	atomic_store_explicit(&c->ewma_ns, avg - avg / 8 + ns / 8, memory_order_relaxed);
+	atomic_store_explicit(&c->ewma_at, now, memory_order_relaxed);
+}
+
+void cfgpool__task_run(const struct cfgpool__runner *r, const struct cfgpool__task *task, unsigned worker,
+		       void *kstate, struct cfgpool__counters *c, uint64_t *clock)
+{
+	cfgpool_result_t res = {.worker = worker};
+	void *output = task->output;
+
+	/* Relaxed: close sets it before its grace period and wakes the workers; a task that
+	 * misses it just runs, as one that started a moment earlier would. */
+	if (atomic_load_explicit(r->cancel, memory_order_relaxed)) {
+		res.status = -ECANCELED;
+		cfgpool__count(&c->cancelled, 1);
+	} else {
+		/* One clock read per task when tasks run back to back: this one's start is the
+		 * previous one's end. */
+		uint64_t t0 = *clock ? *clock : cfgpool__now_ns(), t1;
+		const struct cfgpool_config *snap;
+		cfgpool_task_ctx_t ctx;
+
+		/* The snapshot is pinned from here to read_unlock: one version for the whole task. */
+		cfgpool__read_lock();
+		snap = cfgpool__holder_deref(r->holder);
+		ctx.config = snap;
+		ctx.params = task_snapshot_block(snap)->params;
+		ctx.state = kstate;
+		ctx.worker = worker;
+		ctx.version = cfgpool__snapshot_version(snap);
+		res.status = r->kernel->run(&ctx, task->input, output);
+		res.version = ctx.version;
+		cfgpool__read_unlock();
+
+		t1 = cfgpool__now_ns();
+		*clock = t1;
+		res.elapsed_ns = t1 - t0;
+		if (res.status > 0)
+			res.status = CFGPOOL_EKERNEL; /* a kernel that broke the sign convention */
+		if (res.status != 0)
+			cfgpool__count(&c->failed, 1);
+		cfgpool__count(&c->busy_ns, res.elapsed_ns);
+		update_ewma(c, res.elapsed_ns, t1);
+	}
+	cfgpool__count(&c->tasks, 1);
+	complete(task, output, &res);
+}
