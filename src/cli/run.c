@@ -440,9 +440,15 @@ static int flush_batch(struct run *r)
 
 	if (r->nitems == 0)
 		return 0;
-	/* A failing item is reported in its result line; the others run regardless. */
-	if (r->nvalid > 0)
-		cfgpool_pool_map(r->pool, r->inputs, 0, r->outputs, 0, r->nvalid, r->results, 0);
+	/* A failing item is reported in its result line; the others run regardless. A map
+	 * that ran nothing (-ESHUTDOWN, -EAGAIN, -EINVAL, -EDEADLK) leaves the results as they
+	 * were: each of its items is answered with that error instead. */
+	if (r->nvalid > 0) {
+		int mrc = cfgpool_pool_map(r->pool, r->inputs, 0, r->outputs, 0, r->nvalid, r->results, 0);
+
+		for (size_t i = 0; mrc != 0 && mrc != CFGPOOL_EKERNEL && i < r->nvalid; i++)
+			r->results[i] = (cfgpool_result_t){.status = mrc};
+	}
 
 	mem = open_memstream(&buf, &buflen);
 	if (mem == NULL)
