@@ -7,6 +7,7 @@
  * from it; run copies the snapshot's version (ctx->version), S and a value computed from
  * the block and the input into the output, so a check can tell that the version and the
  * prepared block came from one snapshot (a document for version v carries salt v).
+ * A task whose input has a gate waits while the gate is set, so a test can hold workers.
  * worker_init allocates a small state, so the paths that make it are swept for allocation
  * failures too. Every call is counted; release and worker_fini check a magic number, so a
  * block freed twice is counted as such instead of being freed again.
@@ -16,6 +17,7 @@
 #ifndef CFGPOOL_TESTS_PROBE_H
 #define CFGPOOL_TESTS_PROBE_H
 
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -39,7 +41,8 @@ struct probe_state {
 struct probe_input {
 	uint64_t id;
 	uint64_t x;
-	uint64_t spin; /* iterations of busy work, to make a task last */
+	uint64_t spin;             /* iterations of busy work, to make a task last */
+	const atomic_bool *gate; /* when not NULL, the task waits while it is set */
 };
 
 struct probe_output {
@@ -144,6 +147,8 @@ static inline int probe_run(const cfgpool_task_ctx_t *ctx, const void *input, vo
 	struct probe_state *s = ctx->state;
 	volatile uint64_t acc = in->x;
 
+	while (in->gate != NULL && atomic_load_explicit(in->gate, memory_order_acquire))
+		sched_yield();
 	for (uint64_t i = 0; i < in->spin; i++)
 		acc = acc * 6364136223846793005ULL + 1442695040888963407ULL;
 	out->id = in->id;
