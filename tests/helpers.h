@@ -9,6 +9,7 @@
 #ifndef CFGPOOL_TESTS_HELPERS_H
 #define CFGPOOL_TESTS_HELPERS_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -156,6 +157,41 @@ static inline unsigned test_timeout_seconds(double base)
 	if (v > (double)(UINT_MAX / 2))
 		return UINT_MAX / 2;
 	return (unsigned)v;
+}
+
+/*
+ * The number of threads in this process: the entries of /proc/self/task. Allocates (opendir),
+ * so an allocation-failure sweep calls it disarmed.
+ */
+static inline unsigned thread_count(void)
+{
+	DIR *dir = opendir("/proc/self/task");
+	struct dirent *de;
+	unsigned n = 0;
+
+	assert_non_null(dir);
+	while ((de = readdir(dir)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
+/*
+ * Waits until the process has `n` threads and returns the count it last saw (`n`, unless a
+ * scaled two seconds pass first). pthread_join returns once the thread has exited, but the
+ * kernel may list it in /proc a moment longer.
+ */
+static inline unsigned settled_thread_count(unsigned n)
+{
+	double deadline = now_s() + 2.0 * test_timeout_multiplier();
+	unsigned got;
+
+	while ((got = thread_count()) != n && now_s() < deadline) {
+		struct timespec ts = {0, 1000000};
+
+		nanosleep(&ts, NULL);
+	}
+	return got;
 }
 
 /* Writes all `len` bytes to `fd` and closes it, failing the test on any error. */

@@ -1,8 +1,11 @@
 /*
- * Allocation failure: every allocation a load or a reload makes is made to fail in turn,
- * and each time the call must return -ENOMEM with the error struct saying so, leak
- * nothing (the whole suite runs under valgrind in `make check-valgrind`) and, for a
- * reload, leave the published configuration current and intact.
+ * Allocation failure: every allocation a load, a reload, a pool's open or its close makes
+ * is made to fail in turn. A load, reload or open must then return -ENOMEM (an open may
+ * also say -EAGAIN, when the thread it could not make needed the memory) with the error
+ * struct saying so, and leak nothing (the whole suite runs under valgrind in `make
+ * check-valgrind`); a reload must leave the published configuration current and intact;
+ * an open must leave no thread behind and every kernel call undone; a close must still
+ * close. Submit and map on a warmed-up pool must not allocate at all, on any thread.
  *
  * The program interposes malloc, calloc, realloc, aligned_alloc and free (an executable's
  * definitions take precedence over libc's for the whole process, libcfgpool and jansson
@@ -12,11 +15,13 @@
 #include <cfgpool/cfgpool.h>
 #include <errno.h>
 #include <jansson.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "helpers.h"
+#include "probe.h"
 
 void *__libc_malloc(size_t size);
 void *__libc_calloc(size_t n, size_t size);
@@ -27,12 +32,17 @@ void __libc_free(void *p);
 /* Allocations left before the failing one, on the arming thread only; -1: disarmed. */
 static _Thread_local long countdown = -1;
 static _Thread_local bool failed_once;
+/* While set, every thread's allocations are counted. */
+static atomic_bool counting;
+static atomic_ulong counted;
 
 /* ThreadSanitizer's runtime allocates before this program's thread-local storage exists
  * and cannot share the process with another malloc: there the sweeps are not run. */
 #ifndef __SANITIZE_THREAD__
 static bool should_fail(void)
 {
+	if (atomic_load_explicit(&counting, memory_order_relaxed))
+		atomic_fetch_add_explicit(&counted, 1, memory_order_relaxed);
 	if (countdown < 0)
 		return false;
 	if (countdown-- == 0) {
@@ -309,6 +319,229 @@ static void failed_reload_keeps_the_published_config(void **state)
 	cfgpool_holder_destroy(h);
 }
 
+/* --- pools: open, submit and map, close ------------------------------------------------------- */
+
+static const char probe_doc[] = "{\"kernel\": {\"name\": \"probe\", \"salt\": 1}, "
+				"\"pool\": {\"workers\": 2, \"pin\": false}}";
+
+/* Opens a pool of the probe kernel from `path`, or from probe_doc when `path` is NULL. */
+static int open_probe(const char *path, cfgpool_pool_t **pool, cfgpool_error_t *err)
+{
+	cfgpool_error_init(err);
+	if (path != NULL)
+		return cfgpool_pool_open_file(path, &probe_kernel, NULL, pool, err);
+	return cfgpool_pool_open_string(probe_doc, sizeof(probe_doc) - 1, &probe_kernel, NULL, pool, err);
+}
+
+static cfgpool_pool_t *open_probe_ok(void)
+{
+	cfgpool_pool_t *pool = NULL;
+	cfgpool_error_t err;
+
+	assert_int_equal(open_probe(NULL, &pool, &err), 0);
+	return pool;
+}
+
+/* Runs n probe tasks through map and checks every output. */
+static void map_probe(cfgpool_pool_t *pool, size_t n, uint64_t spin)
+{
+	struct probe_input in[32];
+	struct probe_output out[32];
+	cfgpool_result_t res[32];
+
+	assert_true(n <= 32);
+	for (size_t i = 0; i < n; i++)
+		in[i] = (struct probe_input){.id = i, .x = 100 + i, .spin = spin};
+	assert_int_equal(cfgpool_pool_map(pool, in, 0, out, 0, n, res, 0), 0);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(res[i].status, 0);
+		assert_int_equal(out[i].id, i);
+		assert_int_equal(out[i].value, probe_expected(out[i].version, 100 + i));
+	}
+}
+
+/* Nothing of a pool is left: no thread, every block released, every worker state freed. */
+static void assert_nothing_left(unsigned threads)
+{
+	assert_int_equal(settled_thread_count(threads), threads);
+	assert_int_equal(atomic_load(&probe_counts.prepared), atomic_load(&probe_counts.released));
+	assert_int_equal(atomic_load(&probe_counts.inits), atomic_load(&probe_counts.finis));
+	assert_int_equal(atomic_load(&probe_counts.bad_release) + atomic_load(&probe_counts.bad_fini), 0);
+}
+
+/*
+ * One open and close first, so that what fails is the open's own allocations, not this
+ * thread's one-time set-up (liburcu's reader registration, the C library's buffers).
+ * Returns the thread count of the process without a pool.
+ */
+static unsigned warm_up(void)
+{
+	cfgpool_pool_t *pool = open_probe_ok();
+
+	map_probe(pool, 4, 0);
+	assert_int_equal(cfgpool_pool_close(pool, CFGPOOL_CLOSE_DRAIN), 0);
+	return settled_thread_count(thread_count());
+}
+
+static void sweep_open(const char *path, const char *what)
+{
+	unsigned base = warm_up();
+	long n;
+
+	for (n = 0;; n++) {
+		cfgpool_pool_t *pool = NULL;
+		cfgpool_error_t err;
+		int rc;
+
+		arm(n);
+		rc = open_probe(path, &pool, &err);
+		disarm();
+		if (rc == 0) {
+			/* Through, or past a failure the open could do without: the pool works. */
+			map_probe(pool, 4, 0);
+			assert_int_equal(cfgpool_pool_close(pool, CFGPOOL_CLOSE_DRAIN), 0);
+			assert_nothing_left(base);
+			if (!failed_once)
+				break;
+			continue;
+		}
+		if (rc != -ENOMEM && rc != -EAGAIN)
+			print_error("allocation %ld: %s: %s\n", n, cfgpool_err_name(rc), err.text);
+		assert_true(rc == -ENOMEM || rc == -EAGAIN);
+		assert_int_equal(err.code, rc);
+		assert_true(err.text[0] != '\0');
+		assert_null(pool);
+		assert_nothing_left(base);
+	}
+	print_message("# %s: %ld allocations, each failed once\n", what, n);
+	assert_true(n > 10);
+}
+
+static void pool_open_string_fails_cleanly_at_every_allocation(void **state)
+{
+	(void)state;
+	if (!injection_works())
+		return;
+	sweep_open(NULL, "open_string");
+}
+
+static void pool_open_file_fails_cleanly_at_every_allocation(void **state)
+{
+	char path[PATH_MAX];
+
+	(void)state;
+	if (!injection_works())
+		return;
+	write_temp_file(probe_doc, sizeof(probe_doc) - 1, path, sizeof(path));
+	sweep_open(path, "open_file");
+	unlink(path);
+}
+
+static atomic_ulong callbacks, bad_callbacks;
+
+static void on_done(void *arg, void *output, const cfgpool_result_t *result)
+{
+	const struct probe_output *out = output;
+
+	(void)arg;
+	if (result->status != 0 || out->value != probe_expected(out->version, 100 + out->id))
+		atomic_fetch_add(&bad_callbacks, 1);
+	atomic_fetch_add(&callbacks, 1);
+}
+
+/* Submits n tasks with callbacks and waits for them, without allocating (no nanosleep). */
+static void submit_probe(cfgpool_pool_t *pool, struct probe_input *in, struct probe_output *out, size_t n,
+			 uint64_t spin)
+{
+	unsigned long target = atomic_load(&callbacks) + n;
+
+	for (size_t i = 0; i < n; i++) {
+		in[i] = (struct probe_input){.id = i, .x = 100 + i, .spin = spin};
+		assert_int_equal(cfgpool_pool_submit(pool, &in[i], &out[i], on_done, NULL, 0), 0);
+	}
+	while (atomic_load(&callbacks) < target)
+		sched_yield();
+}
+
+/*
+ * Invariant 5: no allocation on the per-task hot path. Once the pool and this thread's
+ * caller slot are warmed up, submits and maps (run inline, on the workers, or helped)
+ * allocate nothing on any thread: every allocation in the process is counted, and the
+ * first one on this thread would fail.
+ */
+static void submit_and_map_allocate_nothing(void **state)
+{
+	const size_t rounds = test_scaled(200, 20);
+	struct probe_input in[32];
+	struct probe_output out[32];
+	cfgpool_pool_t *pool;
+	unsigned long allocations;
+
+	(void)state;
+	if (!injection_works())
+		return;
+	pool = open_probe_ok();
+	map_probe(pool, 8, 0);
+	map_probe(pool, 32, 20000);
+	submit_probe(pool, in, out, 32, 0);
+
+	atomic_store(&counted, 0);
+	atomic_store(&counting, true);
+	arm(0);
+	for (size_t r = 0; r < rounds; r++) {
+		map_probe(pool, 8, 0);
+		map_probe(pool, 32, r % 4 == 0 ? 20000 : 0);
+		submit_probe(pool, in, out, 32, r % 4 == 1 ? 20000 : 0);
+	}
+	disarm();
+	atomic_store(&counting, false);
+	allocations = atomic_load(&counted);
+	print_message("# submit/map: %lu allocations in %zu tasks\n", allocations, rounds * 72);
+	assert_false(failed_once);
+	assert_int_equal(allocations, 0);
+	assert_int_equal(atomic_load(&bad_callbacks), 0);
+	assert_int_equal(cfgpool_pool_close(pool, CFGPOOL_CLOSE_DRAIN), 0);
+}
+
+/*
+ * Close returns 0 and frees everything whichever of its allocations fails, draining or
+ * cancelling, with this thread's caller state and queued work to finish.
+ */
+static void close_closes_whatever_allocation_fails(void **state)
+{
+	struct probe_input in[32];
+	struct probe_output out[32];
+	unsigned long allocations = 0;
+	unsigned base;
+	long n;
+
+	(void)state;
+	if (!injection_works())
+		return;
+	base = warm_up();
+	for (n = 0;; n++) {
+		cfgpool_pool_t *pool = open_probe_ok();
+
+		map_probe(pool, 8, 0);
+		for (size_t i = 0; i < 32; i++) {
+			in[i] = (struct probe_input){.id = i, .x = 100 + i, .spin = 20000};
+			assert_int_equal(cfgpool_pool_submit(pool, &in[i], &out[i], NULL, NULL, 0), 0);
+		}
+		atomic_store(&counted, 0);
+		atomic_store(&counting, true);
+		arm(n);
+		assert_int_equal(cfgpool_pool_close(pool, n % 2 ? CFGPOOL_CLOSE_CANCEL : CFGPOOL_CLOSE_DRAIN), 0);
+		disarm();
+		atomic_store(&counting, false);
+		if (n == 0)
+			allocations = atomic_load(&counted);
+		assert_nothing_left(base);
+		if (!failed_once)
+			break;
+	}
+	print_message("# close: %ld allocations on the closing thread, %lu on any thread\n", n, allocations);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -316,6 +549,10 @@ int main(void)
 		cmocka_unit_test(load_fails_cleanly_at_every_allocation),
 		cmocka_unit_test(a_load_that_ran_out_never_returns_wrong_values),
 		cmocka_unit_test(failed_reload_keeps_the_published_config),
+		cmocka_unit_test(pool_open_string_fails_cleanly_at_every_allocation),
+		cmocka_unit_test(pool_open_file_fails_cleanly_at_every_allocation),
+		cmocka_unit_test(submit_and_map_allocate_nothing),
+		cmocka_unit_test(close_closes_whatever_allocation_fails),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
