@@ -212,6 +212,41 @@ static void shutdown_then_close_with_callers_racing(void **state)
 	alarm(0);
 }
 
+/* A long task of another pool: the shutdown's grace period waits for its section. */
+static void *run_long_task(void *arg)
+{
+	cfgpool_pool_t *other = arg;
+	cfgpool_spin_input_t in = {(uint64_t)(cfgpool_spin_calibrate() * 200000.0)}; /* ~200 ms */
+	cfgpool_spin_output_t out;
+	cfgpool_result_t res;
+
+	/* pool.caller_helps: the caller runs it itself, inside a read-side section. */
+	assert_int_equal(cfgpool_pool_map(other, &in, 0, &out, 0, 1, &res, 0), 0);
+	return NULL;
+}
+
+static void shutdown_waits_for_read_side_sections_of_other_pools(void **state)
+{
+	cfgpool_pool_t *pool = open_spin(), *other = open_spin();
+	pthread_t t;
+	double t0, waited;
+
+	(void)state;
+	alarm(test_timeout_seconds(60));
+	assert_int_equal(pthread_create(&t, NULL, run_long_task, other), 0);
+	usleep(50000); /* the other pool's task is running */
+	t0 = now_s();
+	assert_int_equal(cfgpool_pool_shutdown(pool), 0);
+	waited = now_s() - t0;
+	assert_int_equal(pthread_join(t, NULL), 0);
+	print_message("# shutdown waited %.0f ms for the other pool's task\n", waited * 1000);
+	/* The task had at least ~150 ms to go when shutdown began. */
+	assert_true(waited > 0.08);
+	cfgpool_pool_close(pool, CFGPOOL_CLOSE_DRAIN);
+	cfgpool_pool_close(other, CFGPOOL_CLOSE_DRAIN);
+	alarm(0);
+}
+
 /* --- barrier and read-side sections ---------------------------------------------------------- */
 
 static void barrier_inside_a_read_side_section_is_ebusy(void **state)
@@ -242,6 +277,7 @@ int main(void)
 		cmocka_unit_test(reload_through_the_holder_cannot_switch_kernels),
 		cmocka_unit_test(shutdown_refuses_later_calls_and_keeps_stats),
 		cmocka_unit_test(shutdown_then_close_with_callers_racing),
+		cmocka_unit_test(shutdown_waits_for_read_side_sections_of_other_pools),
 		cmocka_unit_test(barrier_inside_a_read_side_section_is_ebusy),
 	};
 

@@ -114,7 +114,11 @@ CFGPOOL_API int cfgpool_pool_close(cfgpool_pool_t *pool, int how);
  * run; stats and the accessors still work; close then finishes the job. From inside a
  * task, a callback or a read-side section it cannot wait for the calls in flight without
  * waiting for itself: it refuses new calls all the same and returns -EDEADLK at once.
- * Returns 0, -EINVAL (NULL) or -EDEADLK.
+ * Submit and map are told apart from later calls by an RCU grace period, which is the
+ * process's: shutdown (and so close) also waits for every read-side section that began
+ * before it, in any pool or holder of the process (a running task, a map waiting for its
+ * batch, a host's reader), as a synchronous reload does. May block. Returns 0, -EINVAL
+ * (NULL) or -EDEADLK.
  */
 CFGPOOL_API int cfgpool_pool_shutdown(cfgpool_pool_t *pool);
 
