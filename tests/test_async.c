@@ -598,6 +598,48 @@ static void groups_with_many_tasks_and_reuse(void **state)
 	alarm(0);
 }
 
+/* One group holds tasks of two pools; two threads wait for it at once. */
+static void *group_waiter_main(void *arg)
+{
+	return (void *)(intptr_t)cfgpool_group_wait(arg, -1);
+}
+
+static void a_group_across_two_pools_and_two_waiters(void **state)
+{
+	const size_t n = test_scaled(400, 20);
+	cfgpool_pool_t *p1 = open_pool("{\"pool\": {\"workers\": 1}}"), *p2 = open_pool("{\"pool\": {\"workers\": 1}}");
+	struct ain *in = new_inputs(n);
+	struct aout *out = calloc(n, sizeof(*out));
+	cfgpool_group_t group;
+	pthread_t waiter;
+	void *rc;
+
+	(void)state;
+	alarm(test_timeout_seconds(30));
+	atomic_store(&group_callbacks, 0);
+	cfgpool_group_init(&group);
+	in[0].block = 1; /* holds the group open until both threads wait */
+	for (size_t i = 0; i < n; i++) {
+		cfgpool_task_opts_t o = {.done = group_task_done, .arg = &in[i], .group = &group};
+
+		assert_int_equal(cfgpool_pool_submit_opts(i % 2 ? p2 : p1, &in[i], &out[i], &o), 0);
+	}
+	assert_int_equal(pthread_create(&waiter, NULL, group_waiter_main, &group), 0);
+	wait_blocked(1);
+	atomic_store(&released, 1);
+	assert_int_equal(cfgpool_group_wait(&group, -1), 0);
+	assert_int_equal(pthread_join(waiter, &rc), 0);
+	assert_int_equal((intptr_t)rc, 0);
+	assert_int_equal(atomic_load(&group_callbacks), n);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(out[i].y, 3 * in[i].x + 1);
+	assert_int_equal(cfgpool_pool_close(p1, CFGPOOL_CLOSE_DRAIN), 0);
+	assert_int_equal(cfgpool_pool_close(p2, CFGPOOL_CLOSE_DRAIN), 0);
+	assert_int_equal(atomic_load(&errors), 0);
+	free(in), free(out);
+	alarm(0);
+}
+
 /* A group's wait times out while a task is held, and a refused submit leaves the group. */
 static void group_wait_timeout_and_refused_tasks(void **state)
 {
@@ -1056,6 +1098,7 @@ int main(void)
 	    cmocka_unit_test_setup(wait_with_a_timeout, reset),
 	    cmocka_unit_test_setup(several_threads_wait_for_one_batch, reset),
 	    cmocka_unit_test_setup(groups_with_many_tasks_and_reuse, reset),
+	    cmocka_unit_test_setup(a_group_across_two_pools_and_two_waiters, reset),
 	    cmocka_unit_test_setup(group_wait_timeout_and_refused_tasks, reset),
 	    cmocka_unit_test_setup(deadline_passes_while_queued, reset),
 	    cmocka_unit_test_setup(started_items_finish_and_see_the_deadline, reset),
