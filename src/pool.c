@@ -443,21 +443,48 @@ static int push_task(struct cfgpool_pool *pool, const struct cfgpool__task *task
 	return 0;
 }
 
-int cfgpool_pool_submit(cfgpool_pool_t *pool, const void *input, void *output, cfgpool_done_fn done, void *arg,
-			unsigned flags)
+/* Submit's and submit_opts' common part: the task joins its group before it is queued. */
+static inline int submit_task(struct cfgpool_pool *pool, const struct cfgpool__task *task, unsigned flags)
 {
-	struct cfgpool__task task = {.input = input, .output = output, .done = done, .arg = arg};
+	struct cfgpool__group *g = (struct cfgpool__group *)(void *)task->group;
 	int rc;
 
 	if (pool == NULL)
 		return -EINVAL;
 	if (!gate_enter(pool))
 		return -ESHUTDOWN;
-	rc = push_task(pool, &task, flags & CFGPOOL_SUBMIT_NONBLOCK);
+	/* Relaxed: the push's release publishes it to the thread that completes the task,
+	 * whose leave is a read-modify-write of the same word, after it. */
+	if (g != NULL)
+		atomic_fetch_add_explicit(&g->word, 1, memory_order_relaxed);
+	rc = push_task(pool, task, flags & CFGPOOL_SUBMIT_NONBLOCK);
 	if (rc == 0)
 		cfgpool__crew_wake_one(&pool->crew, NULL);
+	else if (g != NULL)
+		cfgpool__group_leave(g);
 	gate_leave(pool);
 	return rc;
+}
+
+int cfgpool_pool_submit(cfgpool_pool_t *pool, const void *input, void *output, cfgpool_done_fn done, void *arg,
+			unsigned flags)
+{
+	struct cfgpool__task task = {.input = input, .output = output, .done = done, .arg = arg};
+
+	return submit_task(pool, &task, flags);
+}
+
+int cfgpool_pool_submit_opts(cfgpool_pool_t *pool, const void *input, void *output, const cfgpool_task_opts_t *opts)
+{
+	struct cfgpool__task task = {.input = input, .output = output};
+
+	if (opts == NULL)
+		return submit_task(pool, &task, 0);
+	task.done = opts->done;
+	task.arg = opts->arg;
+	task.group = opts->group;
+	task.deadline_ns = opts->deadline_ns;
+	return submit_task(pool, &task, opts->flags);
 }
 
 /* One map call, from its checked arguments to its completion. */
@@ -674,6 +701,7 @@ int cfgpool_pool_map(cfgpool_pool_t *pool, const void *inputs, size_t in_stride,
 	atomic_init(&m.b.word, (uint32_t)n);
 	atomic_init(&m.b.failed, false);
 	m.b.results = results;
+	m.b.async = false;
 	/* While it runs tasks the caller is a task thread of the pool (their callbacks too). */
 	prev = cfgpool__task_thread_enter(&pool->crew.run);
 	if (map_plan(pool, &m)) {
@@ -687,6 +715,222 @@ int cfgpool_pool_map(cfgpool_pool_t *pool, const void *inputs, size_t in_stride,
 	if (rc != 0)
 		return rc;
 	return atomic_load_explicit(&m.b.failed, memory_order_relaxed) ? CFGPOOL_EKERNEL : 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Asynchronous batches and groups                                                            */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * An asynchronous batch lives in the caller's cfgpool_batch_t. Its word counts the items
+ * not yet completed, with BATCH_FAILED and BATCH_WAITING (task.h); the thread completing
+ * the last item calls `done` (task.c, complete_async()). The caller runs none of its items:
+ * it returns as soon as they are queued, and a waiter just sleeps on the word.
+ */
+_Static_assert(sizeof(struct cfgpool__batch) <= sizeof(cfgpool_batch_t), "cfgpool_batch_t is too small");
+_Static_assert(_Alignof(struct cfgpool__batch) <= _Alignof(cfgpool_batch_t), "cfgpool_batch_t is misaligned");
+_Static_assert(sizeof(struct cfgpool__group) <= sizeof(cfgpool_group_t), "cfgpool_group_t is too small");
+_Static_assert(_Alignof(struct cfgpool__group) <= _Alignof(cfgpool_group_t), "cfgpool_group_t is misaligned");
+
+static inline struct cfgpool__batch *batch_of(cfgpool_batch_t *batch)
+{
+	return (struct cfgpool__batch *)(void *)batch;
+}
+
+static inline struct cfgpool__group *group_of(cfgpool_group_t *group)
+{
+	return (struct cfgpool__group *)(void *)group;
+}
+
+/*
+ * Queues every item of asynchronous batch b: whole in one claim when there is room, else
+ * (when `may_wait`) item by item, waiting for room as submit does. False: nothing was
+ * queued (no room for the whole batch, and it may not wait). Once the first item is
+ * queued b may complete at any moment: nothing here reads it.
+ */
+static bool push_async(struct cfgpool_pool *pool, struct map_call *m, struct cfgpool__batch *b, uint64_t deadline_ns,
+		       bool may_wait)
+{
+	struct cfgpool__task t = {.batch = b, .deadline_ns = deadline_ns};
+	size_t pos;
+
+	if (cfgpool__queue_claim_n(&pool->queue, m->n, &pos)) {
+		for (size_t i = 0; i < m->n; i++) {
+			map_item(m, i, &t);
+			cfgpool__queue_publish(&pool->queue, pos + i, &t);
+		}
+	} else if (may_wait) {
+		for (size_t i = 0; i < m->n; i++) {
+			map_item(m, i, &t);
+			if (!cfgpool__queue_push(&pool->queue, &t))
+				cfgpool__crew_push_wait(&pool->crew, &t);
+		}
+	} else {
+		return false;
+	}
+	cfgpool__queue_note_depth(&pool->queue);
+	return true;
+}
+
+int cfgpool_pool_map_async(cfgpool_pool_t *pool, const void *inputs, size_t in_stride, void *outputs,
+			   size_t out_stride, size_t n, cfgpool_result_t *results, const cfgpool_batch_opts_t *opts,
+			   cfgpool_batch_t *batch)
+{
+	static const cfgpool_batch_opts_t none;
+	struct cfgpool__batch *b = batch_of(batch);
+	struct map_call m;
+	bool may_wait;
+
+	if (batch == NULL)
+		return -EINVAL;
+	/* Not in flight until its items are queued: an error leaves it reading as done. */
+	atomic_init(&b->word, 0);
+	if (pool == NULL || n > BATCH_COUNT || map_args(pool, inputs, in_stride, outputs, out_stride, n, &m) != 0)
+		return -EINVAL;
+	if (opts == NULL)
+		opts = &none;
+	b->async = true;
+	b->results = results;
+	b->done = opts->done;
+	b->arg = opts->arg;
+	b->run = &pool->crew.run;
+	atomic_init(&b->failed, false);
+	if (n == 0) {
+		if (opts->done != NULL)
+			opts->done(opts->arg, batch, 0);
+		return 0;
+	}
+	/* A task thread must not wait for room it may have to make itself. */
+	may_wait = !on_task_thread(pool) && !(opts->flags & CFGPOOL_SUBMIT_NONBLOCK);
+	if (!gate_enter(pool))
+		return -ESHUTDOWN;
+	/* Relaxed: the push's release publishes the count with the items. */
+	atomic_store_explicit(&b->word, (uint32_t)n, memory_order_relaxed);
+	if (!push_async(pool, &m, b, opts->deadline_ns, may_wait)) {
+		atomic_store_explicit(&b->word, 0, memory_order_relaxed);
+		gate_leave(pool);
+		return (opts->flags & CFGPOOL_SUBMIT_NONBLOCK) ? -EAGAIN : -EDEADLK;
+	}
+	/* From here b may be done and reused: only m's copy of n is read. */
+	for (size_t k = 0; k < m.n && cfgpool__crew_wake_one(&pool->crew, NULL); k++)
+		;
+	gate_leave(pool);
+	return 0;
+}
+
+/*
+ * Sleeps on `word` while it equals `expected`, until `end` (monotonic ns; 0: no limit).
+ * False: the time is up.
+ */
+static bool wait_until(_Atomic uint32_t *word, uint32_t expected, uint64_t end)
+{
+	struct timespec ts;
+	uint64_t now, left;
+
+	if (end == 0) {
+		cfgpool__futex_wait(word, expected, NULL);
+		return true;
+	}
+	now = cfgpool__now_ns();
+	if (now >= end)
+		return false;
+	left = end - now;
+	ts.tv_sec = (time_t)(left / 1000000000u);
+	ts.tv_nsec = (long)(left % 1000000000u);
+	cfgpool__futex_wait(word, expected, &ts);
+	return true;
+}
+
+/* The end of a wait of timeout_ns (> 0) from now, or 0 for no limit (negative). */
+static uint64_t wait_end(int64_t timeout_ns)
+{
+	uint64_t now;
+
+	if (timeout_ns < 0)
+		return 0;
+	now = cfgpool__now_ns();
+	return now + (uint64_t)timeout_ns > now ? now + (uint64_t)timeout_ns : UINT64_MAX;
+}
+
+/*
+ * Batch and group waits: until the count in `word` (under `mask`) is zero, raising
+ * `waiting` (the bit the last completer looks for) before each sleep. `owner` is the
+ * runner of the pool whose task threads must not block here, or NULL for every pool's.
+ * Returns 0 with the last value seen in *seen, -ETIMEDOUT or -EDEADLK.
+ */
+static int wait_zero(_Atomic uint32_t *word, uint32_t mask, uint32_t waiting, const struct cfgpool__runner *owner,
+		     int64_t timeout_ns, uint32_t *seen)
+{
+	uint64_t end = 0;
+
+	for (bool first = true;; first = false) {
+		/* Acquire: pairs with the completers' release decrements (task.c,
+		 * complete_async() and cfgpool__group_leave()): their outputs are visible. */
+		uint32_t w = atomic_load_explicit(word, memory_order_acquire);
+
+		if ((w & mask) == 0) {
+			*seen = w;
+			return 0;
+		}
+		if (timeout_ns == 0)
+			return -ETIMEDOUT;
+		if (first) {
+			const struct cfgpool__runner *tt = cfgpool__task_thread_of();
+
+			/* What it waits for may be queued behind the calling thread's own task. */
+			if (owner != NULL ? tt == owner : tt != NULL)
+				return -EDEADLK;
+			end = wait_end(timeout_ns);
+		}
+		/* Acquire on both outcomes, as the load above. */
+		if (!(w & waiting) &&
+		    !atomic_compare_exchange_weak_explicit(word, &w, w | waiting, memory_order_acquire,
+							   memory_order_acquire))
+			continue;
+		if (!wait_until(word, w | waiting, end))
+			return -ETIMEDOUT;
+	}
+}
+
+int cfgpool_batch_wait(cfgpool_batch_t *batch, int64_t timeout_ns)
+{
+	struct cfgpool__batch *b = batch_of(batch);
+	uint32_t w;
+	int rc;
+
+	if (batch == NULL)
+		return -EINVAL;
+	rc = wait_zero(&b->word, BATCH_COUNT, BATCH_WAITING, b->run, timeout_ns, &w);
+	if (rc != 0)
+		return rc;
+	return (w & BATCH_FAILED) ? CFGPOOL_EKERNEL : 0;
+}
+
+bool cfgpool_batch_done(const cfgpool_batch_t *batch)
+{
+	const struct cfgpool__batch *b = (const struct cfgpool__batch *)(const void *)batch;
+
+	/* Acquire: as in wait_zero(). */
+	return batch == NULL || (atomic_load_explicit(&b->word, memory_order_acquire) & BATCH_COUNT) == 0;
+}
+
+void cfgpool_group_init(cfgpool_group_t *group)
+{
+	if (group != NULL)
+		atomic_init(&group_of(group)->word, 0);
+}
+
+/*
+ * The group's waiting bit stays set once the count reached zero: the next time it does,
+ * the leaving task makes one futex call for nobody.
+ */
+int cfgpool_group_wait(cfgpool_group_t *group, int64_t timeout_ns)
+{
+	uint32_t w;
+
+	if (group == NULL)
+		return -EINVAL;
+	return wait_zero(&group_of(group)->word, ~GROUP_WAITING, GROUP_WAITING, NULL, timeout_ns, &w);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -822,6 +1066,7 @@ static void add_counters(cfgpool_pool_stats_t *s, const struct cfgpool__counters
 	s->completed += atomic_load_explicit(&c->tasks, memory_order_relaxed);
 	s->failed += atomic_load_explicit(&c->failed, memory_order_relaxed);
 	s->cancelled += atomic_load_explicit(&c->cancelled, memory_order_relaxed);
+	s->timed_out += atomic_load_explicit(&c->timed_out, memory_order_relaxed);
 	s->parks += atomic_load_explicit(&c->parks, memory_order_relaxed);
 	s->wakes += atomic_load_explicit(&c->wakes, memory_order_relaxed);
 }

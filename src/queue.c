@@ -13,6 +13,9 @@
 
 #include "queue.h"
 
+/* A task record and its sequence fill one line: the slot is claimed and filled in one. */
+_Static_assert(sizeof(struct cfgpool__slot) == CFGPOOL_CACHELINE, "a queue slot is one cache line");
+
 int cfgpool__queue_init(struct cfgpool__queue *q, size_t capacity)
 {
 	size_t cap = 2;
@@ -38,21 +41,33 @@ void cfgpool__queue_destroy(struct cfgpool__queue *q)
 	q->slots = NULL;
 }
 
-/* push() inlines both steps; the exported pair is for tests. */
-static inline bool claim(struct cfgpool__queue *q, size_t *pos_out)
+/*
+ * Claims n consecutive positions (1 for push(), which inlines it, so the run's loop
+ * folds away). Every slot of the run must be free for this lap.
+ */
+static inline bool claim_run(struct cfgpool__queue *q, size_t n, size_t *pos_out)
 {
 	size_t pos = atomic_load_explicit(&q->head, memory_order_relaxed);
 
 	for (;;) {
-		struct cfgpool__slot *s = &q->slots[pos & q->mask];
-		/* Acquire: pairs with the consumer's release that freed the slot, so our write
-		 * of the task cannot overtake its read of the previous one. */
-		size_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
-		intptr_t dif = (intptr_t)seq - (intptr_t)pos;
+		intptr_t dif = 0;
+		size_t k;
 
-		if (dif == 0) {
-			/* seq_cst: see queue.h (costs nothing more than relaxed on x86). */
-			if (atomic_compare_exchange_weak_explicit(&q->head, &pos, pos + 1, memory_order_seq_cst,
+		for (k = 0; k < n; k++) {
+			/* Acquire: pairs with the consumer's release that freed the slot, so our
+			 * write of the task cannot overtake its read of the previous one. */
+			size_t seq = atomic_load_explicit(&q->slots[(pos + k) & q->mask].seq, memory_order_acquire);
+
+			dif = (intptr_t)seq - (intptr_t)(pos + k);
+			if (dif != 0)
+				break;
+		}
+		if (k == n) {
+			/* The run cannot change before the CAS: a slot free for position p is only
+			 * filled by the producer that claimed p, and head == pos means nobody claimed
+			 * any of them. seq_cst: see queue.h (costs nothing more than relaxed on
+			 * x86). A failed CAS reloads pos. */
+			if (atomic_compare_exchange_weak_explicit(&q->head, &pos, pos + n, memory_order_seq_cst,
 								  memory_order_relaxed)) {
 				*pos_out = pos;
 				return true;
@@ -65,6 +80,12 @@ static inline bool claim(struct cfgpool__queue *q, size_t *pos_out)
 			pos = atomic_load_explicit(&q->head, memory_order_relaxed);
 		}
 	}
+}
+
+/* push() inlines both steps; the exported pair is for tests and claim_n's users. */
+static inline bool claim(struct cfgpool__queue *q, size_t *pos_out)
+{
+	return claim_run(q, 1, pos_out);
 }
 
 static inline void publish(struct cfgpool__queue *q, size_t pos, const struct cfgpool__task *task)
@@ -86,6 +107,13 @@ bool cfgpool__queue_claim(struct cfgpool__queue *q, size_t *pos)
 void cfgpool__queue_publish(struct cfgpool__queue *q, size_t pos, const struct cfgpool__task *task)
 {
 	publish(q, pos, task);
+}
+
+bool cfgpool__queue_claim_n(struct cfgpool__queue *q, size_t n, size_t *pos)
+{
+	if (n == 0 || n > q->capacity)
+		return false;
+	return claim_run(q, n, pos);
 }
 
 bool cfgpool__queue_push(struct cfgpool__queue *q, const struct cfgpool__task *task)

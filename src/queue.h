@@ -27,14 +27,24 @@
 
 struct cfgpool__batch;
 
-/* One unit of work: either an async task with a callback, or item `index` of a batch. */
+/*
+ * One unit of work: item `index` of a batch (map or map_async), or a submitted task with
+ * its callback and group. `batch` says which: the other member of the union is not set.
+ * With the slot's sequence it fills one cache line (checked in queue.c).
+ */
 struct cfgpool__task {
 	const void *input;
 	void *output;
-	cfgpool_done_fn done; /* async: completion callback */
-	void *arg;
-	struct cfgpool__batch *batch; /* map: the batch, NULL for async */
-	size_t index;
+	uint64_t deadline_ns;         /* absolute CLOCK_MONOTONIC; 0: none */
+	struct cfgpool__batch *batch; /* the batch, or NULL for a submitted task */
+	union {
+		size_t index; /* batch item: its position in the batch */
+		struct {      /* submitted task */
+			cfgpool_done_fn done;
+			void *arg;
+			cfgpool_group_t *group;
+		};
+	};
 };
 
 /* A slot per cache line: a producer filling one slot and a consumer emptying the next do
@@ -69,11 +79,19 @@ void cfgpool__queue_destroy(struct cfgpool__queue *q);
 bool cfgpool__queue_push(struct cfgpool__queue *q, const struct cfgpool__task *task);
 
 /*
- * push() in its two steps, for tests of the window between them: claim a position
- * (false: full), then publish a task into it. Between the two the queue is STALLED.
+ * push() in its two steps, for tests of the window between them and for claim_n: claim a
+ * position (false: full), then publish a task into it. Between the two the queue is STALLED.
  */
 bool cfgpool__queue_claim(struct cfgpool__queue *q, size_t *pos);
 void cfgpool__queue_publish(struct cfgpool__queue *q, size_t pos, const struct cfgpool__task *task);
+
+/*
+ * Claims `n` consecutive positions at once, or none (false: fewer than n slots are free,
+ * or n is 0 or above the capacity): what an asynchronous batch that must be queued whole
+ * or not at all uses. Publish each with cfgpool__queue_publish(pos + i, ...); until the
+ * first is published the queue is STALLED, so publish them at once. Ordered as push's claim.
+ */
+bool cfgpool__queue_claim_n(struct cfgpool__queue *q, size_t n, size_t *pos);
 
 /* Pops the oldest task into *task. Returns true, or false when the queue is empty. */
 bool cfgpool__queue_pop(struct cfgpool__queue *q, struct cfgpool__task *task);

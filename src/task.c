@@ -61,6 +61,44 @@ int cfgpool__task_worker_init(const struct cfgpool__runner *r, unsigned worker, 
 	return rc > 0 ? -EINVAL : rc;
 }
 
+void cfgpool__group_leave(struct cfgpool__group *g)
+{
+	/* Release: the task's output and what its callback did are visible to a waiter that
+	 * sees the count drop (the acquire load in cfgpool_group_wait()). As for a batch, the
+	 * group may be gone once the count reaches zero: only the returned value is read. */
+	uint32_t old = atomic_fetch_sub_explicit(&g->word, 1, memory_order_release);
+
+	if (old == (GROUP_WAITING | 1))
+		cfgpool__futex_wake(&g->word, INT32_MAX);
+}
+
+/*
+ * An item of an asynchronous batch completed. The thread that completes the last one
+ * wakes the batch's waiters and calls its callback; the callback and its argument are
+ * read before the count drops, since the batch may be reused (even from the callback of
+ * another thread's wait) once it is zero.
+ */
+static void complete_async(struct cfgpool__batch *b, int status)
+{
+	cfgpool_batch_done_fn done = b->done;
+	void *arg = b->arg;
+	uint32_t old;
+
+	/* Relaxed: the fetch_sub below, on the same word, orders it for the last completer and
+	 * for waiters (read-modify-writes of one word are totally ordered). */
+	if (status != 0)
+		atomic_fetch_or_explicit(&b->word, BATCH_FAILED, memory_order_relaxed);
+	/* Release: outputs and results are visible to a waiter's acquire load of the word;
+	 * acquire: the last completer sees every other item's before it calls done. */
+	old = atomic_fetch_sub_explicit(&b->word, 1, memory_order_acq_rel);
+	if ((old & BATCH_COUNT) != 1)
+		return;
+	if (old & BATCH_WAITING)
+		cfgpool__futex_wake(&b->word, INT32_MAX);
+	if (done != NULL)
+		done(arg, (cfgpool_batch_t *)(void *)b, (old & BATCH_FAILED) ? CFGPOOL_EKERNEL : 0);
+}
+
 static void complete(const struct cfgpool__task *task, void *output, const cfgpool_result_t *res)
 {
 	struct cfgpool__batch *b = task->batch;
@@ -69,10 +107,16 @@ static void complete(const struct cfgpool__task *task, void *output, const cfgpo
 	if (b == NULL) {
 		if (task->done != NULL)
 			task->done(task->arg, output, res);
+		if (task->group != NULL)
+			cfgpool__group_leave((struct cfgpool__group *)(void *)task->group);
 		return;
 	}
 	if (b->results != NULL)
 		b->results[task->index] = *res;
+	if (b->async) {
+		complete_async(b, res->status);
+		return;
+	}
 	if (res->status != 0)
 		atomic_store_explicit(&b->failed, true, memory_order_relaxed);
 	/*
@@ -95,6 +139,20 @@ static void update_ewma(struct cfgpool__counters *c, uint64_t ns, uint64_t now)
 	atomic_store_explicit(&c->ewma_at, now, memory_order_relaxed);
 }
 
+/*
+ * Whether a task with a deadline is past it as it would start. The clock read here is the
+ * task's start (kept in *clock for the run or the next task), so a deadline costs no
+ * clock read of its own; a task without one costs a test.
+ */
+static bool past_deadline(const struct cfgpool__task *task, uint64_t *clock)
+{
+	if (task->deadline_ns == 0)
+		return false;
+	if (*clock == 0)
+		*clock = cfgpool__now_ns();
+	return *clock >= task->deadline_ns;
+}
+
 void cfgpool__task_run(const struct cfgpool__runner *r, const struct cfgpool__task *task, unsigned worker,
 		       void *kstate, struct cfgpool__counters *c, uint64_t *clock)
 {
@@ -106,6 +164,9 @@ void cfgpool__task_run(const struct cfgpool__runner *r, const struct cfgpool__ta
 	if (atomic_load_explicit(r->cancel, memory_order_relaxed)) {
 		res.status = -ECANCELED;
 		cfgpool__count(&c->cancelled, 1);
+	} else if (cfgpool_unlikely(past_deadline(task, clock))) {
+		res.status = -ETIMEDOUT;
+		cfgpool__count(&c->timed_out, 1);
 	} else {
 		/* One clock read per task when tasks run back to back: this one's start is the
 		 * previous one's end. */
@@ -121,6 +182,7 @@ void cfgpool__task_run(const struct cfgpool__runner *r, const struct cfgpool__ta
 		ctx.state = kstate;
 		ctx.worker = worker;
 		ctx.version = cfgpool__snapshot_version(snap);
+		ctx.deadline_ns = task->deadline_ns;
 		res.status = r->kernel->run(&ctx, task->input, output);
 		res.version = ctx.version;
 		cfgpool__read_unlock();

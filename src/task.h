@@ -28,6 +28,7 @@ struct cfgpool__counters {
 	_Atomic uint64_t tasks;
 	_Atomic uint64_t failed;
 	_Atomic uint64_t cancelled;
+	_Atomic uint64_t timed_out; /* completed with -ETIMEDOUT, not run: past their deadline */
 	_Atomic uint64_t busy_ns;
 	_Atomic uint64_t parks;
 	_Atomic uint64_t wakes;
@@ -35,15 +36,43 @@ struct cfgpool__counters {
 	_Atomic uint64_t ewma_at; /* when it last changed (monotonic ns; 0: never) */
 };
 
-/* One map call: lives on the caller's stack until every item completed. */
+/*
+ * One batch. A map's lives on the caller's stack until every item completed; an
+ * asynchronous one (map_async) in the caller's cfgpool_batch_t, borrowed until its count
+ * reaches zero. Everything but `word` and `failed` is written before the first item is
+ * queued and only read after.
+ */
 struct cfgpool__batch {
-	/* Items not yet completed, plus BATCH_WAITING while the caller sleeps on the word. */
+	/* Items not yet completed, plus BATCH_WAITING while a thread sleeps on the word, plus
+	 * (asynchronous batches) BATCH_FAILED once an item failed. */
 	_Atomic uint32_t word;
-	atomic_bool failed;
+	atomic_bool failed; /* map: an item failed */
+	bool async;
 	cfgpool_result_t *results;
+	/* Asynchronous batches only. */
+	cfgpool_batch_done_fn done;
+	void *arg;
+	const struct cfgpool__runner *run; /* its pool's, for wait's -EDEADLK: compared, never followed */
 };
 
 #define BATCH_WAITING 0x80000000u
+/* In an asynchronous batch's word, so that the thread completing the last item knows the
+ * batch's status without reading the batch, which may be reused as soon as it is done. */
+#define BATCH_FAILED 0x40000000u
+#define BATCH_COUNT 0x3fffffffu
+
+/*
+ * A group of submitted tasks (cfgpool_group_t's storage): tasks not yet completed, plus
+ * GROUP_WAITING while a thread sleeps on the word.
+ */
+struct cfgpool__group {
+	_Atomic uint32_t word;
+};
+
+#define GROUP_WAITING 0x80000000u
+
+/* A submitted task of the group completed (its callback returned): see task.c. */
+void cfgpool__group_leave(struct cfgpool__group *g);
 
 struct cfgpool__runner {
 	const cfgpool_holder_t *holder;

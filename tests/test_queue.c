@@ -75,10 +75,48 @@ static void a_stalled_producer_holds_up_every_consumer(void **state)
 	cfgpool__queue_destroy(&q);
 }
 
+/*
+ * claim_n claims a whole run or nothing: a run longer than the free room (or than the
+ * queue, or empty) is refused without claiming a position, and one that fits comes out
+ * in order after what was queued before it, also across the end of the ring.
+ */
+static void claim_n_claims_a_whole_run_or_nothing(void **state)
+{
+	struct cfgpool__queue q;
+	struct cfgpool__task t, out[8];
+	size_t pos;
+
+	(void)state;
+	assert_int_equal(cfgpool__queue_init(&q, 4), 0);
+	assert_false(cfgpool__queue_claim_n(&q, 0, &pos));
+	assert_false(cfgpool__queue_claim_n(&q, 5, &pos));
+	t = task_of(100);
+	assert_true(cfgpool__queue_push(&q, &t));
+	assert_true(cfgpool__queue_push(&q, &t));
+	/* Two free: a run of 3 is refused and claims nothing. */
+	assert_false(cfgpool__queue_claim_n(&q, 3, &pos));
+	assert_int_equal(cfgpool__queue_size(&q), 2);
+	assert_int_equal(cfgpool__queue_pop_many(&q, out, 8), 2);
+	/* Four free, from position 2: the run wraps around the ring. */
+	assert_true(cfgpool__queue_claim_n(&q, 4, &pos));
+	assert_int_equal(pos, 2);
+	assert_int_equal(cfgpool__queue_size(&q), 4);
+	assert_false(cfgpool__queue_claim_n(&q, 1, &pos));
+	for (size_t i = 0; i < 4; i++) {
+		t = task_of(i);
+		cfgpool__queue_publish(&q, 2 + i, &t);
+	}
+	assert_int_equal(cfgpool__queue_pop_many(&q, out, 8), 4);
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(out[i].index, i);
+	cfgpool__queue_destroy(&q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(a_stalled_producer_holds_up_every_consumer),
+	    cmocka_unit_test(claim_n_claims_a_whole_run_or_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

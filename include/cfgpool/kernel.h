@@ -57,6 +57,7 @@ typedef struct cfgpool_task_ctx {
 	void *state;                    /* the running thread's state from worker_init */
 	unsigned worker;                /* the running worker's index */
 	uint64_t version;               /* cfgpool_config_version(config) */
+	uint64_t deadline_ns;           /* the task's deadline (CLOCK_MONOTONIC ns; 0: none), see pool.h */
 } cfgpool_task_ctx_t;
 
 typedef struct cfgpool_kernel {

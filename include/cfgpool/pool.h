@@ -5,6 +5,7 @@
 #ifndef CFGPOOL_POOL_H
 #define CFGPOOL_POOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,9 +27,13 @@ extern "C" {
  * pinned from its start to its end, and its result records that snapshot's version.
  *
  * Synchronization table (pool calls; "any" means any thread, concurrently):
- *   submit, map, reload_*  any, with each other, with stats, shutdown and close: a call
+ *   submit, submit_opts, map, map_async, reload_*
+ *                          any, with each other, with stats, shutdown and close: a call
  *                          running when shutdown or close starts either completes normally
  *                          or returns -ESHUTDOWN, and every later one returns -ESHUTDOWN
+ *   batch_wait, batch_done, group_wait
+ *                          any, concurrently, on the caller's own storage; they never touch
+ *                          the pool, so they also work after close
  *   stats                  any, also after shutdown; one racing with close either
  *                          completes before close frees the pool or reports all zeros
  *   shutdown               any, any number of times, until close
@@ -38,7 +43,8 @@ extern "C" {
  * From a task thread of the pool (a worker, or a thread helping in map: where its kernels
  * and callbacks run) a call that could wait for the pool's own tasks returns -EDEADLK
  * instead: map always, submit when the queue is full (with CFGPOOL_SUBMIT_NONBLOCK:
- * -EAGAIN). Close frees the pool when it returns, so no call may start after that: a host
+ * -EAGAIN), map_async when its batch does not fit in the queue whole, batch_wait and
+ * group_wait when they would block. Close frees the pool when it returns, so no call may start after that: a host
  * whose threads may still call in shuts the pool down first, lets those threads see
  * -ESHUTDOWN and stop, then closes. A completion callback runs on a worker (or on a
  * thread helping in map); it must not block for long and must not call close.
@@ -61,7 +67,7 @@ typedef struct cfgpool_pool_opts {
 
 /* The result of one task. */
 typedef struct cfgpool_result {
-	int status;       /* 0, the kernel's negative code, or -ECANCELED */
+	int status;       /* 0, the kernel's negative code, -ECANCELED, or -ETIMEDOUT (deadline) */
 	unsigned worker;  /* the thread that ran it: a worker index, or >= CFGPOOL_CALLER_WORKER */
 	uint64_t version; /* the configuration version the task ran against; 0 if it never ran */
 	uint64_t elapsed_ns;
@@ -167,6 +173,143 @@ CFGPOOL_API int cfgpool_pool_submit(cfgpool_pool_t *pool, const void *input, voi
 CFGPOOL_API int cfgpool_pool_map(cfgpool_pool_t *pool, const void *inputs, size_t in_stride, void *outputs,
 				 size_t out_stride, size_t n, cfgpool_result_t *results, unsigned flags);
 
+/* ------------------------------------------------------------------------------------------ */
+/* Asynchronous batches, groups of tasks, deadlines                                           */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * Deadlines. A batch or a task may carry a deadline: an absolute time on CLOCK_MONOTONIC in
+ * nanoseconds (clock_gettime(CLOCK_MONOTONIC) as tv_sec * 1e9 + tv_nsec), 0 for none. A
+ * task that has not started by its deadline completes with -ETIMEDOUT without running: its
+ * result is written (version 0), its callback called, its batch or group counts it, and
+ * the pool's stats count it in `timed_out`. Deadlines are cooperative: a thread cannot be
+ * killed, so a task that started before its deadline runs to its end; its kernel sees the
+ * deadline in ctx->deadline_ns and stops early only if it checks it.
+ */
+
+/*
+ * The storage of one asynchronous batch, owned by the caller (on its stack, in an array,
+ * in its own structs): map_async allocates nothing. Treat as opaque: its members are not
+ * part of the API. Its size may grow in a later version with a new soname.
+ */
+typedef struct cfgpool_batch {
+	uint64_t opaque_[8];
+} cfgpool_batch_t;
+
+/*
+ * Called once per asynchronous batch, when its last item completed, on the thread that
+ * completed it (a worker, a thread helping in map, or the caller of map_async for an empty
+ * batch). `status` is what cfgpool_batch_wait() returns: 0 or CFGPOOL_EKERNEL. Runs after
+ * the batch counts as done: a thread waiting for it may already have returned, so the
+ * callback must not count on the batch's storage (it may have been reused) beyond the
+ * pointer's identity; it may itself start a new batch in that storage. It must not block
+ * for long, and must not call close.
+ */
+typedef void (*cfgpool_batch_done_fn)(void *arg, cfgpool_batch_t *batch, int status);
+
+/*
+ * Options of an asynchronous batch. Zero-initialise; fields may be added at the end.
+ *  done, arg    the batch's callback, or NULL
+ *  deadline_ns  every item's deadline (see "Deadlines"), 0 for none
+ *  flags        CFGPOOL_SUBMIT_NONBLOCK
+ */
+typedef struct cfgpool_batch_opts {
+	cfgpool_batch_done_fn done;
+	void *arg;
+	uint64_t deadline_ns;
+	unsigned flags;
+} cfgpool_batch_opts_t;
+
+/*
+ * Queues a batch of n items, as cfgpool_pool_map() runs them (same strides, NULL buffers,
+ * results in input order, a status per item), and returns once every item is queued,
+ * without waiting for any: the host may keep several batches in flight and do other work
+ * meanwhile. The workers run every item; the calling thread runs none. When the whole
+ * batch completed, `done` (opts, may be NULL) runs once and the batch counts as done
+ * (cfgpool_batch_done(), cfgpool_batch_wait()). `opts` may be NULL (no callback, no
+ * deadline, flags 0).
+ * Queueing: when the queue has room for the whole batch it is queued in one step;
+ * otherwise the call waits for room item by item, as submit does. With
+ * CFGPOOL_SUBMIT_NONBLOCK, or from a task thread of this pool (a kernel or a callback: the
+ * room could have to be made by the calling thread), it never waits: the batch is queued
+ * whole or not at all (-EAGAIN, or -EDEADLK from a task thread).
+ * Lifetime: inputs, outputs, results and the batch's storage are borrowed from a return
+ * of 0 until the batch is done (wait returned 0 or CFGPOOL_EKERNEL, batch_done true, or
+ * `done` called). An empty batch (n == 0) is done at once: `done` runs on the calling
+ * thread before the call returns 0. On an error return nothing was queued, `done` will
+ * not run, and the batch reads as done (wait returns 0 at once). A batch in flight may
+ * be waited for after the pool was shut down or closed: close runs or cancels every item.
+ * Thread-safe; lock-free unless it waits for room; no allocation. Returns 0, -EINVAL
+ * (pool or batch NULL, a bad stride or buffer as for map, n above 2^30 - 1), -ESHUTDOWN,
+ * -EAGAIN, -EDEADLK.
+ */
+CFGPOOL_API int cfgpool_pool_map_async(cfgpool_pool_t *pool, const void *inputs, size_t in_stride, void *outputs,
+				       size_t out_stride, size_t n, cfgpool_result_t *results,
+				       const cfgpool_batch_opts_t *opts, cfgpool_batch_t *batch);
+
+/*
+ * Waits until the batch is done, for at most timeout_ns (relative; 0: just look; -1, or
+ * any negative value: no limit). Acquire: the batch's outputs and results are visible
+ * when it returns 0 or CFGPOOL_EKERNEL. The waiting thread runs no task. Any number of
+ * threads may wait for one batch. It may return while the batch's `done` is still
+ * running. From a task thread of the batch's pool a wait that would block returns
+ * -EDEADLK at once. Returns 0 (every item succeeded), CFGPOOL_EKERNEL (at least one
+ * failed, timed out or was cancelled: see results), -ETIMEDOUT (not done yet; the batch
+ * stays borrowed), -EDEADLK, -EINVAL (NULL).
+ */
+CFGPOOL_API int cfgpool_batch_wait(cfgpool_batch_t *batch, int64_t timeout_ns);
+
+/* Whether the batch is done (see cfgpool_batch_wait()); acquire, as wait. Wait-free. NULL: true. */
+CFGPOOL_API bool cfgpool_batch_done(const cfgpool_batch_t *batch);
+
+/*
+ * A group of submitted tasks to wait for: caller-owned storage, initialised by
+ * cfgpool_group_init(). Treat as opaque. Tasks join it through cfgpool_pool_submit_opts()
+ * (from any thread, also while others of the group run or while a thread waits for it);
+ * each leaves it once its callback returned. It may hold tasks of several pools.
+ */
+typedef struct cfgpool_group {
+	uint64_t opaque_[2];
+} cfgpool_group_t;
+
+/* Initialises an empty group. Not while the group is in use. */
+CFGPOOL_API void cfgpool_group_init(cfgpool_group_t *group);
+
+/*
+ * Waits until no task of the group is pending, for at most timeout_ns (as batch_wait).
+ * Acquire: the outputs of the group's tasks, and what their callbacks did, are visible
+ * when it returns 0. The group may then be reused as it is (no new init), or dropped: it
+ * is borrowed from each task's submit until that task completed. Any number of threads
+ * may wait. Tasks joining during the wait are waited for too, if they joined before the
+ * count reached zero. The status of each task is in its result (its callback); the wait
+ * reports none. From a task thread of any pool a wait that would block returns -EDEADLK
+ * at once. Returns 0, -ETIMEDOUT (tasks still pending), -EDEADLK, -EINVAL (NULL).
+ */
+CFGPOOL_API int cfgpool_group_wait(cfgpool_group_t *group, int64_t timeout_ns);
+
+/*
+ * Options of one submitted task. Zero-initialise; fields may be added at the end.
+ *  done, arg    as submit's callback (may be NULL)
+ *  group        the group the task joins (may be NULL)
+ *  deadline_ns  see "Deadlines"; 0 for none
+ *  flags        CFGPOOL_SUBMIT_NONBLOCK
+ */
+typedef struct cfgpool_task_opts {
+	cfgpool_done_fn done;
+	void *arg;
+	cfgpool_group_t *group;
+	uint64_t deadline_ns;
+	unsigned flags;
+} cfgpool_task_opts_t;
+
+/*
+ * cfgpool_pool_submit() with options (NULL: none). The task joins `group` before it is
+ * queued and leaves it after its callback returned; a refused task (-EAGAIN, -EDEADLK,
+ * -ESHUTDOWN) has left it again when the call returns. Lifetimes, progress and returns as submit's.
+ */
+CFGPOOL_API int cfgpool_pool_submit_opts(cfgpool_pool_t *pool, const void *input, void *output,
+					 const cfgpool_task_opts_t *opts);
+
 /*
  * Reloads the pool's configuration through its holder (see cfgpool_holder_reload_file()):
  * one path, whose preparer is bound to the kernel the pool runs, so a document naming
@@ -206,7 +349,7 @@ typedef struct cfgpool_worker_stats {
 
 typedef struct cfgpool_pool_stats {
 	uint64_t submitted;
-	uint64_t completed; /* including failed and cancelled */
+	uint64_t completed; /* including failed, cancelled and timed out */
 	uint64_t failed;    /* kernel returned an error */
 	uint64_t cancelled;
 	uint64_t caller_tasks; /* run by submitting threads helping in map */
@@ -215,6 +358,7 @@ typedef struct cfgpool_pool_stats {
 	uint64_t reloads;        /* successful reloads after open */
 	uint64_t reload_failures;
 	unsigned workers;
+	uint64_t timed_out; /* completed with -ETIMEDOUT without running (see "Deadlines") */
 } cfgpool_pool_stats_t;
 
 /*
