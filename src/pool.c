@@ -560,7 +560,7 @@ static void run_inline(struct cfgpool_pool *pool, struct map_call *m)
 	atomic_fetch_add_explicit(&pool->direct, m->n, memory_order_relaxed);
 	for (size_t i = 0; i < m->n; i++) {
 		map_item(m, i, &t);
-		cfgpool__task_run(&pool->crew.run, &t, m->c->index, m->c->kstate, &m->c->c, &clock);
+		cfgpool__task_run(&pool->crew.run, &t, m->c->index, &m->c->kstate, &m->c->c, &clock);
 	}
 }
 
@@ -581,7 +581,7 @@ static int push_items(struct cfgpool_pool *pool, struct map_call *m, unsigned fl
 			uint64_t clock = 0;
 
 			atomic_fetch_add_explicit(&pool->direct, 1, memory_order_relaxed); /* as in run_inline() */
-			cfgpool__task_run(&pool->crew.run, &t, m->c->index, m->c->kstate, &m->c->c, &clock);
+			cfgpool__task_run(&pool->crew.run, &t, m->c->index, &m->c->kstate, &m->c->c, &clock);
 		} else if (i == 0 && (flags & CFGPOOL_SUBMIT_NONBLOCK)) {
 			return -EAGAIN;
 		} else {
@@ -606,7 +606,7 @@ static void batch_wait(struct cfgpool_pool *pool, struct map_call *m)
 			return;
 		if (m->c != NULL && cfgpool__queue_pop(&pool->queue, &task)) {
 			cfgpool__crew_room_signal(&pool->crew);
-			cfgpool__task_run(&pool->crew.run, &task, m->c->index, m->c->kstate, &m->c->c, &clock);
+			cfgpool__task_run(&pool->crew.run, &task, m->c->index, &m->c->kstate, &m->c->c, &clock);
 			cfgpool__crew_follow(&pool->crew, &m->home);
 			spin_start = 0;
 			continue;

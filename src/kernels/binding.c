@@ -58,9 +58,12 @@ int cfgpool__kernel_bind(const cfgpool_kernel_t *want, bool name_required, const
 
 	kb->kernel = kernel;
 	kb->params = NULL;
-	if (kernel->prepare == NULL)
+	if (kernel->prepare_arg != NULL)
+		rc = kernel->prepare_arg(kernel->arg, section, root, &kb->params, err);
+	else if (kernel->prepare != NULL)
+		rc = kernel->prepare(section, root, &kb->params, err);
+	else
 		return 0;
-	rc = kernel->prepare(section, root, &kb->params, err);
 	if (rc == 0)
 		return 0;
 	if (rc > 0)

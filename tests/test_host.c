@@ -1,0 +1,509 @@
+/*
+ * What a host embedding cfgpool relies on: its own data handed to a kernel (arg,
+ * prepare_arg, worker_init_arg, ctx->arg), worker state rebuilt on reloads
+ * (worker_reload), settings from code (the open options override the `pool` section;
+ * cfgpool's sections under a key of the host's choice) and fork() with a pool open.
+ *
+ * Most tests run "scratch", a kernel written here: its prepare_arg compiles
+ * {"kernel": {"size": N, "fail": B}} into a block, its worker_init_arg allocates an N-byte
+ * scratch buffer for the thread, its worker_reload resizes it (or, with "fail", refuses)
+ * and counts rebuilds per thread, and its run checks on every task that the state belongs
+ * to the running thread and has the size the task's configuration asks for, and reports
+ * that size. Pool threads record failures in `violations`; the main thread asserts.
+ */
+#define _GNU_SOURCE
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <sys/wait.h>
+
+#include "helpers.h"
+
+#define NSLOTS 128 /* 64 workers, then 64 caller slots */
+
+struct host {
+	uint32_t magic;
+	atomic_int prepares, inits, runs, reload_calls, violations;
+	atomic_int rebuilds[NSLOTS];
+	_Atomic uint64_t init_version[NSLOTS]; /* the version each thread's worker_init saw */
+	atomic_int old_size_seen; /* the state's size worker_reload last received */
+	atomic_int null_states;   /* worker_reload calls given no state */
+};
+
+#define HOST_MAGIC 0x484f5354u
+
+struct scratch_params {
+	uint64_t size;
+	int64_t fail; /* what worker_reload returns instead of rebuilding, 0: rebuild */
+};
+
+struct scratch_state {
+	pthread_t owner;
+	uint64_t size;
+	unsigned char *buf;
+};
+
+struct scratch_out {
+	uint64_t size;
+	uint64_t version;
+};
+
+static struct host host;
+
+static unsigned slot_of(unsigned worker)
+{
+	if (worker >= CFGPOOL_CALLER_WORKER)
+		return 64 + (worker - CFGPOOL_CALLER_WORKER) % 64;
+	return worker % 64;
+}
+
+static void violation(void)
+{
+	atomic_fetch_add(&host.violations, 1);
+}
+
+static int scratch_prepare_arg(void *arg, const cfgpool_node_t *section, const cfgpool_node_t *root, void **params,
+			       cfgpool_error_t *err)
+{
+	struct scratch_params *p;
+	int64_t size = 16;
+
+	(void)root;
+	if (arg != &host)
+		return cfgpool_error_set(err, -EFAULT, "kernel", "prepare_arg got the wrong arg");
+	atomic_fetch_add(&host.prepares, 1);
+	if (section != NULL && cfgpool_get_int(section, "size", &size) == 0 && (size < 1 || size > 1 << 20))
+		return cfgpool_error_set(err, -ERANGE, "kernel.size", "expected 1 .. 1048576");
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return -ENOMEM;
+	p->size = (uint64_t)size;
+	if (section != NULL)
+		cfgpool_get_int(section, "fail", &p->fail);
+	*params = p;
+	return 0;
+}
+
+/* Set alongside prepare_arg: the pool must call prepare_arg instead. */
+static int scratch_prepare(const cfgpool_node_t *section, const cfgpool_node_t *root, void **params,
+			   cfgpool_error_t *err)
+{
+	(void)section, (void)root, (void)params;
+	violation();
+	return cfgpool_error_set(err, -EPERM, "kernel", "prepare called although prepare_arg is set");
+}
+
+static void scratch_release(void *params)
+{
+	free(params);
+}
+
+static int scratch_init_arg(void *arg, const cfgpool_config_t *config, const void *params, unsigned worker,
+			    void **state)
+{
+	const struct scratch_params *p = params;
+	struct scratch_state *s;
+
+	if (arg != &host)
+		violation();
+	atomic_fetch_add(&host.inits, 1);
+	atomic_store(&host.init_version[slot_of(worker)], cfgpool_config_version(config));
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	s->owner = pthread_self();
+	s->size = p->size;
+	s->buf = calloc(1, p->size);
+	if (s->buf == NULL) {
+		free(s);
+		return -ENOMEM;
+	}
+	*state = s;
+	return 0;
+}
+
+/* Set alongside worker_init_arg: the pool must call worker_init_arg instead. */
+static int scratch_init(const cfgpool_config_t *config, const void *params, unsigned worker, void **state)
+{
+	(void)config, (void)params, (void)worker, (void)state;
+	violation();
+	return -EPERM;
+}
+
+static void scratch_fini(void *state, unsigned worker)
+{
+	struct scratch_state *s = state;
+
+	(void)worker;
+	if (s == NULL)
+		return;
+	free(s->buf);
+	free(s);
+}
+
+static int scratch_reload(void *arg, const cfgpool_config_t *config, const void *params, unsigned worker,
+			  void **state)
+{
+	const struct scratch_params *p = params;
+	struct scratch_state *s = *state;
+	unsigned char *buf;
+
+	(void)config;
+	atomic_fetch_add(&host.reload_calls, 1);
+	if (s == NULL) {
+		/* A kernel without worker_init: the first rebuild makes the state. */
+		atomic_fetch_add(&host.null_states, 1);
+		s = calloc(1, sizeof(*s));
+		if (s == NULL)
+			return -ENOMEM;
+		s->owner = pthread_self();
+		*state = s;
+	}
+	if (arg != &host || !pthread_equal(s->owner, pthread_self()))
+		violation();
+	atomic_store(&host.old_size_seen, (int)s->size);
+	if (p->fail)
+		return (int)p->fail;
+	buf = realloc(s->buf, p->size);
+	if (buf == NULL)
+		return -ENOMEM;
+	s->buf = buf;
+	s->size = p->size;
+	atomic_fetch_add(&host.rebuilds[slot_of(worker)], 1);
+	return 0;
+}
+
+static int scratch_run(const cfgpool_task_ctx_t *ctx, const void *input, void *output)
+{
+	const struct scratch_params *p = ctx->params;
+	struct scratch_state *s = ctx->state;
+	struct scratch_out *out = output;
+
+	(void)input;
+	atomic_fetch_add(&host.runs, 1);
+	if (ctx->arg != &host || s == NULL || !pthread_equal(s->owner, pthread_self()))
+		violation();
+	if (s->size != p->size)
+		violation();
+	/* Touch the whole buffer: under the sanitizers or valgrind a wrong size is an error. */
+	memset(s->buf, (int)ctx->version, s->size);
+	out->size = s->size;
+	out->version = ctx->version;
+	return 0;
+}
+
+static cfgpool_kernel_t scratch_kernel = {
+	.name = "scratch",
+	.input_size = 0,
+	.output_size = sizeof(struct scratch_out),
+	.prepare = scratch_prepare,
+	.release = scratch_release,
+	.worker_init = scratch_init,
+	.worker_fini = scratch_fini,
+	.run = scratch_run,
+	.arg = &host,
+	.prepare_arg = scratch_prepare_arg,
+	.worker_init_arg = scratch_init_arg,
+	.worker_reload = scratch_reload,
+};
+
+static int fresh_host(void **state)
+{
+	(void)state;
+	memset(&host, 0, sizeof(host));
+	host.magic = HOST_MAGIC;
+	return 0;
+}
+
+static cfgpool_pool_t *open_ok(const char *doc, const cfgpool_kernel_t *kernel, const cfgpool_pool_opts_t *opts)
+{
+	cfgpool_pool_t *pool = NULL;
+	cfgpool_error_t err;
+	char buf[1024];
+	int rc;
+
+	cfgpool_error_init(&err);
+	rc = cfgpool_pool_open_string(doc, strlen(doc), kernel, opts, &pool, &err);
+	if (rc != 0)
+		print_error("open failed: %s (%s)\n", cfgpool_error_format(&err, buf, sizeof(buf)), cfgpool_err_name(rc));
+	assert_int_equal(rc, 0);
+	return pool;
+}
+
+static void reload_ok(cfgpool_pool_t *pool, const char *doc, uint64_t want_version)
+{
+	cfgpool_error_t err;
+	uint64_t v = 0;
+	char buf[1024];
+	int rc;
+
+	cfgpool_error_init(&err);
+	rc = cfgpool_pool_reload_string(pool, doc, strlen(doc), 0, &v, &err);
+	if (rc != 0)
+		print_error("reload failed: %s\n", cfgpool_error_format(&err, buf, sizeof(buf)));
+	assert_int_equal(rc, 0);
+	assert_int_equal(v, want_version);
+}
+
+/* Maps n tasks; each must succeed on `version` with a state of `size` bytes. */
+static void map_expect(cfgpool_pool_t *pool, size_t n, uint64_t size, uint64_t version, bool ran[NSLOTS])
+{
+	struct scratch_out *out = calloc(n, sizeof(*out));
+	cfgpool_result_t *res = calloc(n, sizeof(*res));
+
+	assert_non_null(out);
+	assert_non_null(res);
+	assert_int_equal(cfgpool_pool_map(pool, NULL, 0, out, 0, n, res, 0), 0);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(res[i].status, 0);
+		assert_int_equal(res[i].version, version);
+		assert_int_equal(out[i].size, size);
+		if (ran != NULL)
+			ran[slot_of(res[i].worker)] = true;
+	}
+	free(out);
+	free(res);
+	assert_int_equal(atomic_load(&host.violations), 0);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Host data                                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+/* prepare_arg and worker_init_arg replace prepare and worker_init; run sees ctx->arg. */
+static void arg_reaches_prepare_init_and_run(void **state)
+{
+	cfgpool_pool_t *pool;
+
+	(void)state;
+	pool = open_ok("{\"pool\": {\"workers\": 2}, \"kernel\": {\"size\": 8}}", &scratch_kernel, NULL);
+	assert_int_equal(atomic_load(&host.prepares), 1);
+	assert_int_equal(atomic_load(&host.inits), 2);
+	map_expect(pool, test_scaled(200, 20), 8, 1, NULL);
+	assert_true(atomic_load(&host.runs) >= 20);
+	assert_int_equal(cfgpool_pool_close(pool, CFGPOOL_CLOSE_DRAIN), 0);
+	assert_int_equal(atomic_load(&host.violations), 0);
+	assert_int_equal(host.magic, HOST_MAGIC); /* the pool never writes through arg */
+}
+
+/* A prepare_arg's error rejects the document as a prepare's does, path included. */
+static void prepare_arg_error_rejects_the_document(void **state)
+{
+	const char *doc = "{\"kernel\": {\"size\": 0}}";
+	cfgpool_pool_t *pool = NULL;
+	cfgpool_error_t err;
+
+	(void)state;
+	cfgpool_error_init(&err);
+	assert_int_equal(cfgpool_pool_open_string(doc, strlen(doc), &scratch_kernel, NULL, &pool, &err), -ERANGE);
+	assert_null(pool);
+	assert_string_equal(err.path, "kernel.size");
+	assert_int_equal(atomic_load(&host.violations), 0);
+}
+
+static int arg_probe;
+
+static int mc_run_with_arg(const cfgpool_task_ctx_t *ctx, const void *input, void *output)
+{
+	if (ctx->arg != &arg_probe)
+		return -EFAULT;
+	return cfgpool_kernel_find("mc_option")->run(ctx, input, output);
+}
+
+/* A host copies a built-in table, sets arg and wraps run: the results are the built-in's. */
+static void copied_builtin_with_arg(void **state)
+{
+	const char *doc = "{\"pool\": {\"workers\": 2}, \"kernel\": {\"name\": \"mc_option\", \"rate\": 0.01, "
+			  "\"volatility\": 0.2, \"paths\": 2000, \"seed\": 7}}";
+	cfgpool_kernel_t mine = *cfgpool_kernel_find("mc_option");
+	cfgpool_option_input_t in[4] = {{100, 90, 1, CFGPOOL_CALL}, {100, 100, 1, CFGPOOL_PUT},
+					{50, 60, 0.5, CFGPOOL_CALL}, {80, 70, 2, CFGPOOL_PUT}};
+	cfgpool_option_output_t a[4], b[4];
+	cfgpool_pool_t *p1, *p2;
+
+	(void)state;
+	mine.arg = &arg_probe;
+	mine.run = mc_run_with_arg;
+	p1 = open_ok(doc, cfgpool_kernel_find("mc_option"), NULL);
+	p2 = open_ok(doc, &mine, NULL);
+	assert_int_equal(cfgpool_pool_map(p1, in, 0, a, 0, 4, NULL, 0), 0);
+	assert_int_equal(cfgpool_pool_map(p2, in, 0, b, 0, 4, NULL, 0), 0);
+	assert_memory_equal(a, b, sizeof(a));
+	cfgpool_pool_close(p1, CFGPOOL_CLOSE_DRAIN);
+	cfgpool_pool_close(p2, CFGPOOL_CLOSE_DRAIN);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Worker state and reloads                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+static int total_rebuilds(void)
+{
+	int n = 0;
+
+	for (int i = 0; i < NSLOTS; i++)
+		n += atomic_load(&host.rebuilds[i]);
+	return n;
+}
+
+/*
+ * One rebuild for each thread that ran a task on `version` with a state made for an older
+ * one (a thread that first helped after the reload made its state for the new version).
+ */
+static void expect_rebuilds(const bool ran[NSLOTS], uint64_t version)
+{
+	for (int i = 0; i < NSLOTS; i++) {
+		int want = ran[i] && atomic_load(&host.init_version[i]) < version ? 1 : 0;
+
+		assert_int_equal(atomic_load(&host.rebuilds[i]), want);
+	}
+}
+
+/*
+ * After a reload to a bigger scratch size every task sees a state of the new size, and
+ * each thread rebuilt its state exactly once, before its first task on the new version
+ * (threads that ran nothing rebuilt nothing). Two reloads with no task between them cost
+ * one rebuild per thread, for the newest version.
+ */
+static void reload_rebuilds_each_threads_state_once(void **state)
+{
+	size_t n = test_scaled(400, 40);
+	bool ran[NSLOTS] = {0};
+	cfgpool_pool_t *pool;
+
+	(void)state;
+	pool = open_ok("{\"pool\": {\"workers\": 2}, \"kernel\": {\"size\": 16}}", &scratch_kernel, NULL);
+	map_expect(pool, n, 16, 1, NULL);
+	assert_int_equal(total_rebuilds(), 0);
+	assert_int_equal(atomic_load(&host.reload_calls), 0);
+
+	reload_ok(pool, "{\"pool\": {\"workers\": 2}, \"kernel\": {\"size\": 4096}}", 2);
+	map_expect(pool, n, 4096, 2, ran);
+	expect_rebuilds(ran, 2);
+	assert_int_equal(atomic_load(&host.old_size_seen), 16);
+	/* The same version again: nothing to rebuild. */
+	map_expect(pool, n, 4096, 2, NULL);
+	assert_int_equal(atomic_load(&host.reload_calls), total_rebuilds());
+
+	memset(ran, 0, sizeof(ran));
+	for (int i = 0; i < NSLOTS; i++)
+		atomic_store(&host.rebuilds[i], 0);
+	reload_ok(pool, "{\"pool\": {\"workers\": 2}, \"kernel\": {\"size\": 100}}", 3);
+	reload_ok(pool, "{\"pool\": {\"workers\": 2}, \"kernel\": {\"size\": 200}}", 4);
+	map_expect(pool, n, 200, 4, ran);
+	expect_rebuilds(ran, 4);
+	assert_int_equal(cfgpool_pool_close(pool, CFGPOOL_CLOSE_DRAIN), 0);
+	assert_int_equal(atomic_load(&host.violations), 0);
+}
+
+/*
+ * A worker_reload that fails: the task does not run and completes with its code, the
+ * old state is kept, and every later task tries again until a reload succeeds.
+ */
+static void failed_reload_completes_the_task_and_retries(void **state)
+{
+	size_t n = test_scaled(100, 10);
+	struct scratch_out *out = calloc(n, sizeof(*out));
+	cfgpool_result_t *res = calloc(n, sizeof(*res));
+	cfgpool_pool_t *pool;
+	int runs;
+
+	(void)state;
+	assert_non_null(out);
+	assert_non_null(res);
+	pool = open_ok("{\"pool\": {\"workers\": 2}, \"kernel\": {\"size\": 16}}", &scratch_kernel, NULL);
+	map_expect(pool, n, 16, 1, NULL);
+	runs = atomic_load(&host.runs);
+
+	reload_ok(pool, "{\"pool\": {\"workers\": 2}, \"kernel\": {\"size\": 32, \"fail\": -28}}", 2);
+	assert_int_equal(cfgpool_pool_map(pool, NULL, 0, out, 0, n, res, 0), CFGPOOL_EKERNEL);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(res[i].status, -ENOSPC);
+		assert_int_equal(res[i].version, 2);
+	}
+	assert_int_equal(atomic_load(&host.runs), runs);
+	assert_int_equal(atomic_load(&host.reload_calls), (int)n);
+	assert_int_equal(total_rebuilds(), 0);
+
+	/* A positive code breaks the sign convention: the task gets -EINVAL. */
+	reload_ok(pool, "{\"pool\": {\"workers\": 2}, \"kernel\": {\"size\": 32, \"fail\": 5}}", 3);
+	assert_int_equal(cfgpool_pool_map(pool, NULL, 0, out, 0, n, res, 0), CFGPOOL_EKERNEL);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(res[i].status, -EINVAL);
+	assert_int_equal(atomic_load(&host.runs), runs);
+
+	reload_ok(pool, "{\"pool\": {\"workers\": 2}, \"kernel\": {\"size\": 64}}", 4);
+	map_expect(pool, n, 64, 4, NULL);
+	/* The state handed to the successful rebuild was the old one, kept through the failures. */
+	assert_int_equal(atomic_load(&host.old_size_seen), 16);
+	assert_int_equal(cfgpool_pool_close(pool, CFGPOOL_CLOSE_DRAIN), 0);
+	assert_int_equal(atomic_load(&host.violations), 0);
+	free(out);
+	free(res);
+}
+
+/* Without worker_init, worker_reload receives a NULL state and may make one. */
+static void worker_reload_without_worker_init_starts_from_null(void **state)
+{
+	cfgpool_kernel_t k = scratch_kernel;
+	bool ran[NSLOTS] = {0};
+	int threads = 0;
+	cfgpool_pool_t *pool;
+
+	(void)state;
+	k.worker_init = NULL;
+	k.worker_init_arg = NULL;
+	/* Only the workers, started on version 1, run tasks (a thread that first helped on
+	 * version 2 would have a NULL state made for version 2, and no rebuild). */
+	pool = open_ok("{\"pool\": {\"workers\": 2, \"caller_helps\": false}, \"kernel\": {\"size\": 16}}", &k,
+		       NULL);
+	reload_ok(pool, "{\"pool\": {\"workers\": 2, \"caller_helps\": false}, \"kernel\": {\"size\": 24}}", 2);
+	map_expect(pool, test_scaled(200, 20), 24, 2, ran);
+	for (int i = 0; i < NSLOTS; i++)
+		threads += ran[i];
+	assert_int_equal(atomic_load(&host.null_states), threads);
+	assert_int_equal(atomic_load(&host.inits), 0);
+	cfgpool_pool_close(pool, CFGPOOL_CLOSE_DRAIN);
+	assert_int_equal(atomic_load(&host.violations), 0);
+}
+
+/* Without worker_reload a state stays as worker_init made it, whatever the reloads. */
+static void without_worker_reload_the_state_stays(void **state)
+{
+	cfgpool_kernel_t k = scratch_kernel;
+	size_t n = test_scaled(50, 10);
+	struct scratch_out *out = calloc(n, sizeof(*out));
+	cfgpool_result_t *res = calloc(n, sizeof(*res));
+	cfgpool_pool_t *pool;
+
+	(void)state;
+	assert_non_null(out);
+	assert_non_null(res);
+	k.worker_reload = NULL;
+	pool = open_ok("{\"pool\": {\"workers\": 1}, \"kernel\": {\"size\": 16}}", &k, NULL);
+	reload_ok(pool, "{\"pool\": {\"workers\": 1}, \"kernel\": {\"size\": 16}}", 2);
+	assert_int_equal(cfgpool_pool_map(pool, NULL, 0, out, 0, n, res, 0), 0);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(out[i].size, 16);
+	assert_int_equal(atomic_load(&host.reload_calls), 0);
+	cfgpool_pool_close(pool, CFGPOOL_CLOSE_DRAIN);
+	assert_int_equal(atomic_load(&host.violations), 0);
+	free(out);
+	free(res);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup(arg_reaches_prepare_init_and_run, fresh_host),
+	    cmocka_unit_test_setup(prepare_arg_error_rejects_the_document, fresh_host),
+	    cmocka_unit_test_setup(copied_builtin_with_arg, fresh_host),
+	    cmocka_unit_test_setup(reload_rebuilds_each_threads_state_once, fresh_host),
+	    cmocka_unit_test_setup(failed_reload_completes_the_task_and_retries, fresh_host),
+	    cmocka_unit_test_setup(worker_reload_without_worker_init_starts_from_null, fresh_host),
+	    cmocka_unit_test_setup(without_worker_reload_the_state_stays, fresh_host),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
