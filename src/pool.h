@@ -36,10 +36,14 @@
 #include "task.h"
 #include "worker.h"
 
-/* The kernel a pool runs, and whether it was opened by kernel.name. */
+/*
+ * The kernel a pool runs, whether it was opened by kernel.name, and where cfgpool's
+ * sections sit in its documents ("" for the top level).
+ */
 struct cfgpool__binding {
 	const cfgpool_kernel_t *kernel;
 	bool by_name;
+	char section[CFGPOOL_ERROR_PATH_LEN];
 };
 
 struct cfgpool_pool {

@@ -493,6 +493,289 @@ static void without_worker_reload_the_state_stays(void **state)
 	free(res);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Settings from code                                                                         */
+/* ------------------------------------------------------------------------------------------ */
+
+/* The CPUs this process may run on, in order; returns how many (at most `max`). */
+static size_t allowed_cpus(int *cpus, size_t max)
+{
+	cpu_set_t mask;
+	size_t n = 0;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(mask), &mask), 0);
+	for (int c = 0; c < CPU_SETSIZE && n < max; c++) {
+		if (CPU_ISSET(c, &mask))
+			cpus[n++] = c;
+	}
+	return n;
+}
+
+/* A CPU number below the schema's limit that is not in the affinity mask, or -1. */
+static int disallowed_cpu(void)
+{
+	cpu_set_t mask;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(mask), &mask), 0);
+	for (int c = 1023; c >= 0; c--) {
+		if (c >= CPU_SETSIZE || !CPU_ISSET(c, &mask))
+			return c;
+	}
+	return -1;
+}
+
+/* Options win over the document; a zeroed options struct leaves the document in charge. */
+static void opts_override_the_pool_section(void **state)
+{
+	const char *doc = "{\"pool\": {\"workers\": 1, \"pin\": true}, \"kernel\": {\"size\": 8}}";
+	cfgpool_pool_opts_t opts = {0};
+	cfgpool_pool_t *pool;
+	int cpus[2];
+	size_t ncpu = allowed_cpus(cpus, 2);
+
+	(void)state;
+	pool = open_ok(doc, &scratch_kernel, &opts);
+	assert_int_equal(cfgpool_pool_workers(pool), 1);
+	assert_int_equal(cfgpool_pool_worker_cpu(pool, 0), cpus[0]);
+	cfgpool_pool_close(pool, CFGPOOL_CLOSE_DRAIN);
+
+	opts.workers = 2;
+	opts.pin = -1;
+	pool = open_ok(doc, &scratch_kernel, &opts);
+	assert_int_equal(cfgpool_pool_workers(pool), 2);
+	assert_int_equal(cfgpool_pool_worker_cpu(pool, 0), -1);
+	assert_int_equal(cfgpool_pool_worker_cpu(pool, 1), -1);
+	map_expect(pool, 20, 8, 1, NULL);
+	cfgpool_pool_close(pool, CFGPOOL_CLOSE_DRAIN);
+
+	/* The options' CPU list replaces the document's; pin 1 pins where the document says not. */
+	memset(&opts, 0, sizeof(opts));
+	opts.cpus = &cpus[ncpu - 1];
+	opts.ncpus = 1;
+	opts.pin = 1;
+	pool = open_ok("{\"pool\": {\"pin\": false, \"cpus\": [0]}, \"kernel\": {\"size\": 8}}", &scratch_kernel,
+		       &opts);
+	assert_int_equal(cfgpool_pool_workers(pool), 1);
+	assert_int_equal(cfgpool_pool_worker_cpu(pool, 0), cpus[ncpu - 1]);
+	cfgpool_pool_close(pool, CFGPOOL_CLOSE_DRAIN);
+	assert_int_equal(atomic_load(&host.violations), 0);
+}
+
+static atomic_bool gate_open;
+static atomic_int gate_started;
+
+static int gate_run(const cfgpool_task_ctx_t *ctx, const void *input, void *output)
+{
+	(void)ctx, (void)input, (void)output;
+	atomic_fetch_add(&gate_started, 1);
+	while (!atomic_load(&gate_open))
+		sched_yield();
+	return 0;
+}
+
+static const cfgpool_kernel_t gate_kernel = {.name = "gate", .run = gate_run};
+
+/* opts.queue_capacity sizes the queue: with the one worker held, exactly that many fit. */
+static void opts_queue_capacity_sizes_the_queue(void **state)
+{
+	cfgpool_pool_opts_t opts = {.queue_capacity = 4};
+	cfgpool_pool_t *pool;
+	int accepted = 0;
+
+	(void)state;
+	atomic_store(&gate_open, false);
+	atomic_store(&gate_started, 0);
+	pool = open_ok("{\"pool\": {\"workers\": 1, \"queue_capacity\": 1024}}", &gate_kernel, &opts);
+	assert_int_equal(cfgpool_pool_submit(pool, NULL, NULL, NULL, NULL, 0), 0);
+	while (atomic_load(&gate_started) == 0)
+		sched_yield();
+	while (accepted < 2000 && cfgpool_pool_submit(pool, NULL, NULL, NULL, NULL, CFGPOOL_SUBMIT_NONBLOCK) == 0)
+		accepted++;
+	assert_int_equal(accepted, 4);
+	atomic_store(&gate_open, true);
+	assert_int_equal(cfgpool_pool_close(pool, CFGPOOL_CLOSE_DRAIN), 0);
+}
+
+static void expect_open_error(const char *doc, const cfgpool_kernel_t *kernel, const cfgpool_pool_opts_t *opts,
+			      int code, const char *path, const char *text)
+{
+	cfgpool_pool_t *pool = NULL;
+	cfgpool_error_t err;
+	char buf[1024];
+
+	cfgpool_error_init(&err);
+	if (cfgpool_pool_open_string(doc, strlen(doc), kernel, opts, &pool, &err) != code || strcmp(err.path, path))
+		print_error("want %s at %s, got: %s\n", cfgpool_err_name(code), path,
+			    cfgpool_error_format(&err, buf, sizeof(buf)));
+	assert_int_equal(err.code, code);
+	assert_string_equal(err.path, path);
+	assert_null(pool);
+	if (text != NULL)
+		assert_contains(err.text, text);
+}
+
+/* Each option is checked like its document field, and the error names the option. */
+static void bad_opts_are_named(void **state)
+{
+	const char *doc = "{\"kernel\": {\"size\": 8}}";
+	int dup[2] = {0, 0}, big = 1024, out = disallowed_cpu();
+	char longsec[CFGPOOL_ERROR_PATH_LEN + 1];
+
+	(void)state;
+	expect_open_error(doc, &scratch_kernel, &(cfgpool_pool_opts_t){.workers = 1025}, -EINVAL, "opts.workers",
+			  "from 1 to 1024, got 1025");
+	expect_open_error(doc, &scratch_kernel, &(cfgpool_pool_opts_t){.queue_capacity = (1u << 24) + 1}, -EINVAL,
+			  "opts.queue_capacity", "from 1 to 16777216");
+	expect_open_error(doc, &scratch_kernel, &(cfgpool_pool_opts_t){.pin = 2}, -EINVAL, "opts.pin", "got 2");
+	expect_open_error(doc, &scratch_kernel, &(cfgpool_pool_opts_t){.ncpus = 1}, -EINVAL, "opts.cpus", "NULL");
+	expect_open_error(doc, &scratch_kernel, &(cfgpool_pool_opts_t){.cpus = dup, .ncpus = 2}, -EINVAL,
+			  "opts.cpus[1]", "duplicate CPU 0");
+	expect_open_error(doc, &scratch_kernel, &(cfgpool_pool_opts_t){.cpus = &big, .ncpus = 1}, -EINVAL,
+			  "opts.cpus[0]", "from 0 to 1023");
+	expect_open_error(doc, &scratch_kernel, &(cfgpool_pool_opts_t){.cpus = dup, .ncpus = 1025}, -EINVAL,
+			  "opts.cpus", "at most 1024");
+	if (out >= 0)
+		expect_open_error(doc, &scratch_kernel, &(cfgpool_pool_opts_t){.cpus = &out, .ncpus = 1}, -EINVAL,
+				  "opts.cpus[0]", "affinity mask");
+	memset(longsec, 'a', sizeof(longsec) - 1);
+	longsec[sizeof(longsec) - 1] = '\0';
+	expect_open_error(doc, &scratch_kernel, &(cfgpool_pool_opts_t){.section = longsec}, -EINVAL, "opts.section",
+			  "longer than");
+	expect_open_error(doc, &scratch_kernel, &(cfgpool_pool_opts_t){.section = "a[b"}, -EINVAL, "opts.section",
+			  "malformed");
+	assert_int_equal(atomic_load(&host.inits), 0); /* nothing started */
+}
+
+#define HOST_DOC(compute)                                                                                      \
+	"{\"pool\": \"the host's own\", \"kernel\": [\"also\", \"the host's\"], \"app\": {\"compute\": " compute "}}"
+
+/*
+ * Under a section the host's own top-level `pool` and `kernel` are left alone; errors name
+ * the full path; reloads read the same section.
+ */
+static void sections_under_a_key_of_the_hosts_choice(void **state)
+{
+	cfgpool_pool_opts_t opts = {.section = "app.compute"};
+	char sec[16] = "app.compute";
+	cfgpool_pool_t *pool;
+	cfgpool_error_t err;
+	const char *bad;
+	int out = disallowed_cpu();
+
+	(void)state;
+	opts.section = sec;
+	pool = open_ok(HOST_DOC("{\"pool\": {\"workers\": 2}, \"kernel\": {\"size\": 40}}"), &scratch_kernel, &opts);
+	sec[0] = 'X'; /* the pool kept its own copy */
+	assert_int_equal(cfgpool_pool_workers(pool), 2);
+	map_expect(pool, 30, 40, 1, NULL);
+	reload_ok(pool, HOST_DOC("{\"pool\": {\"workers\": 2}, \"kernel\": {\"size\": 80}}"), 2);
+	map_expect(pool, 30, 80, 2, NULL);
+	bad = HOST_DOC("{\"pool\": {\"workers\": \"two\"}}");
+	cfgpool_error_init(&err);
+	assert_int_equal(cfgpool_pool_reload_string(pool, bad, strlen(bad), 0, NULL, &err), CFGPOOL_ESCHEMA);
+	assert_string_equal(err.path, "app.compute.pool.workers");
+	bad = HOST_DOC("{\"kernel\": {\"size\": 0}}");
+	cfgpool_error_init(&err);
+	assert_int_equal(cfgpool_pool_reload_string(pool, bad, strlen(bad), 0, NULL, &err), -ERANGE);
+	assert_string_equal(err.path, "app.compute.kernel.size");
+	assert_int_equal(cfgpool_pool_version(pool), 2);
+	cfgpool_pool_close(pool, CFGPOOL_CLOSE_DRAIN);
+
+	/* Absent: defaults, no kernel section (scratch's size 16). */
+	opts.section = "compute";
+	pool = open_ok("{\"kernel\": 5}", &scratch_kernel, &opts);
+	map_expect(pool, 10, 16, 1, NULL);
+	cfgpool_pool_close(pool, CFGPOOL_CLOSE_DRAIN);
+
+	opts.section = "app.compute";
+	expect_open_error(HOST_DOC("{\"kernel\": {\"name\": \"mc_option\", \"rate\": 0, \"volatility\": 0.2, "
+				   "\"paths\": 0, \"seed\": 1}}"),
+			  NULL, &opts, CFGPOOL_ESCHEMA, "app.compute.kernel.paths", "got 0");
+	expect_open_error(HOST_DOC("{\"kernel\": {}}"), NULL, &opts, CFGPOOL_ESCHEMA, "app.compute.kernel.name",
+			  "missing");
+	expect_open_error(HOST_DOC("{\"pool\": {\"wrokers\": 2}}"), &scratch_kernel, &opts, CFGPOOL_ESCHEMA,
+			  "app.compute.pool.wrokers", "unknown key");
+	expect_open_error(HOST_DOC("[1]"), &scratch_kernel, &opts, CFGPOOL_ESCHEMA, "app.compute", "object");
+	if (out >= 0) {
+		char doc[256];
+
+		snprintf(doc, sizeof(doc), HOST_DOC("{\"pool\": {\"cpus\": [%d]}}"), out);
+		expect_open_error(doc, &scratch_kernel, &opts, -EINVAL, "app.compute.pool.cpus[0]", "affinity mask");
+	}
+	assert_int_equal(atomic_load(&host.violations), 0);
+}
+
+/* cfgpool_pool_prep() makes the preparer open_config wants for a section; others are refused. */
+static void pool_prep_for_open_config(void **state)
+{
+	const char *doc = HOST_DOC("{\"pool\": {\"workers\": 1}, \"kernel\": {\"size\": 24}}");
+	cfgpool_pool_opts_t opts = {.section = "app.compute"}, other = {.section = "app"};
+	cfgpool_pool_binding_t binding;
+	cfgpool_prep_t prep;
+	cfgpool_load_opts_t lopts = {.preps = &prep, .nprep = 1};
+	cfgpool_config_t *cfg = NULL;
+	cfgpool_pool_t *pool = NULL;
+	cfgpool_error_t err;
+	char longsec[CFGPOOL_ERROR_PATH_LEN + 1];
+
+	(void)state;
+	assert_int_equal(cfgpool_pool_prep(&scratch_kernel, &opts, &binding, &prep), 0);
+	assert_ptr_equal(binding.kernel, &scratch_kernel);
+	assert_string_equal(binding.section, "app.compute");
+	assert_int_equal(load_str_opts(doc, &lopts, &cfg, &err), 0);
+	/* Another section, another kernel, or no section: refused, the configuration stays the caller's. */
+	assert_int_equal(cfgpool_pool_open_config(cfg, &scratch_kernel, &other, &pool, &err), -EINVAL);
+	assert_int_equal(cfgpool_pool_open_config(cfg, &gate_kernel, &opts, &pool, &err), -EINVAL);
+	assert_int_equal(cfgpool_pool_open_config(cfg, &scratch_kernel, NULL, &pool, &err), -EINVAL);
+	assert_null(pool);
+	assert_int_equal(cfgpool_pool_open_config(cfg, &scratch_kernel, &opts, &pool, &err), 0);
+	map_expect(pool, 10, 24, 1, NULL);
+	reload_ok(pool, HOST_DOC("{\"kernel\": {\"size\": 48}}"), 2);
+	map_expect(pool, 10, 48, 2, NULL);
+	cfgpool_pool_close(pool, CFGPOOL_CLOSE_DRAIN);
+
+	/* A top-level configuration from cfgpool_kernel_prep() does not fit a section. */
+	cfgpool_kernel_prep(&scratch_kernel, &prep);
+	cfg = NULL;
+	assert_int_equal(load_str_opts("{\"kernel\": {\"size\": 8}}", &lopts, &cfg, &err), 0);
+	assert_int_equal(cfgpool_pool_open_config(cfg, &scratch_kernel, &opts, &pool, &err), -EINVAL);
+	cfgpool_config_free(cfg);
+
+	memset(longsec, 'a', sizeof(longsec) - 1);
+	longsec[sizeof(longsec) - 1] = '\0';
+	assert_int_equal(cfgpool_pool_prep(NULL, &(cfgpool_pool_opts_t){.section = longsec}, &binding, &prep), -EINVAL);
+	assert_int_equal(cfgpool_pool_prep(NULL, NULL, NULL, &prep), -EINVAL);
+	assert_int_equal(cfgpool_pool_prep(NULL, NULL, &binding, NULL), -EINVAL);
+	assert_int_equal(cfgpool_pool_prep(NULL, NULL, &binding, &prep), 0);
+	assert_string_equal(binding.section, "");
+	assert_int_equal(atomic_load(&host.violations), 0);
+}
+
+static atomic_int warnings;
+
+static void count_warning(void *arg, cfgpool_log_level_t level, const char *message)
+{
+	(void)arg, (void)message;
+	if (level == CFGPOOL_LOG_WARN)
+		atomic_fetch_add(&warnings, 1);
+}
+
+/* A reload changing a field the options set is not worth a warning; one they left is. */
+static void reload_warns_only_for_fields_left_to_the_document(void **state)
+{
+	cfgpool_pool_opts_t opts = {.log = count_warning, .workers = 2};
+	cfgpool_pool_t *pool;
+
+	(void)state;
+	atomic_store(&warnings, 0);
+	pool = open_ok("{\"pool\": {\"workers\": 1}}", &scratch_kernel, &opts);
+	reload_ok(pool, "{\"pool\": {\"workers\": 3}}", 2);
+	assert_int_equal(atomic_load(&warnings), 0);
+	reload_ok(pool, "{\"pool\": {\"workers\": 3, \"pin\": false}}", 3);
+	assert_int_equal(atomic_load(&warnings), 1);
+	cfgpool_pool_close(pool, CFGPOOL_CLOSE_DRAIN);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -503,6 +786,12 @@ int main(void)
 	    cmocka_unit_test_setup(failed_reload_completes_the_task_and_retries, fresh_host),
 	    cmocka_unit_test_setup(worker_reload_without_worker_init_starts_from_null, fresh_host),
 	    cmocka_unit_test_setup(without_worker_reload_the_state_stays, fresh_host),
+	    cmocka_unit_test_setup(opts_override_the_pool_section, fresh_host),
+	    cmocka_unit_test_setup(opts_queue_capacity_sizes_the_queue, fresh_host),
+	    cmocka_unit_test_setup(bad_opts_are_named, fresh_host),
+	    cmocka_unit_test_setup(sections_under_a_key_of_the_hosts_choice, fresh_host),
+	    cmocka_unit_test_setup(pool_prep_for_open_config, fresh_host),
+	    cmocka_unit_test_setup(reload_warns_only_for_fields_left_to_the_document, fresh_host),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
