@@ -234,8 +234,26 @@ int cfgpool_pool_prep(const cfgpool_kernel_t *kernel, const cfgpool_pool_opts_t 
 /* The gates                                                                                  */
 /* ------------------------------------------------------------------------------------------ */
 
+/*
+ * A forked child has none of the pool's threads (see snapshot.h): its calls refuse with
+ * CFGPOOL_EFORKED before touching RCU, whose grace periods could wait for the parent's
+ * readers there forever. One relaxed load of a process-wide counter per call.
+ */
+static inline bool pool_forked(const struct cfgpool_pool *pool)
+{
+	return cfgpool_unlikely(cfgpool__forked(pool->fork_generation));
+}
+
+/* What a call refused by the gate returns. */
+static int gate_refusal(const struct cfgpool_pool *pool)
+{
+	return pool_forked(pool) ? CFGPOOL_EFORKED : -ESHUTDOWN;
+}
+
 static bool gate_enter(struct cfgpool_pool *pool)
 {
+	if (pool_forked(pool))
+		return false;
 	if (cfgpool_unlikely(cfgpool_reader_register() != 0))
 		cfgpool__die("cannot register the calling thread as an RCU reader");
 	cfgpool__read_lock();
@@ -294,6 +312,8 @@ int cfgpool_pool_shutdown(cfgpool_pool_t *pool)
 {
 	if (pool == NULL)
 		return -EINVAL;
+	if (pool_forked(pool))
+		return CFGPOOL_EFORKED;
 	atomic_store_explicit(&pool->refusing, true, memory_order_seq_cst);
 	/* Waiting here would wait for the section (a task, a callback) this thread is in. */
 	if (cfgpool__reader_in_section())
@@ -411,6 +431,7 @@ static int pool_open(cfgpool_config_t *cfg, bool owned, bool by_name, const cfgp
 	rc = holder_for(pool, err);
 	if (rc != 0)
 		goto fail_pool;
+	pool->fork_generation = cfgpool__fork_generation(); /* registered by the holder's create */
 	rc = cfgpool__queue_init(&pool->queue, pp->queue_capacity);
 	if (rc != 0) {
 		cfgpool_error_set(err, rc, NULL, "out of memory for a queue of %u tasks", pp->queue_capacity);
@@ -535,6 +556,9 @@ int cfgpool_pool_close(cfgpool_pool_t *pool, int how)
 {
 	if (pool == NULL)
 		return 0;
+	/* Nothing to join or wait for in a forked child: its copy is left as it is. */
+	if (pool_forked(pool))
+		return 0;
 	if (how == CFGPOOL_CLOSE_CANCEL)
 		atomic_store_explicit(&pool->cancel, true, memory_order_relaxed);
 	if (cfgpool__reader_in_section())
@@ -593,7 +617,7 @@ int cfgpool_pool_submit(cfgpool_pool_t *pool, const void *input, void *output, c
 	if (pool == NULL)
 		return -EINVAL;
 	if (!gate_enter(pool))
-		return -ESHUTDOWN;
+		return gate_refusal(pool);
 	rc = push_task(pool, &task, flags & CFGPOOL_SUBMIT_NONBLOCK);
 	if (rc == 0)
 		cfgpool__crew_wake_one(&pool->crew, NULL);
@@ -811,7 +835,7 @@ int cfgpool_pool_map(cfgpool_pool_t *pool, const void *inputs, size_t in_stride,
 	if (on_task_thread(pool))
 		return -EDEADLK;
 	if (!gate_enter(pool))
-		return -ESHUTDOWN;
+		return gate_refusal(pool);
 	atomic_init(&m.b.word, (uint32_t)n);
 	atomic_init(&m.b.failed, false);
 	m.b.results = results;
@@ -910,6 +934,8 @@ static int reload(struct cfgpool_pool *pool, const char *path, const char *text,
 
 	if (pool == NULL)
 		return cfgpool_error_set(err, -EINVAL, NULL, "reload: the pool must not be NULL");
+	if (pool_forked(pool))
+		return cfgpool_error_set(err, CFGPOOL_EFORKED, NULL, "reload: the pool was opened by the parent process");
 	if (!slow_enter(pool, &pool->refusing))
 		return cfgpool_error_set(err, -ESHUTDOWN, NULL, "reload: the pool is shut down");
 	if (path != NULL)

@@ -776,6 +776,88 @@ static void reload_warns_only_for_fields_left_to_the_document(void **state)
 	cfgpool_pool_close(pool, CFGPOOL_CLOSE_DRAIN);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* fork()                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/* In the child: every check that fails gives its own exit status, 0 when all pass. */
+static int child_checks(cfgpool_pool_t *pool, cfgpool_holder_t *h)
+{
+	const char *doc = "{\"kernel\": {\"size\": 8}}";
+	struct scratch_out out[4];
+	cfgpool_pool_stats_t st;
+	cfgpool_error_t err;
+	const cfgpool_config_t *cfg;
+
+	if (cfgpool_pool_map(pool, NULL, 0, out, 0, 4, NULL, 0) != CFGPOOL_EFORKED)
+		return 1;
+	if (cfgpool_pool_submit(pool, NULL, out, NULL, NULL, 0) != CFGPOOL_EFORKED)
+		return 2;
+	cfgpool_error_init(&err);
+	if (cfgpool_pool_reload_string(pool, doc, strlen(doc), 0, NULL, &err) != CFGPOOL_EFORKED ||
+	    err.code != CFGPOOL_EFORKED)
+		return 3;
+	if (cfgpool_pool_shutdown(pool) != CFGPOOL_EFORKED)
+		return 4;
+	if (cfgpool_pool_version(pool) != 2 || cfgpool_pool_workers(pool) != 2)
+		return 5;
+	cfgpool_pool_stats(pool, &st, NULL, 0);
+	if (st.workers != 2 || st.completed == 0)
+		return 6;
+	cfg = cfgpool_holder_read_begin(h);
+	if (cfg == NULL || cfgpool_config_version(cfg) != 1)
+		return 7;
+	cfgpool_holder_read_end(h);
+	if (cfgpool_holder_reload_string(h, "{}", 2, CFGPOOL_RELOAD_SYNC, NULL, NULL) != CFGPOOL_EFORKED ||
+	    cfgpool_holder_barrier(h) != CFGPOOL_EFORKED || cfgpool_holder_version(h) != 1)
+		return 8;
+	cfgpool_holder_destroy(h);
+	if (cfgpool_pool_close(pool, CFGPOOL_CLOSE_DRAIN) != 0)
+		return 9;
+	if (strcmp(cfgpool_err_name(CFGPOOL_EFORKED), "EFORKED") != 0)
+		return 10;
+	return 0;
+}
+
+/*
+ * A child forked with a pool and a holder open gets CFGPOOL_EFORKED from every call that
+ * needs their threads, and close and destroy return at once; the parent goes on mapping,
+ * reloading and closes cleanly.
+ */
+static void fork_child_is_refused_parent_goes_on(void **state)
+{
+	cfgpool_holder_t *h = NULL;
+	cfgpool_pool_t *pool;
+	pid_t pid;
+	int status = -1;
+
+	(void)state;
+	pool = open_ok("{\"pool\": {\"workers\": 2}, \"kernel\": {\"size\": 8}}", &scratch_kernel, NULL);
+	map_expect(pool, 50, 8, 1, NULL);
+	reload_ok(pool, "{\"pool\": {\"workers\": 2}, \"kernel\": {\"size\": 12}}", 2);
+	assert_int_equal(cfgpool_holder_create(NULL, &h), 0);
+	assert_int_equal(cfgpool_holder_reload_string(h, "{}", 2, 0, NULL, NULL), 0);
+
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(child_checks(pool, h));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	map_expect(pool, 50, 12, 2, NULL);
+	reload_ok(pool, "{\"pool\": {\"workers\": 2}, \"kernel\": {\"size\": 20}}", 3);
+	map_expect(pool, 50, 20, 3, NULL);
+	assert_int_equal(cfgpool_holder_reload_string(h, "{}", 2, CFGPOOL_RELOAD_SYNC, NULL, NULL), 0);
+	assert_int_equal(cfgpool_holder_barrier(h), 0);
+	cfgpool_holder_destroy(h);
+	assert_int_equal(cfgpool_pool_shutdown(pool), 0);
+	assert_int_equal(cfgpool_pool_close(pool, CFGPOOL_CLOSE_DRAIN), 0);
+	assert_int_equal(atomic_load(&host.violations), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -792,6 +874,7 @@ int main(void)
 	    cmocka_unit_test_setup(sections_under_a_key_of_the_hosts_choice, fresh_host),
 	    cmocka_unit_test_setup(pool_prep_for_open_config, fresh_host),
 	    cmocka_unit_test_setup(reload_warns_only_for_fields_left_to_the_document, fresh_host),
+	    cmocka_unit_test_setup(fork_child_is_refused_parent_goes_on, fresh_host),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -44,6 +44,15 @@ extern "C" {
  * thread helping in map); it must not block for long and must not call close.
  * Every call given a NULL pool returns -EINVAL (0 for version and workers, -1 for
  * worker_cpu, NULL for holder and kernel, zeroed stats; close is a no-op).
+ *
+ * fork(). A pool belongs to the process that opened it: a child forked while it is open
+ * has a copy of its memory but none of its threads, so in the child submit, map,
+ * reload_* and shutdown return CFGPOOL_EFORKED (at the cost of one load of a
+ * process-wide counter, which a pthread_atfork() child handler advances), and close
+ * returns 0 at once, without running worker_fini or freeing anything: the child's copy
+ * goes when the child exits or execs. stats and the accessors still read the copy (the
+ * counters as they were at the fork). The parent's pool is unaffected. A child that wants
+ * a pool opens its own. Forking from inside a task or callback is not supported.
  */
 typedef struct cfgpool_pool cfgpool_pool_t;
 
