@@ -42,8 +42,8 @@ static __thread struct cfgpool__tie *ties;
 static void finalise(struct cfgpool__caller *s)
 {
 	if (s->init_rc == 0 && s->run->kernel->worker_fini != NULL)
-		s->run->kernel->worker_fini(s->kstate, s->index);
-	s->kstate = NULL;
+		s->run->kernel->worker_fini(s->kstate.state, s->index);
+	s->kstate.state = NULL;
 	/* Relaxed: read by close on its own thread after cfgpool__callers_close(). */
 	atomic_store_explicit(&s->initialized, false, memory_order_relaxed);
 	/* Release: the finalised slot is visible to the next claimant (its acquire CAS) and
@@ -149,7 +149,7 @@ __attribute__((noinline, cold)) static struct cfgpool__caller *adopt(struct cfgp
 		return NULL;
 	}
 	s->run = run;
-	s->kstate = NULL;
+	s->kstate.state = NULL;
 	/* Until it has timed a task, assume tasks are as long as the workers found them
 	 * (relaxed: single-writer statistics, as task.c's counters). */
 	atomic_store_explicit(&s->c.ewma_ns, ewma_ns, memory_order_relaxed);

@@ -37,7 +37,7 @@ struct cfgpool__caller {
 	const struct cfgpool__runner *run;
 	unsigned index; /* the worker number the kernel sees: CFGPOOL_CALLER_WORKER + slot */
 	int init_rc;
-	void *kstate;
+	struct cfgpool__kstate kstate;
 	struct cfgpool__counters c;
 };
 

@@ -43,16 +43,30 @@
 /* The pool's preparer                                                                        */
 /* ------------------------------------------------------------------------------------------ */
 
-/* Every CPU of pool.cpus must be one this thread may run on. */
-static int check_cpus(const struct cfgpool__pool_params *pp, const cpu_set_t *mask, cfgpool_error_t *err)
+/* CPU i of the list the pool section or the open options give. */
+static int cpu_at(const struct cfgpool__pool_params *pp, uint32_t i)
+{
+	return pp->opt_cpus != NULL ? pp->opt_cpus[i] : (int)pp->cpus->u.items[i].u.i;
+}
+
+/*
+ * Every CPU of the list must be one this thread may run on. Errors name the option
+ * ("opts.cpus[1]") or the document's value ("pool.cpus[1]", after `section` and a dot
+ * when it is not empty).
+ */
+static int check_cpus(const struct cfgpool__pool_params *pp, const cpu_set_t *mask, const char *section,
+		      cfgpool_error_t *err)
 {
 	for (uint32_t i = 0; i < pp->ncpus; i++) {
-		int c = (int)pp->cpus->u.items[i].u.i;
+		int c = cpu_at(pp, i);
 
 		if (c >= CPU_SETSIZE || !CPU_ISSET(c, mask)) {
-			char path[64];
+			char path[CFGPOOL_ERROR_PATH_LEN + 32];
 
-			snprintf(path, sizeof(path), "pool.cpus[%u]", i);
+			if (pp->opt_cpus != NULL)
+				snprintf(path, sizeof(path), "opts.cpus[%u]", i);
+			else
+				snprintf(path, sizeof(path), "%s%spool.cpus[%u]", section, *section ? "." : "", i);
 			return cfgpool_error_set(err, -EINVAL, path,
 						 "CPU %d is not in this process's affinity mask (%d CPUs allowed)", c,
 						 CPU_COUNT(mask));
@@ -62,28 +76,80 @@ static int check_cpus(const struct cfgpool__pool_params *pp, const cpu_set_t *ma
 }
 
 /*
- * Compiles the `pool` section (its schema, and pool.cpus against the affinity mask) and
- * binds the document to `kernel` (NULL: the one kernel.name names). Whatever a pool will
- * refuse to open with is refused here, at load time, with the document's name and the
- * value's path.
+ * The object holding cfgpool's sections: the root for "", else the one at `section`
+ * (absent: none, so defaults and no `kernel` section).
  */
-static int prepare_for(const cfgpool_kernel_t *kernel, bool name_required, const cfgpool_node_t *root,
-		       void **params, cfgpool_error_t *err)
+static int find_base(const char *section, const cfgpool_node_t *root, const cfgpool_node_t **base,
+		     cfgpool_error_t *err)
 {
-	struct cfgpool__prepared *pb;
+	int rc;
+
+	*base = root;
+	if (*section == '\0')
+		return 0;
+	rc = cfgpool_lookup(root, section, base);
+	if (rc == -ENOENT) {
+		*base = NULL;
+		return 0;
+	}
+	if (rc == CFGPOOL_EPATH)
+		return cfgpool_error_set(err, -EINVAL, "opts.section", "malformed path \"%s\"", section);
+	if (rc != 0 || cfgpool_node_type(*base) != CFGPOOL_TYPE_OBJECT)
+		return cfgpool_error_set(err, CFGPOOL_ESCHEMA, section,
+					 "expected an object holding cfgpool's `pool` and `kernel` sections");
+	return 0;
+}
+
+/* The schema, the CPUs and the kernel, on the object `base`; paths from "pool"/"kernel". */
+static int prepare_base(const cfgpool_kernel_t *kernel, bool name_required, const cfgpool_node_t *base,
+			const cfgpool_node_t *root, struct cfgpool__prepared *pb, cfgpool_error_t *err)
+{
 	cpu_set_t mask;
 	int rc;
 
-	pb = calloc(1, sizeof(*pb));
-	if (pb == NULL)
-		return cfgpool_error_set(err, -ENOMEM, NULL, "out of memory");
-	rc = cfgpool__pool_schema(root, &pb->pool, err);
+	rc = cfgpool__pool_schema(base, &pb->pool, err);
 	if (rc == 0 && sched_getaffinity(0, sizeof(mask), &mask) != 0)
 		rc = cfgpool_error_set(err, -errno, NULL, "sched_getaffinity failed");
 	if (rc == 0)
-		rc = check_cpus(&pb->pool, &mask, err);
+		rc = check_cpus(&pb->pool, &mask, "", err);
 	if (rc == 0)
-		rc = cfgpool__kernel_bind(kernel, name_required, root, &pb->kernel, err);
+		rc = cfgpool__kernel_bind(kernel, name_required, base, root, &pb->kernel, err);
+	return rc;
+}
+
+/*
+ * Compiles the `pool` section (its schema, and pool.cpus against the affinity mask) and
+ * binds the document to `kernel` (NULL: the one kernel.name names), both found under
+ * `section` ("" for the top level). Whatever a pool will refuse to open with is refused
+ * here, at load time, with the document's name and the value's full path: an error under
+ * a section is recorded first in a local struct, then with the section before its path.
+ */
+static int prepare_for(const cfgpool_kernel_t *kernel, bool name_required, const char *section,
+		       const cfgpool_node_t *root, void **params, cfgpool_error_t *err)
+{
+	struct cfgpool__prepared *pb;
+	const cfgpool_node_t *base;
+	cfgpool_error_t local;
+	int rc;
+
+	rc = find_base(section, root, &base, err);
+	if (rc != 0)
+		return rc;
+	pb = calloc(1, sizeof(*pb));
+	if (pb == NULL)
+		return cfgpool_error_set(err, -ENOMEM, NULL, "out of memory");
+	if (*section == '\0') {
+		rc = prepare_base(kernel, name_required, base, root, pb, err);
+	} else {
+		cfgpool_error_init(&local);
+		rc = prepare_base(kernel, name_required, base, root, pb, &local);
+		if (rc != 0 && local.code != 0) {
+			char path[2 * CFGPOOL_ERROR_PATH_LEN]; /* cfgpool_error_set() cuts it to fit */
+
+			snprintf(path, sizeof(path), "%s%s%s", section, local.path[0] ? "." : "", local.path);
+			cfgpool_error_set(err, local.code, path, "%s", local.text);
+		}
+	}
 	if (rc != 0) {
 		free(pb);
 		return rc;
@@ -95,19 +161,27 @@ static int prepare_for(const cfgpool_kernel_t *kernel, bool name_required, const
 /* The public preparer: `arg` is the kernel given to cfgpool_kernel_prep(), or NULL. */
 static int pool_prepare(const cfgpool_node_t *root, void **params, cfgpool_error_t *err, void *arg)
 {
-	return prepare_for(arg, false, root, params, err);
+	return prepare_for(arg, false, "", root, params, err);
+}
+
+/* The preparer of cfgpool_pool_prep(): `arg` is the caller's binding. */
+static int section_prepare(const cfgpool_node_t *root, void **params, cfgpool_error_t *err, void *arg)
+{
+	const cfgpool_pool_binding_t *b = arg;
+
+	return prepare_for(b->kernel, false, b->section, root, params, err);
 }
 
 /*
- * The preparer of a pool's own holder: `arg` is the pool's binding, the kernel it runs
- * and whether it was opened by name (then every reload must name the kernel too, as the
- * document it was opened with did).
+ * The preparer of a pool's own holder: `arg` is the pool's binding, the kernel it runs,
+ * whether it was opened by name (then every reload must name the kernel too, as the
+ * document it was opened with did) and the section it was opened with.
  */
 static int bound_prepare(const cfgpool_node_t *root, void **params, cfgpool_error_t *err, void *arg)
 {
 	const struct cfgpool__binding *b = arg;
 
-	return prepare_for(b->kernel, b->by_name, root, params, err);
+	return prepare_for(b->kernel, b->by_name, b->section, root, params, err);
 }
 
 static void pool_release(void *params, void *arg)
@@ -129,12 +203,57 @@ void cfgpool_kernel_prep(const cfgpool_kernel_t *kernel, cfgpool_prep_t *prep)
 	prep->arg = (void *)kernel;
 }
 
+/* Copies opts->section (NULL: "") into `section`, which has CFGPOOL_ERROR_PATH_LEN bytes. */
+static int copy_section(const cfgpool_pool_opts_t *opts, char *section, cfgpool_error_t *err)
+{
+	const char *s = opts != NULL && opts->section != NULL ? opts->section : "";
+	size_t len = strlen(s);
+
+	if (len >= CFGPOOL_ERROR_PATH_LEN)
+		return cfgpool_error_set(err, -EINVAL, "opts.section", "longer than %d bytes", CFGPOOL_ERROR_PATH_LEN - 1);
+	memcpy(section, s, len + 1);
+	return 0;
+}
+
+int cfgpool_pool_prep(const cfgpool_kernel_t *kernel, const cfgpool_pool_opts_t *opts, cfgpool_pool_binding_t *binding,
+		      cfgpool_prep_t *prep)
+{
+	if (binding == NULL || prep == NULL)
+		return -EINVAL;
+	if (copy_section(opts, binding->section, NULL) != 0)
+		return -EINVAL;
+	binding->kernel = kernel;
+	prep->name = "pool";
+	prep->prepare = section_prepare;
+	prep->release = pool_release;
+	prep->arg = binding;
+	return 0;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* The gates                                                                                  */
 /* ------------------------------------------------------------------------------------------ */
 
+/*
+ * A forked child has none of the pool's threads (see snapshot.h): its calls refuse with
+ * CFGPOOL_EFORKED before touching RCU, whose grace periods could wait for the parent's
+ * readers there forever. One relaxed load of a process-wide counter per call.
+ */
+static inline bool pool_forked(const struct cfgpool_pool *pool)
+{
+	return cfgpool_unlikely(cfgpool__forked(pool->fork_generation));
+}
+
+/* What a call refused by the gate returns. */
+static int gate_refusal(const struct cfgpool_pool *pool)
+{
+	return pool_forked(pool) ? CFGPOOL_EFORKED : -ESHUTDOWN;
+}
+
 static bool gate_enter(struct cfgpool_pool *pool)
 {
+	if (pool_forked(pool))
+		return false;
 	if (cfgpool_unlikely(cfgpool_reader_register() != 0))
 		cfgpool__die("cannot register the calling thread as an RCU reader");
 	cfgpool__read_lock();
@@ -193,6 +312,8 @@ int cfgpool_pool_shutdown(cfgpool_pool_t *pool)
 {
 	if (pool == NULL)
 		return -EINVAL;
+	if (pool_forked(pool))
+		return CFGPOOL_EFORKED;
 	atomic_store_explicit(&pool->refusing, true, memory_order_seq_cst);
 	/* Waiting here would wait for the section (a task, a callback) this thread is in. */
 	if (cfgpool__reader_in_section())
@@ -207,8 +328,9 @@ int cfgpool_pool_shutdown(cfgpool_pool_t *pool)
 /* Opening                                                                                    */
 /* ------------------------------------------------------------------------------------------ */
 
-/* The CPUs workers go on: pool.cpus (each checked against the affinity mask) or the mask. */
-static int choose_cpus(const struct cfgpool__pool_params *pp, int *cpus, unsigned *ncpu, cfgpool_error_t *err)
+/* The CPUs workers go on: the list (each checked against the affinity mask) or the mask. */
+static int choose_cpus(const struct cfgpool__pool_params *pp, const char *section, int *cpus, unsigned *ncpu,
+		       cfgpool_error_t *err)
 {
 	cpu_set_t mask;
 	unsigned n = 0;
@@ -217,7 +339,7 @@ static int choose_cpus(const struct cfgpool__pool_params *pp, int *cpus, unsigne
 	if (sched_getaffinity(0, sizeof(mask), &mask) != 0)
 		return cfgpool_error_set(err, -errno, NULL, "sched_getaffinity failed");
 	/* The preparer checked on the loading thread; the opening one may differ. */
-	rc = check_cpus(pp, &mask, err);
+	rc = check_cpus(pp, &mask, section, err);
 	if (rc != 0)
 		return rc;
 	if (pp->ncpus == 0) {
@@ -227,7 +349,7 @@ static int choose_cpus(const struct cfgpool__pool_params *pp, int *cpus, unsigne
 		}
 	} else {
 		for (uint32_t i = 0; i < pp->ncpus; i++)
-			cpus[n++] = (int)pp->cpus->u.items[i].u.i;
+			cpus[n++] = cpu_at(pp, i);
 	}
 	*ncpu = n;
 	return 0;
@@ -268,7 +390,8 @@ static int pool_open(cfgpool_config_t *cfg, bool owned, bool by_name, const cfgp
 		     cfgpool_pool_t **out, cfgpool_error_t *err)
 {
 	const struct cfgpool__prepared *pb = cfgpool__prepared(cfg);
-	const struct cfgpool__pool_params *pp = &pb->pool;
+	struct cfgpool__pool_params eff = pb->pool; /* the document's, overridden by opts */
+	const struct cfgpool__pool_params *pp = &eff;
 	struct cfgpool_pool *pool;
 	int cpus[CFGPOOL__MAX_CPUS];
 	unsigned ncpu = 0;
@@ -282,12 +405,22 @@ static int pool_open(cfgpool_config_t *cfg, bool owned, bool by_name, const cfgp
 	memset(pool, 0, sizeof(*pool));
 	if (opts != NULL)
 		pool->opts = *opts;
+	pool->opts.cpus = NULL; /* borrowed for the open only */
 	pool->kernel = pb->kernel.kernel;
-	pool->binding = (struct cfgpool__binding){pool->kernel, by_name};
-	pool->opened = *pp;
+	pool->binding.kernel = pool->kernel;
+	pool->binding.by_name = by_name;
+	rc = copy_section(opts, pool->binding.section, err);
+	if (rc != 0)
+		goto fail_pool;
+	pool->opts.section = pool->binding.section;
+	pool->opened = pb->pool;
 	pool->opened.cpus = NULL; /* points into cfg, which a reload retires */
+	/* Precedence: what opts set, then the document, then the defaults (in pb->pool). */
+	rc = cfgpool__pool_apply_opts(opts, &eff, err);
+	if (rc != 0)
+		goto fail_pool;
 
-	rc = choose_cpus(pp, cpus, &ncpu, err);
+	rc = choose_cpus(pp, pool->binding.section, cpus, &ncpu, err);
 	if (rc != 0)
 		goto fail_pool;
 	pool->nworkers = pp->workers ? pp->workers : ncpu;
@@ -298,6 +431,7 @@ static int pool_open(cfgpool_config_t *cfg, bool owned, bool by_name, const cfgp
 	rc = holder_for(pool, err);
 	if (rc != 0)
 		goto fail_pool;
+	pool->fork_generation = cfgpool__fork_generation(); /* registered by the holder's create */
 	rc = cfgpool__queue_init(&pool->queue, pp->queue_capacity);
 	if (rc != 0) {
 		cfgpool_error_set(err, rc, NULL, "out of memory for a queue of %u tasks", pp->queue_capacity);
@@ -335,14 +469,24 @@ fail_cfg:
 	return rc;
 }
 
-/* Loads a file (`path`) or else a string (`text`, `len`) with the preparer of `kernel`. */
-static int load_for_kernel(const cfgpool_kernel_t *kernel, const char *path, const char *text, size_t len,
-			   cfgpool_config_t **cfg, cfgpool_error_t *err)
+/*
+ * Loads a file (`path`) or else a string (`text`, `len`) with the preparer of `kernel` and
+ * the options' section. The binding lives on this stack: only the load's preparer reads
+ * it (the release ignores it), and the pool's holder prepares reloads with its own.
+ */
+static int load_for_kernel(const cfgpool_kernel_t *kernel, const cfgpool_pool_opts_t *opts, const char *path,
+			   const char *text, size_t len, cfgpool_config_t **cfg, cfgpool_error_t *err)
 {
+	cfgpool_pool_binding_t binding;
 	cfgpool_prep_t prep;
 	cfgpool_load_opts_t lopts = {.preps = &prep, .nprep = 1};
 
-	cfgpool_kernel_prep(kernel, &prep);
+	if (opts == NULL || opts->section == NULL || opts->section[0] == '\0')
+		cfgpool_kernel_prep(kernel, &prep);
+	else if (copy_section(opts, binding.section, err) != 0)
+		return -EINVAL;
+	else
+		cfgpool_pool_prep(kernel, opts, &binding, &prep);
 	if (path != NULL)
 		return cfgpool_config_load_file(path, &lopts, cfg, err);
 	return cfgpool_config_load_string(text, len, &lopts, cfg, err);
@@ -356,7 +500,7 @@ int cfgpool_pool_open_file(const char *path, const cfgpool_kernel_t *kernel, con
 
 	if (path == NULL || out == NULL)
 		return cfgpool_error_set(err, -EINVAL, NULL, "cfgpool_pool_open_file: path and out must not be NULL");
-	rc = load_for_kernel(kernel, path, NULL, 0, &cfg, err);
+	rc = load_for_kernel(kernel, opts, path, NULL, 0, &cfg, err);
 	return rc != 0 ? rc : pool_open(cfg, true, kernel == NULL, opts, out, err);
 }
 
@@ -368,21 +512,39 @@ int cfgpool_pool_open_string(const char *text, size_t len, const cfgpool_kernel_
 
 	if (out == NULL)
 		return cfgpool_error_set(err, -EINVAL, NULL, "cfgpool_pool_open_string: out must not be NULL");
-	rc = load_for_kernel(kernel, NULL, text, len, &cfg, err);
+	rc = load_for_kernel(kernel, opts, NULL, text, len, &cfg, err);
 	return rc != 0 ? rc : pool_open(cfg, true, kernel == NULL, opts, out, err);
+}
+
+/*
+ * Whether `cfg` was loaded with the pool's preparer alone, bound to `kernel` and to the
+ * section of `opts`: cfgpool_kernel_prep()'s (the top level only) or cfgpool_pool_prep()'s.
+ */
+static bool prepared_for(const struct cfgpool_config *cfg, const cfgpool_kernel_t *kernel,
+			 const cfgpool_pool_opts_t *opts)
+{
+	const char *section = opts != NULL && opts->section != NULL ? opts->section : "";
+	const cfgpool_pool_binding_t *b;
+
+	if (cfg->nprep != 1)
+		return false;
+	if (cfg->preps[0].prepare == pool_prepare)
+		return cfg->preps[0].arg == kernel && *section == '\0';
+	if (cfg->preps[0].prepare != section_prepare)
+		return false;
+	b = cfg->preps[0].arg;
+	return b->kernel == kernel && strcmp(b->section, section) == 0;
 }
 
 int cfgpool_pool_open_config(cfgpool_config_t *cfg, const cfgpool_kernel_t *kernel, const cfgpool_pool_opts_t *opts,
 			     cfgpool_pool_t **out, cfgpool_error_t *err)
 {
-	cfgpool_prep_t prep;
-
 	if (cfg == NULL || out == NULL)
 		return cfgpool_error_set(err, -EINVAL, NULL, "cfgpool_pool_open_config: cfg and out must not be NULL");
-	cfgpool_kernel_prep(kernel, &prep);
-	if (cfg->nprep != 1 || cfg->preps[0].prepare != prep.prepare || cfg->preps[0].arg != prep.arg)
+	if (!prepared_for(cfg, kernel, opts))
 		return cfgpool_error_set(err, -EINVAL, NULL,
-					 "load the configuration with cfgpool_kernel_prep() of the same kernel");
+					 "load the configuration with cfgpool_kernel_prep() or cfgpool_pool_prep() of "
+					 "the same kernel and section");
 	return pool_open(cfg, false, kernel == NULL, opts, out, err);
 }
 
@@ -393,6 +555,9 @@ int cfgpool_pool_open_config(cfgpool_config_t *cfg, const cfgpool_kernel_t *kern
 int cfgpool_pool_close(cfgpool_pool_t *pool, int how)
 {
 	if (pool == NULL)
+		return 0;
+	/* Nothing to join or wait for in a forked child: its copy is left as it is. */
+	if (pool_forked(pool))
 		return 0;
 	if (how == CFGPOOL_CLOSE_CANCEL)
 		atomic_store_explicit(&pool->cancel, true, memory_order_relaxed);
@@ -452,7 +617,7 @@ static inline int submit_task(struct cfgpool_pool *pool, const struct cfgpool__t
 	if (pool == NULL)
 		return -EINVAL;
 	if (!gate_enter(pool))
-		return -ESHUTDOWN;
+		return gate_refusal(pool);
 	/* Relaxed: the push's release publishes it to the thread that completes the task,
 	 * whose leave is a read-modify-write of the same word, after it. */
 	if (g != NULL)
@@ -587,7 +752,7 @@ static void run_inline(struct cfgpool_pool *pool, struct map_call *m)
 	atomic_fetch_add_explicit(&pool->direct, m->n, memory_order_relaxed);
 	for (size_t i = 0; i < m->n; i++) {
 		map_item(m, i, &t);
-		cfgpool__task_run(&pool->crew.run, &t, m->c->index, m->c->kstate, &m->c->c, &clock);
+		cfgpool__task_run(&pool->crew.run, &t, m->c->index, &m->c->kstate, &m->c->c, &clock);
 	}
 }
 
@@ -608,7 +773,7 @@ static int push_items(struct cfgpool_pool *pool, struct map_call *m, unsigned fl
 			uint64_t clock = 0;
 
 			atomic_fetch_add_explicit(&pool->direct, 1, memory_order_relaxed); /* as in run_inline() */
-			cfgpool__task_run(&pool->crew.run, &t, m->c->index, m->c->kstate, &m->c->c, &clock);
+			cfgpool__task_run(&pool->crew.run, &t, m->c->index, &m->c->kstate, &m->c->c, &clock);
 		} else if (i == 0 && (flags & CFGPOOL_SUBMIT_NONBLOCK)) {
 			return -EAGAIN;
 		} else {
@@ -633,7 +798,7 @@ static void batch_wait(struct cfgpool_pool *pool, struct map_call *m)
 			return;
 		if (m->c != NULL && cfgpool__queue_pop(&pool->queue, &task)) {
 			cfgpool__crew_room_signal(&pool->crew);
-			cfgpool__task_run(&pool->crew.run, &task, m->c->index, m->c->kstate, &m->c->c, &clock);
+			cfgpool__task_run(&pool->crew.run, &task, m->c->index, &m->c->kstate, &m->c->c, &clock);
 			cfgpool__crew_follow(&pool->crew, &m->home);
 			spin_start = 0;
 			continue;
@@ -697,7 +862,7 @@ int cfgpool_pool_map(cfgpool_pool_t *pool, const void *inputs, size_t in_stride,
 	if (on_task_thread(pool))
 		return -EDEADLK;
 	if (!gate_enter(pool))
-		return -ESHUTDOWN;
+		return gate_refusal(pool);
 	atomic_init(&m.b.word, (uint32_t)n);
 	atomic_init(&m.b.failed, false);
 	m.b.results = results;
@@ -803,7 +968,7 @@ int cfgpool_pool_map_async(cfgpool_pool_t *pool, const void *inputs, size_t in_s
 	/* A task thread must not wait for room it may have to make itself. */
 	may_wait = !on_task_thread(pool) && !(opts->flags & CFGPOOL_SUBMIT_NONBLOCK);
 	if (!gate_enter(pool))
-		return -ESHUTDOWN;
+		return gate_refusal(pool);
 	/* Relaxed: the push's release publishes the count with the items. */
 	atomic_store_explicit(&b->word, (uint32_t)n, memory_order_relaxed);
 	if (!push_async(pool, &m, b, opts->deadline_ns, may_wait)) {
@@ -989,13 +1154,16 @@ void cfgpool__log(const struct cfgpool_pool *pool, cfgpool_log_level_t level, co
 static void note_fixed_fields(struct cfgpool_pool *pool)
 {
 	const struct cfgpool__pool_params *a = &pool->opened, *b;
+	const cfgpool_pool_opts_t *o = &pool->opts;
+	const char *sec = pool->binding.section;
 
+	/* A field the open options set does not follow the document: its change is moot. */
 	b = &cfgpool__prepared(cfgpool_holder_read_begin(pool->holder))->pool;
-	if (a->workers != b->workers || a->ncpus != b->ncpus || a->pin != b->pin ||
-	    a->queue_capacity != b->queue_capacity)
+	if ((!o->workers && a->workers != b->workers) || (!o->ncpus && a->ncpus != b->ncpus) ||
+	    (!o->pin && a->pin != b->pin) || (!o->queue_capacity && a->queue_capacity != b->queue_capacity))
 		cfgpool__log(pool, CFGPOOL_LOG_WARN,
-			     "pool.workers, pool.cpus, pool.pin and pool.queue_capacity changed: they take "
-			     "effect when the pool is reopened");
+			     "%s%spool.workers, pool.cpus, pool.pin and pool.queue_capacity changed: they take "
+			     "effect when the pool is reopened", sec, *sec ? "." : "");
 	cfgpool_holder_read_end(pool->holder);
 }
 
@@ -1010,6 +1178,8 @@ static int reload(struct cfgpool_pool *pool, const char *path, const char *text,
 
 	if (pool == NULL)
 		return cfgpool_error_set(err, -EINVAL, NULL, "reload: the pool must not be NULL");
+	if (pool_forked(pool))
+		return cfgpool_error_set(err, CFGPOOL_EFORKED, NULL, "reload: the pool was opened by the parent process");
 	if (!slow_enter(pool, &pool->refusing))
 		return cfgpool_error_set(err, -ESHUTDOWN, NULL, "reload: the pool is shut down");
 	if (path != NULL)

@@ -16,6 +16,7 @@
  *   callers                    one slot per helping thread (caller.h)
  *   direct                     atomic, relaxed: tasks a caller ran without queueing them
  *   callers_full_noted         relaxed exchange: the "no caller slot left" notice, once
+ *   fork_generation            written once by open, before the pool is shared; read-only
  * Lock order: the pool takes no lock of its own; the holder's mutex is taken by reloads
  * only; caller.c's ties lock is a leaf.
  */
@@ -36,10 +37,14 @@
 #include "task.h"
 #include "worker.h"
 
-/* The kernel a pool runs, and whether it was opened by kernel.name. */
+/*
+ * The kernel a pool runs, whether it was opened by kernel.name, and where cfgpool's
+ * sections sit in its documents ("" for the top level).
+ */
 struct cfgpool__binding {
 	const cfgpool_kernel_t *kernel;
 	bool by_name;
+	char section[CFGPOOL_ERROR_PATH_LEN];
 };
 
 struct cfgpool_pool {
@@ -60,6 +65,7 @@ struct cfgpool_pool {
 	struct cfgpool__pool_params opened; /* the `pool` section the pool was opened with */
 	struct cfgpool__binding binding;    /* arg of its holder's preparer; set before it exists */
 	cfgpool_pool_opts_t opts;
+	uint32_t fork_generation; /* set at open: every call compares it (snapshot.h) */
 	unsigned nworkers;
 	struct cfgpool__worker *workers;
 	struct cfgpool__caller callers[CFGPOOL__MAX_CALLERS];

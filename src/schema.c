@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "compat.h"
@@ -138,7 +139,7 @@ static int unknown_key(cfgpool_error_t *err, const char *path)
 	return cfgpool_error_set(err, CFGPOOL_ESCHEMA, path, "unknown key (known: %s)", known);
 }
 
-int cfgpool__pool_schema(const cfgpool_node_t *root, struct cfgpool__pool_params *out, cfgpool_error_t *err)
+int cfgpool__pool_schema(const cfgpool_node_t *base, struct cfgpool__pool_params *out, cfgpool_error_t *err)
 {
 	struct cfgpool__pool_params p;
 	const cfgpool_node_t *pool, *value;
@@ -147,7 +148,7 @@ int cfgpool__pool_schema(const cfgpool_node_t *root, struct cfgpool__pool_params
 	int rc;
 
 	pool_defaults(&p);
-	rc = cfgpool_object_get(root, "pool", 4, &pool);
+	rc = base != NULL ? cfgpool_object_get(base, "pool", 4, &pool) : -ENOENT;
 	if (rc == -ENOENT) {
 		*out = p;
 		return 0;
@@ -167,5 +168,67 @@ int cfgpool__pool_schema(const cfgpool_node_t *root, struct cfgpool__pool_params
 			return rc;
 	}
 	*out = p;
+	return 0;
+}
+
+/* An option's value outside its document field's range. */
+static int opt_range(cfgpool_error_t *err, const char *path, const struct field *f, long long got)
+{
+	return cfgpool_error_set(err, -EINVAL, path, "expected an integer from %lld to %lld, got %lld",
+				 (long long)f->min, (long long)f->max, got);
+}
+
+static int apply_opt_cpus(const cfgpool_pool_opts_t *o, struct cfgpool__pool_params *p, cfgpool_error_t *err)
+{
+	const struct field *f = find_field("cpus", 4);
+	uint8_t seen[CFGPOOL__MAX_CPUS / 8] = {0};
+
+	if (o->cpus == NULL)
+		return cfgpool_error_set(err, -EINVAL, "opts.cpus", "NULL with ncpus = %zu", o->ncpus);
+	if (o->ncpus > CFGPOOL__MAX_CPUS)
+		return cfgpool_error_set(err, -EINVAL, "opts.cpus", "expected at most %d CPUs, got %zu",
+					 CFGPOOL__MAX_CPUS, o->ncpus);
+	for (size_t i = 0; i < o->ncpus; i++) {
+		int cpu = o->cpus[i];
+		char path[48];
+
+		snprintf(path, sizeof(path), "opts.cpus[%zu]", i);
+		if (cpu < f->min || cpu > f->max)
+			return opt_range(err, path, f, cpu);
+		if (seen[cpu / 8] & (1u << (cpu % 8)))
+			return cfgpool_error_set(err, -EINVAL, path, "duplicate CPU %d", cpu);
+		seen[cpu / 8] |= (uint8_t)(1u << (cpu % 8));
+	}
+	p->ncpus = (uint32_t)o->ncpus;
+	p->cpus = NULL;
+	p->opt_cpus = o->cpus;
+	return 0;
+}
+
+int cfgpool__pool_apply_opts(const cfgpool_pool_opts_t *o, struct cfgpool__pool_params *p, cfgpool_error_t *err)
+{
+	const struct field *workers = find_field("workers", 7), *capacity = find_field("queue_capacity", 14);
+
+	if (o == NULL)
+		return 0;
+	if (o->workers != 0 && o->workers > (unsigned)workers->max)
+		return opt_range(err, "opts.workers", workers, (long long)o->workers);
+	if (o->queue_capacity != 0 && o->queue_capacity > (unsigned)capacity->max)
+		return opt_range(err, "opts.queue_capacity", capacity, (long long)o->queue_capacity);
+	if (o->pin < -1 || o->pin > 1)
+		return cfgpool_error_set(err, -EINVAL, "opts.pin", "expected 1 (pin), -1 (do not pin) or 0 (not set), got %d",
+					 o->pin);
+	if (o->ncpus != 0) {
+		int rc = apply_opt_cpus(o, p, err);
+
+		if (rc != 0)
+			return rc;
+	}
+	if (o->workers != 0)
+		p->workers = o->workers;
+	if (o->queue_capacity != 0)
+		p->queue_capacity = o->queue_capacity;
+	if (o->pin != 0)
+		p->pin = o->pin > 0;
 	return 0;
 }

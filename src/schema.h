@@ -23,9 +23,20 @@ struct cfgpool__pool_params {
 	bool caller_helps;
 	uint32_t wake_threshold_us;
 	const cfgpool_node_t *cpus; /* the `pool.cpus` array inside the same configuration */
+	const int *opt_cpus;        /* instead of cpus: the open options' list, borrowed during open */
 };
 
-/* Checks `pool` in `root` (absent is fine) and fills `out`. 0 or CFGPOOL_ESCHEMA. */
-int cfgpool__pool_schema(const cfgpool_node_t *root, struct cfgpool__pool_params *out, cfgpool_error_t *err);
+/*
+ * Checks the `pool` member of `base` (the object holding cfgpool's sections; NULL or no
+ * member: defaults) and fills `out`. Paths in errors start at "pool". 0 or CFGPOOL_ESCHEMA.
+ */
+int cfgpool__pool_schema(const cfgpool_node_t *base, struct cfgpool__pool_params *out, cfgpool_error_t *err);
+
+/*
+ * Overrides `p` with the fields `opts` sets (nonzero), each checked against the range the
+ * document's field has; the CPUs only for range and duplicates (the affinity mask is the
+ * opener's to check). 0 or -EINVAL with the option's path ("opts.workers").
+ */
+int cfgpool__pool_apply_opts(const cfgpool_pool_opts_t *opts, struct cfgpool__pool_params *p, cfgpool_error_t *err);
 
 #endif /* CFGPOOL_SRC_SCHEMA_H */

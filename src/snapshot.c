@@ -68,7 +68,32 @@ struct cfgpool_holder {
 	uint64_t reclaimed; /* of those, freed so far */
 	bool stopping;
 	pthread_t reclaimer;
+	uint32_t fork_generation; /* set at create; see snapshot.h */
 };
+
+/* ------------------------------------------------------------------------------------------ */
+/* fork()                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+_Atomic uint32_t cfgpool__forks;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void fork_child(void)
+{
+	/* Relaxed: see snapshot.h; the child has this one thread. */
+	atomic_fetch_add_explicit(&cfgpool__forks, 1, memory_order_relaxed);
+}
+
+static void fork_register(void)
+{
+	cfgpool__check(pthread_atfork(NULL, NULL, fork_child));
+}
+
+uint32_t cfgpool__fork_generation(void)
+{
+	cfgpool__check(pthread_once(&fork_once, fork_register));
+	return atomic_load_explicit(&cfgpool__forks, memory_order_relaxed);
+}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Reader registration                                                                        */
@@ -251,6 +276,7 @@ int cfgpool_holder_create(const cfgpool_load_opts_t *opts, cfgpool_holder_t **ou
 	h = calloc(1, sizeof(*h));
 	if (h == NULL)
 		return -ENOMEM;
+	h->fork_generation = cfgpool__fork_generation();
 	/* Initialising a default mutex or condition variable cannot fail on Linux. */
 	cfgpool__check(pthread_mutex_init(&h->lock, NULL));
 	cfgpool__check(pthread_mutex_init(&h->reclaim_lock, NULL));
@@ -284,6 +310,10 @@ void cfgpool_holder_destroy(cfgpool_holder_t *h)
 	struct cfgpool_config *last;
 
 	if (h == NULL)
+		return;
+	/* In a forked child the reclaim thread does not exist and a grace period could wait
+	 * for the parent's readers forever: the child's copy is left for its exit or exec. */
+	if (cfgpool__forked(h->fork_generation))
 		return;
 	last = atomic_exchange_explicit(&h->current, NULL, memory_order_acq_rel);
 	/* Every snapshot this holder retired is freed before the holder, whose counters the
@@ -364,6 +394,8 @@ int cfgpool_holder_publish(cfgpool_holder_t *h, cfgpool_config_t *cfg, unsigned 
 {
 	if (h == NULL || cfg == NULL)
 		return -EINVAL;
+	if (cfgpool__forked(h->fork_generation))
+		return CFGPOOL_EFORKED;
 	if (!same_preps(cfg, &h->opts))
 		return -EINVAL;
 	if ((flags & CFGPOOL_RELOAD_SYNC) && cfgpool__reader_in_section())
@@ -397,6 +429,8 @@ static int check_reload(cfgpool_holder_t *h, unsigned flags, cfgpool_error_t *er
 {
 	if (h == NULL)
 		return cfgpool_error_set(err, -EINVAL, NULL, "reload: the holder must not be NULL");
+	if (cfgpool__forked(h->fork_generation))
+		return cfgpool_error_set(err, CFGPOOL_EFORKED, NULL, "reload: the holder was created by the parent process");
 	if (!(flags & CFGPOOL_RELOAD_SYNC) || !cfgpool__reader_in_section())
 		return 0;
 	atomic_fetch_add_explicit(&h->stats_failed, 1, memory_order_relaxed);
@@ -445,6 +479,8 @@ int cfgpool_holder_barrier(const cfgpool_holder_t *ch)
 
 	if (h == NULL)
 		return -EINVAL;
+	if (cfgpool__forked(h->fork_generation))
+		return CFGPOOL_EFORKED;
 	/* The reclaim thread's grace period would wait for this very section. */
 	if (cfgpool__reader_in_section())
 		return -EBUSY;

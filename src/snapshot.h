@@ -38,6 +38,27 @@ static inline uint64_t cfgpool__snapshot_version(const struct cfgpool_config *cf
 	return s != NULL ? s->version : 0;
 }
 
+/*
+ * fork(). A pthread_atfork() child handler, registered by the first
+ * cfgpool__fork_generation() call, adds one to cfgpool__forks in every child; a pool or
+ * holder records the generation it was made in, and in a child, where none of its threads
+ * exist, refuses with CFGPOOL_EFORKED every call that would need them. Relaxed: the
+ * counter changes only in the child, before fork() returns there and while the child has
+ * one thread, so the thread that reads it is the one that wrote it (or the counter never
+ * changes in its process); the other threads a child may start later are created after
+ * the increment, which pthread_create orders before them.
+ */
+extern _Atomic uint32_t cfgpool__forks;
+
+/* The current generation, registering the handler first if it is not yet. */
+uint32_t cfgpool__fork_generation(void);
+
+/* Whether the process is a child forked after `generation` was taken. One load, no syscall. */
+static inline bool cfgpool__forked(uint32_t generation)
+{
+	return atomic_load_explicit(&cfgpool__forks, memory_order_relaxed) != generation;
+}
+
 /* Whether the calling thread is inside a read-side section. */
 bool cfgpool__reader_in_section(void);
 

@@ -46,17 +46,21 @@ void cfgpool__run_settings(const struct cfgpool__runner *r, struct cfgpool__run_
 	cfgpool__read_unlock();
 }
 
-int cfgpool__task_worker_init(const struct cfgpool__runner *r, unsigned worker, void **kstate)
+int cfgpool__task_worker_init(const struct cfgpool__runner *r, unsigned worker, struct cfgpool__kstate *ks)
 {
+	const cfgpool_kernel_t *k = r->kernel;
 	const struct cfgpool_config *snap;
-	int rc;
+	int rc = 0;
 
-	if (r->kernel->worker_init == NULL)
-		return 0;
-	/* The configuration stays pinned while worker_init reads it. */
+	/* The configuration stays pinned while worker_init reads it; the state is made for
+	 * that version, so worker_reload runs for the first task on a newer one. */
 	cfgpool__read_lock();
 	snap = cfgpool__holder_deref(r->holder);
-	rc = r->kernel->worker_init(snap, task_snapshot_block(snap)->params, worker, kstate);
+	ks->version = cfgpool__snapshot_version(snap);
+	if (k->worker_init_arg != NULL)
+		rc = k->worker_init_arg(k->arg, snap, task_snapshot_block(snap)->params, worker, &ks->state);
+	else if (k->worker_init != NULL)
+		rc = k->worker_init(snap, task_snapshot_block(snap)->params, worker, &ks->state);
 	cfgpool__read_unlock();
 	return rc > 0 ? -EINVAL : rc;
 }
@@ -97,6 +101,27 @@ static void complete_async(struct cfgpool__batch *b, int status)
 		cfgpool__futex_wake(&b->word, INT32_MAX);
 	if (done != NULL)
 		done(arg, (cfgpool_batch_t *)(void *)b, (old & BATCH_FAILED) ? CFGPOOL_EKERNEL : 0);
+}
+
+/*
+ * The thread's first task on a version newer than its state's: rebuilds the state, or
+ * gives the code the task completes with. Out of line and cold: the hot path pays one
+ * compare. Versions only grow, so a failure leaves ks->version behind and the next task
+ * (on this version or a newer one) tries again.
+ */
+__attribute__((noinline, cold)) static int reload_state(const struct cfgpool__runner *r, const cfgpool_task_ctx_t *ctx,
+						       struct cfgpool__kstate *ks)
+{
+	int rc;
+
+	if (r->kernel->worker_reload == NULL) {
+		ks->version = ctx->version;
+		return 0;
+	}
+	rc = r->kernel->worker_reload(ctx->arg, ctx->config, ctx->params, ctx->worker, &ks->state);
+	if (rc == 0)
+		ks->version = ctx->version;
+	return rc > 0 ? -EINVAL : rc;
 }
 
 static void complete(const struct cfgpool__task *task, void *output, const cfgpool_result_t *res)
@@ -154,7 +179,7 @@ static bool past_deadline(const struct cfgpool__task *task, uint64_t *clock)
 }
 
 void cfgpool__task_run(const struct cfgpool__runner *r, const struct cfgpool__task *task, unsigned worker,
-		       void *kstate, struct cfgpool__counters *c, uint64_t *clock)
+		       struct cfgpool__kstate *ks, struct cfgpool__counters *c, uint64_t *clock)
 {
 	cfgpool_result_t res = {.worker = worker};
 	void *output = task->output;
@@ -179,11 +204,16 @@ void cfgpool__task_run(const struct cfgpool__runner *r, const struct cfgpool__ta
 		snap = cfgpool__holder_deref(r->holder);
 		ctx.config = snap;
 		ctx.params = task_snapshot_block(snap)->params;
-		ctx.state = kstate;
 		ctx.worker = worker;
 		ctx.version = cfgpool__snapshot_version(snap);
+		ctx.arg = r->kernel->arg;
 		ctx.deadline_ns = task->deadline_ns;
-		res.status = r->kernel->run(&ctx, task->input, output);
+		res.status = 0;
+		if (cfgpool_unlikely(ctx.version != ks->version))
+			res.status = reload_state(r, &ctx, ks);
+		ctx.state = ks->state;
+		if (cfgpool_likely(res.status == 0))
+			res.status = r->kernel->run(&ctx, task->input, output);
 		res.version = ctx.version;
 		cfgpool__read_unlock();
 

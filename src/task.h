@@ -37,6 +37,16 @@ struct cfgpool__counters {
 };
 
 /*
+ * A task thread's kernel state, and the configuration version it was made (or last
+ * rebuilt) for. Owned by that thread: only it reads or writes either field while it runs
+ * tasks (worker_fini's caller reads it after).
+ */
+struct cfgpool__kstate {
+	void *state;
+	uint64_t version;
+};
+
+/*
  * One batch. A map's lives on the caller's stack until every item completed; an
  * asynchronous one (map_async) in the caller's cfgpool_batch_t, borrowed until its count
  * reaches zero. Everything but `word` and `failed` is written before the first item is
@@ -102,14 +112,15 @@ void cfgpool__run_settings(const struct cfgpool__runner *r, struct cfgpool__run_
  * Runs the kernel's worker_init for thread `worker` against the current snapshot, on the
  * calling thread. Returns 0 (also when the kernel has none) or its negative code.
  */
-int cfgpool__task_worker_init(const struct cfgpool__runner *r, unsigned worker, void **kstate);
+int cfgpool__task_worker_init(const struct cfgpool__runner *r, unsigned worker, struct cfgpool__kstate *ks);
 
 /*
  * Runs one task against the current snapshot and completes it. *clock is the time the
  * task started if nonzero (the previous task's end), else read here; it receives the end.
+ * When the snapshot is newer than ks->version, the kernel's worker_reload runs first.
  */
 void cfgpool__task_run(const struct cfgpool__runner *r, const struct cfgpool__task *task, unsigned worker,
-		       void *kstate, struct cfgpool__counters *c, uint64_t *clock);
+		       struct cfgpool__kstate *ks, struct cfgpool__counters *c, uint64_t *clock);
 
 /*
  * The runner of the pool whose task thread the calling thread is, or NULL. Set by

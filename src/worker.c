@@ -422,7 +422,7 @@ static void run_loop(struct cfgpool__worker *w)
 			if (cfgpool__queue_size(crew->queue) > 0)
 				cfgpool__crew_wake_one(crew, w);
 			for (size_t i = 0; i < n; i++)
-				cfgpool__task_run(&crew->run, &tasks[i], w->index, w->kstate, &w->c, &clock);
+				cfgpool__task_run(&crew->run, &tasks[i], w->index, &w->kstate, &w->c, &clock);
 			continue;
 		}
 		clock = 0; /* idle time is not task time */
@@ -448,7 +448,7 @@ static void *worker_main(void *arg)
 	if (start_handshake(crew))
 		run_loop(w);
 	if (w->init_rc == 0 && crew->run.kernel->worker_fini != NULL)
-		crew->run.kernel->worker_fini(w->kstate, w->index);
+		crew->run.kernel->worker_fini(w->kstate.state, w->index);
 	cfgpool_reader_unregister();
 	return NULL;
 }

@@ -36,7 +36,7 @@ struct cfgpool__worker {
 	unsigned index;
 	int cpu; /* pinned CPU, or -1 */
 	pthread_t thread;
-	void *kstate;     /* the kernel's per-worker state */
+	struct cfgpool__kstate kstate; /* the kernel's per-worker state */
 	uint64_t spin_ns; /* this worker's current spin window (worker.c: idle) */
 	int init_rc;
 	struct cfgpool__counters c;

@@ -1190,7 +1190,8 @@ static void sigterm_mid_stream(void **state)
 	dt = now_s() - t0;
 	print_message("# second SIGTERM: exited after %.1f ms\n", dt * 1e3);
 	assert_exit_status(p, 128 + SIGTERM);
-	assert_true(dt < 1.0 * test_timeout_multiplier());
+	/* Typically about 1 ms; the bound leaves room for a loaded machine, far below a hang. */
+	assert_true(dt < 3.0 * test_timeout_multiplier());
 	/* Strictly the two fast results, whole. */
 	assert_int_equal(assert_prefix(p), 2);
 

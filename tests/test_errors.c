@@ -95,7 +95,7 @@ static void errno_codes_equal_the_negated_system_values(void **state)
 /* cfgpool's own codes must never be mistaken for an errno value. */
 static void own_codes_lie_outside_the_errno_range(void **state)
 {
-	const int own[] = {CFGPOOL_ETYPE, CFGPOOL_ESYNTAX, CFGPOOL_ESCHEMA, CFGPOOL_EPATH, CFGPOOL_EKERNEL};
+	const int own[] = {CFGPOOL_ETYPE, CFGPOOL_ESYNTAX, CFGPOOL_ESCHEMA, CFGPOOL_EPATH, CFGPOOL_EKERNEL, CFGPOOL_EFORKED};
 
 	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
 		assert_true(own[i] <= -4000);
@@ -110,7 +110,7 @@ static void zero_is_success_and_ok(void **state)
 static void unknown_codes_give_unknown_error_and_unknown(void **state)
 {
 	/* Past the errno range, both sides of the own-code block, positives and extremes. */
-	const int unknown[] = {-4095, -4000, -4006, -5000, 1, 2, EDOM, 4001, INT_MIN, INT_MAX};
+	const int unknown[] = {-4095, -4000, -4007, -5000, 1, 2, EDOM, 4001, INT_MIN, INT_MAX};
 
 	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
 		const char *msg = cfgpool_strerror(unknown[i]);

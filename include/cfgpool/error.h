@@ -60,7 +60,8 @@ extern "C" {
 	X(ESYNTAX, -4002, "JSON syntax error")                                                    \
 	X(ESCHEMA, -4003, "configuration does not match its schema")                              \
 	X(EPATH, -4004, "malformed configuration path")                                           \
-	X(EKERNEL, -4005, "kernel failed")
+	X(EKERNEL, -4005, "kernel failed")                                                        \
+	X(EFORKED, -4006, "pool or holder belongs to the parent process")
 
 enum {
 #define CFGPOOL_ERR_ENUM(name, value, msg) CFGPOOL_##name = (value),

@@ -32,6 +32,11 @@ extern "C" {
  *   stats/version/barrier any threads, any time before destroy (barrier not inside a
  *                         read-side section)
  *   destroy               one thread, after every other call on the holder has returned
+ *
+ * fork(). In a child forked while a holder exists its reclaim thread does not: reloads
+ * and publish return CFGPOOL_EFORKED (changing nothing), barrier returns CFGPOOL_EFORKED,
+ * destroy returns at once and frees nothing (the copy goes with the child), while
+ * read_begin/read_end, version and stats keep reading the copy of the current snapshot.
  */
 typedef struct cfgpool_holder cfgpool_holder_t;
 

@@ -34,6 +34,36 @@
  *
  * input_size and output_size are the sizes in bytes of one input and one output struct,
  * the default strides of cfgpool_pool_map().
+ *
+ * Host data. `arg` is the host's own pointer (a function table, a model loaded elsewhere,
+ * a logger): a host copies a built-in table and sets arg, or fills in its own. The pool
+ * never reads or frees what it points to; every task sees it as ctx->arg, and the members
+ * below receive it. Each is optional and, when set, is called instead of its argument-less
+ * counterpart, at the same point and on the same thread:
+ *  prepare_arg      instead of prepare (same contract, `arg` first)
+ *  worker_init_arg  instead of worker_init (same contract, `arg` first)
+ *  worker_reload    rebuilds a thread's state for a newer configuration. Called on the
+ *                   running thread (a worker, or a submitting thread helping in map) just
+ *                   before the first task it runs against a configuration version newer
+ *                   than the one its state was made (or last rebuilt) for, inside that
+ *                   task's read-side section, with that task's configuration and params.
+ *                   *state holds the current state; replace it
+ *                   (free the old one yourself) or change it in place. On 0 the task runs
+ *                   with the new *state. On a nonzero return the task does not run and
+ *                   completes with that code (a positive one becomes -EINVAL); *state
+ *                   must then still hold a state worker_fini can free, the thread keeps
+ *                   it, and its next task, on a newer configuration, calls worker_reload
+ *                   again. Versions a thread never ran a task against are skipped: it is
+ *                   called once for the newest one, not once per reload. Without
+ *                   worker_reload a state stays as worker_init made it. Without
+ *                   worker_init (and worker_init_arg) a thread's state starts NULL, made
+ *                   for the version current when the thread started, so worker_reload
+ *                   may build it for the thread's first newer version.
+ * The table and everything `arg` points to must outlive every pool running the kernel and
+ * every configuration loaded with its preparer (released after the last grace period, so
+ * after cfgpool_pool_close() returns). The kernel's members may run concurrently on
+ * several threads, all given the same `arg`: what they write through it needs their own
+ * synchronization.
  */
 #ifndef CFGPOOL_KERNEL_H
 #define CFGPOOL_KERNEL_H
@@ -57,6 +87,7 @@ typedef struct cfgpool_task_ctx {
 	void *state;                    /* the running thread's state from worker_init */
 	unsigned worker;                /* the running worker's index */
 	uint64_t version;               /* cfgpool_config_version(config) */
+	void *arg;                      /* the kernel table's `arg` */
 	uint64_t deadline_ns;           /* the task's deadline (CLOCK_MONOTONIC ns; 0: none), see pool.h */
 } cfgpool_task_ctx_t;
 
@@ -71,6 +102,14 @@ typedef struct cfgpool_kernel {
 	void (*worker_fini)(void *state, unsigned worker);
 	int (*run)(const cfgpool_task_ctx_t *ctx, const void *input, void *output);
 	const char *(*strerror)(int code);
+	/* Host data and the members that receive it (see the top of this file). */
+	void *arg;
+	int (*prepare_arg)(void *arg, const cfgpool_node_t *section, const cfgpool_node_t *root, void **params,
+			   cfgpool_error_t *err);
+	int (*worker_init_arg)(void *arg, const cfgpool_config_t *config, const void *params, unsigned worker,
+			       void **state);
+	int (*worker_reload)(void *arg, const cfgpool_config_t *config, const void *params, unsigned worker,
+			     void **state);
 } cfgpool_kernel_t;
 
 /*

@@ -50,19 +50,56 @@ extern "C" {
  * thread helping in map); it must not block for long and must not call close.
  * Every call given a NULL pool returns -EINVAL (0 for version and workers, -1 for
  * worker_cpu, NULL for holder and kernel, zeroed stats; close is a no-op).
+ *
+ * fork(). A pool belongs to the process that opened it: a child forked while it is open
+ * has a copy of its memory but none of its threads, so in the child submit, map,
+ * reload_* and shutdown return CFGPOOL_EFORKED (at the cost of one load of a
+ * process-wide counter, which a pthread_atfork() child handler advances), and close
+ * returns 0 at once, without running worker_fini or freeing anything: the child's copy
+ * goes when the child exits or execs. stats and the accessors still read the copy (the
+ * counters as they were at the fork). The parent's pool is unaffected. A child that wants
+ * a pool opens its own. Forking from inside a task or callback is not supported.
  */
 typedef struct cfgpool_pool cfgpool_pool_t;
 
 typedef enum cfgpool_log_level { CFGPOOL_LOG_ERROR, CFGPOOL_LOG_WARN, CFGPOOL_LOG_INFO } cfgpool_log_level_t;
 
 /*
- * Pool options. Zero-initialise; fields may be added at the end in later versions.
- *  log, log_arg  receives the pool's notices (e.g. more workers than CPUs); NULL: stderr
- *                for warnings and errors, nothing for info.
+ * Pool options. Zero-initialise; fields may be added at the end in later versions. A zero
+ * field is "not set". Open copies the struct and the section string: `cpus` and `section`
+ * need not outlive the call; `log` and `log_arg` are used as long as the pool is open.
+ *  log, log_arg    receives the pool's notices (e.g. more workers than CPUs); NULL: stderr
+ *                  for warnings and errors, nothing for info.
+ *  workers, cpus/ncpus, pin, queue_capacity
+ *                  override the document's pool.workers, pool.cpus, pool.pin and
+ *                  pool.queue_capacity: what the options set wins, then the document, then
+ *                  the defaults (README). Checked like the document's fields (the same
+ *                  ranges; CPUs without duplicates and in the opening thread's affinity
+ *                  mask), but a bad one is -EINVAL with err->path naming the option
+ *                  ("opts.workers", "opts.cpus[2]"). ncpus 0 leaves the CPUs unset (cpus
+ *                  is then not read). pin: 1 pin, -1 do not pin, 0 not set. Reloads never
+ *                  change what these shaped; a reload that changes a field the options
+ *                  did not set is logged (a warning), as it takes effect only on reopening.
+ *  section         where cfgpool's sections sit in the document: NULL or "" the top level
+ *                  (`pool`, `kernel`), else a path (<cfgpool/config.h> syntax) to an object
+ *                  holding them: "compute" reads compute.pool and compute.kernel and leaves
+ *                  every other key, top-level `pool` and `kernel` included, to the host. An
+ *                  absent object counts as an empty one; one that is not an object is
+ *                  CFGPOOL_ESCHEMA at its path. Errors name the full path
+ *                  ("compute.kernel.paths"), and the pool's reloads read the same section.
+ *                  A kernel's prepare gets the object's `kernel` member as its section and
+ *                  the whole document as its root. At most CFGPOOL_ERROR_PATH_LEN - 1 bytes,
+ *                  else -EINVAL at "opts.section" (also for a malformed path).
  */
 typedef struct cfgpool_pool_opts {
 	void (*log)(void *arg, cfgpool_log_level_t level, const char *message);
 	void *log_arg;
+	unsigned workers;
+	const int *cpus;
+	size_t ncpus;
+	int pin;
+	unsigned queue_capacity;
+	const char *section;
 } cfgpool_pool_opts_t;
 
 /* The result of one task. */
@@ -75,12 +112,15 @@ typedef struct cfgpool_result {
 
 /*
  * Opens a pool. The configuration comes from a file, a string, or a configuration the
- * caller loaded with load options from cfgpool_kernel_prep() (the pool takes it over on
- * success). `kernel` may be NULL: the kernel is then the built-in named by `kernel.name`.
- * The `pool` section sets workers, CPUs, pinning, queue capacity and spinning (README).
+ * caller loaded with load options from cfgpool_kernel_prep() (top-level sections only) or
+ * cfgpool_pool_prep() of the same kernel and the same opts->section (the pool takes it
+ * over on success; another preparer is -EINVAL). `kernel` may be NULL: the kernel is then
+ * the built-in named by `kernel.name`. The `pool` section sets workers, CPUs, pinning,
+ * queue capacity and spinning (README), each overridden by what `opts` (may be NULL) sets.
  * Each worker runs the kernel's worker_init on its own thread before open returns.
  * Thread-safe. Returns 0, a load error (with `err`), -EINVAL (a CPU of pool.cpus outside
- * the affinity mask, named in `err`), -ENOMEM, -EAGAIN (threads), or worker_init's code.
+ * the affinity mask, or a bad option, named in `err`), -ENOMEM, -EAGAIN (threads), or
+ * worker_init's code.
  */
 CFGPOOL_API int cfgpool_pool_open_file(const char *path, const cfgpool_kernel_t *kernel,
 				       const cfgpool_pool_opts_t *opts, cfgpool_pool_t **out, cfgpool_error_t *err);
@@ -100,6 +140,24 @@ CFGPOOL_API int cfgpool_pool_open_config(cfgpool_config_t *cfg, const cfgpool_ke
  * preparers into every configuration, so `prep` need not outlive the call.
  */
 CFGPOOL_API void cfgpool_kernel_prep(const cfgpool_kernel_t *kernel, cfgpool_prep_t *prep);
+
+/* What cfgpool_pool_prep() binds a preparer to. Filled by it; the fields are read-only. */
+typedef struct cfgpool_pool_binding {
+	const cfgpool_kernel_t *kernel;
+	char section[CFGPOOL_ERROR_PATH_LEN]; /* opts->section, "" for the top level */
+} cfgpool_pool_binding_t;
+
+/*
+ * cfgpool_kernel_prep() for a pool opened with `opts` (may be NULL): fills `binding` with
+ * `kernel` and a copy of opts->section, and `prep` with the preparer that reads the
+ * `pool` and `kernel` sections there (see cfgpool_pool_opts_t.section), for loading ahead
+ * of cfgpool_pool_open_config() with the same kernel and section. `opts` is read during
+ * the call only; `binding` is the preparer's arg, so it must outlive every configuration
+ * loaded with `prep`. Thread-safe. Returns 0, or -EINVAL (binding or prep NULL, or a
+ * section of CFGPOOL_ERROR_PATH_LEN bytes or more).
+ */
+CFGPOOL_API int cfgpool_pool_prep(const cfgpool_kernel_t *kernel, const cfgpool_pool_opts_t *opts,
+				  cfgpool_pool_binding_t *binding, cfgpool_prep_t *prep);
 
 enum {
 	CFGPOOL_CLOSE_DRAIN = 0,  /* run everything queued, then stop */

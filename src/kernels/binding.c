@@ -23,8 +23,8 @@ static void builtin_names(char *buf, size_t size)
 		used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", k[i]->name);
 }
 
-int cfgpool__kernel_bind(const cfgpool_kernel_t *want, bool name_required, const cfgpool_node_t *root,
-			 struct cfgpool__kernel_block *kb, cfgpool_error_t *err)
+int cfgpool__kernel_bind(const cfgpool_kernel_t *want, bool name_required, const cfgpool_node_t *base,
+			 const cfgpool_node_t *root, struct cfgpool__kernel_block *kb, cfgpool_error_t *err)
 {
 	const cfgpool_kernel_t *kernel = want;
 	const cfgpool_node_t *section = NULL;
@@ -32,7 +32,7 @@ int cfgpool__kernel_bind(const cfgpool_kernel_t *want, bool name_required, const
 	char names[128];
 	int rc;
 
-	rc = cfgpool_lookup(root, "kernel", &section);
+	rc = base != NULL ? cfgpool_object_get(base, "kernel", 6, &section) : -ENOENT;
 	if (rc == -ENOENT)
 		section = NULL;
 	else if (section->type != CFGPOOL_TYPE_OBJECT)
@@ -58,9 +58,12 @@ int cfgpool__kernel_bind(const cfgpool_kernel_t *want, bool name_required, const
 
 	kb->kernel = kernel;
 	kb->params = NULL;
-	if (kernel->prepare == NULL)
+	if (kernel->prepare_arg != NULL)
+		rc = kernel->prepare_arg(kernel->arg, section, root, &kb->params, err);
+	else if (kernel->prepare != NULL)
+		rc = kernel->prepare(section, root, &kb->params, err);
+	else
 		return 0;
-	rc = kernel->prepare(section, root, &kb->params, err);
 	if (rc == 0)
 		return 0;
 	if (rc > 0)
