@@ -21,6 +21,7 @@
 #include <cfgpool/error.h>  /* codes, messages, cfgpool_error_t */
 #include <cfgpool/config.h> /* the frozen tree, load options, preparers, paths, getters */
 #include <cfgpool/holder.h> /* publication through RCU */
+#include <cfgpool/codec.h>  /* JSON codecs of kernels' inputs and outputs, the writer */
 #include <cfgpool/kernel.h> /* the kernel interface and the built-in kernels */
 #include <cfgpool/pool.h>   /* the pool */
 

@@ -64,10 +64,14 @@
  * after cfgpool_pool_close() returns). The kernel's members may run concurrently on
  * several threads, all given the same `arg`: what they write through it needs their own
  * synchronization.
+ *
+ * codec (the last member): how the kernel's inputs and outputs look as JSON (see
+ * <cfgpool/codec.h>), for the command line and the bindings; NULL when it has none.
  */
 #ifndef CFGPOOL_KERNEL_H
 #define CFGPOOL_KERNEL_H
 
+#include <cfgpool/codec.h>
 #include <cfgpool/config.h>
 
 #include <stddef.h>
@@ -110,6 +114,7 @@ typedef struct cfgpool_kernel {
 			       void **state);
 	int (*worker_reload)(void *arg, const cfgpool_config_t *config, const void *params, unsigned worker,
 			     void **state);
+	const cfgpool_codec_t *codec;
 } cfgpool_kernel_t;
 
 /*
