@@ -320,7 +320,8 @@ static void mc_is_bit_identical_across_runs_workers_and_states(void **state)
 	assert_int_equal(k->worker_init(f.cfg, f.params, CFGPOOL_CALLER_WORKER + 3, &caller_state), 0);
 	assert_non_null(caller_state);
 	for (size_t i = 0; i < ARRAY_SIZE(contracts); i++) {
-		cfgpool_task_ctx_t ctx = {f.cfg, f.params, caller_state, CFGPOOL_CALLER_WORKER + 3, 7};
+		cfgpool_task_ctx_t ctx = {
+			.config = f.cfg, .params = f.params, .state = caller_state, .worker = CFGPOOL_CALLER_WORKER + 3, .version = 7};
 
 		memset(&first, 0, sizeof(first));
 		memset(&again, 0xff, sizeof(again));
