@@ -174,7 +174,8 @@ CFGPOOL_API int cfgpool_lookup(const cfgpool_node_t *from, const char *path, con
  *  get_int     a JSON integer (a real is a type error)
  *  get_double  a real or an integer (converted)
  *  get_string  a string: *out is NUL-terminated, *len (may be NULL) its length in bytes,
- *              which can be shorter than strlen() for a string containing \u0000
+ *              which is more than strlen() for a string containing \u0000 (strlen()
+ *              stops at the first one)
  *  get_length  the number of elements of an array or members of an object
  */
 CFGPOOL_API int cfgpool_get_int(const cfgpool_node_t *from, const char *path, int64_t *out);
