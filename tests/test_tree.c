@@ -718,6 +718,8 @@ static void unknown_escape_in_quoted_key_is_epath(void **state)
 static void malformed_path_is_epath_even_when_its_prefix_is_missing(void **state)
 {
 	assert_lookup_rc(root(), "missing..b", CFGPOOL_EPATH);
+	/* An index too large for size_t is malformed, not a missing element. */
+	assert_lookup_rc(root(), "weird[184467440737095516160]", CFGPOOL_EPATH);
 	assert_lookup_rc(root(), "missing[x]", CFGPOOL_EPATH);
 	assert_lookup_rc(root(), "missing.b[", CFGPOOL_EPATH);
 	assert_lookup_rc(root(), "zero.x..y", CFGPOOL_EPATH);

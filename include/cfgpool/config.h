@@ -163,7 +163,8 @@ CFGPOOL_API const void *cfgpool_config_params(const cfgpool_config_t *cfg, size_
  *
  * cfgpool_lookup() finds the node at `path` from `from`. Returns 0, -ENOENT (no such
  * member or element), CFGPOOL_ETYPE (a step into a value that is not an object/array)
- * or CFGPOOL_EPATH (malformed path). Wait-free, allocation-free.
+ * or CFGPOOL_EPATH (malformed path; an index too large for size_t is one). Wait-free,
+ * allocation-free.
  */
 CFGPOOL_API int cfgpool_lookup(const cfgpool_node_t *from, const char *path, const cfgpool_node_t **out);
 
