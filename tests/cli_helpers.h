@@ -35,7 +35,7 @@
 
 #define MAX_ARGS 16
 #define MAX_PROCS 64
-#define MAX_FEEDERS 4
+#define MAX_FEEDERS 16
 
 
 /* ------------------------------------------------------------------------------------------ */
@@ -311,7 +311,7 @@ struct spawn_opts {
 	enum stdin_mode in;
 	int out_fd;	    /* > 0: the child's stdout (the caller keeps and closes its copy) */
 	bool err_on_tty;    /* stderr on a pseudo-terminal, so that cfgpool shows its progress */
-	rlim_t nofile;	    /* > 0: RLIMIT_NOFILE of the child, set before exec */
+	rlim_t nofile;	    /* > 0: RLIMIT_NOFILE of the child, set before exec, with only fds 0-2 open */
 	bool elf;	    /* run the ELF binary, not libtool's wrapper script (see spawn_with) */
 	const char *env[4]; /* "NAME=VALUE" added to the environment, up to a NULL */
 };
@@ -410,7 +410,8 @@ static inline struct proc *spawn_with(const struct spawn_opts *o, const char *co
 		signal(SIGPIPE, SIG_DFL);
 		if (dup2(in[0], STDIN_FILENO) < 0 || dup2(out[1], STDOUT_FILENO) < 0 || dup2(err[1], STDERR_FILENO) < 0)
 			_exit(127);
-		if (o->nofile > 0 && setrlimit(RLIMIT_NOFILE, &lim) != 0)
+		/* Descriptors inherited without close-on-exec (make's jobserver) would count too. */
+		if (o->nofile > 0 && (close_range(3, ~0u, 0) != 0 || setrlimit(RLIMIT_NOFILE, &lim) != 0))
 			_exit(127);
 		execve(argv[0], (char *const *)argv, (char *const *)envp);
 		_exit(127);
@@ -552,6 +553,25 @@ static inline void wait_stderr(struct proc *p, const char *needle, double base)
 		print_error("waited %.1f s for \"%s\" on stderr\n", base * test_timeout_multiplier(), needle);
 		show_streams(p);
 		fail();
+	}
+}
+
+/* Waits, without reading, until the child's stdout pipe is full: its writer is then blocked. */
+static inline void wait_pipe_full(const struct proc *p, double base)
+{
+	double deadline = deadline_in(base);
+	int size = fcntl(p->out, F_GETPIPE_SZ);
+	int queued = 0;
+
+	assert_true(size > 0);
+	while (queued < size - 4096) {
+		assert_int_equal(ioctl(p->out, FIONREAD, &queued), 0);
+		if (now_s() > deadline) {
+			print_error("stdout pipe holds %d of %d bytes after %.1f s\n", queued, size,
+				    base * test_timeout_multiplier());
+			fail();
+		}
+		sleep_s(0.001);
 	}
 }
 

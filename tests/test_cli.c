@@ -400,25 +400,6 @@ static size_t assert_prefix(const struct proc *p)
 	return k;
 }
 
-/* Waits, without reading, until the child's stdout pipe is full: its writer is then blocked. */
-static void wait_pipe_full(const struct proc *p, double base)
-{
-	double deadline = deadline_in(base);
-	int size = fcntl(p->out, F_GETPIPE_SZ);
-	int queued = 0;
-
-	assert_true(size > 0);
-	while (queued < size - 4096) {
-		assert_int_equal(ioctl(p->out, FIONREAD, &queued), 0);
-		if (now_s() > deadline) {
-			print_error("stdout pipe holds %d of %d bytes after %.1f s\n", queued, size,
-				    base * test_timeout_multiplier());
-			fail();
-		}
-		sleep_s(0.001);
-	}
-}
-
 static void sigterm_mid_stream(void **state)
 {
 	size_t n = test_scaled(2000, 200), before, k;
