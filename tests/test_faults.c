@@ -255,7 +255,8 @@ static void sigkill_writing_to_a_pipe(void **state)
 
 static void reader_closes_early(void **state)
 {
-	size_t n = test_scaled(200000, 20000), got;
+	/* More than cfgpool's input buffer (1 MiB + 64 KiB) and a pipe hold, however scaled. */
+	size_t n = test_scaled(200000, 100000), got;
 	char cfg[PATH_MAX];
 	struct buf in = {0};
 	json_int_t written;
