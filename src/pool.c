@@ -501,7 +501,12 @@ int cfgpool_pool_open_file(const char *path, const cfgpool_kernel_t *kernel, con
 	if (path == NULL || out == NULL)
 		return cfgpool_error_set(err, -EINVAL, NULL, "cfgpool_pool_open_file: path and out must not be NULL");
 	rc = load_for_kernel(kernel, opts, path, NULL, 0, &cfg, err);
-	return rc != 0 ? rc : pool_open(cfg, true, kernel == NULL, opts, out, err);
+	if (rc == 0)
+		rc = pool_open(cfg, true, kernel == NULL, opts, out, err);
+	/* Opening's own errors (threads, memory) name the file as the load's do. */
+	if (rc != 0)
+		cfgpool__error_source(err, path);
+	return rc;
 }
 
 int cfgpool_pool_open_string(const char *text, size_t len, const cfgpool_kernel_t *kernel,

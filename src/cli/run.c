@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -105,7 +106,9 @@ static int start_signal_thread(void)
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
 		return -1;
 	signal(SIGPIPE, SIG_IGN);
-	if (pthread_create(&t, NULL, signal_thread, &set) != 0)
+	/* pthread_create() returns its error; the caller reports errno. */
+	errno = pthread_create(&t, NULL, signal_thread, &set);
+	if (errno != 0)
 		return -1;
 	pthread_detach(t);
 	return 0;
@@ -244,6 +247,8 @@ struct item {
 	size_t id_len;
 	char error[256];    /* non-empty: malformed input */
 	size_t slot;        /* index among the valid inputs */
+	size_t end;         /* where its result line ends in the batch's output */
+	bool failed;        /* its result line is an error */
 };
 
 struct run {
@@ -256,7 +261,8 @@ struct run {
 	size_t nvalid; /* items that decoded; their inputs are inputs[0, nvalid) */
 	char *inputs, *outputs;
 	cfgpool_result_t *results;
-	unsigned long lines, done, failed;
+	unsigned long lines;
+	unsigned long done, failed; /* result lines written whole, and of those the errors */
 	uint64_t start_ns, last_progress_ns;
 	bool progress;
 	int status;
@@ -403,19 +409,38 @@ static bool format_result(struct run *r, const struct item *it, const cfgpool_re
 	return text == NULL || result == NULL;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
+/* Writes buf[0, len); 0 or -errno, with the bytes that were written in *sent either way. */
+static int write_all(int fd, const char *buf, size_t len, size_t *sent)
 {
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
+	*sent = 0;
+	while (*sent < len) {
+		ssize_t n = write(fd, buf + *sent, len - *sent);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -errno;
-		buf += n;
-		len -= (size_t)n;
+		*sent += (size_t)n;
 	}
 	return 0;
+}
+
+/*
+ * After a failed write, takes back the `partial` bytes of a result line that the output
+ * got only the start of (a disk that filled up), so that a file holds whole lines only. A
+ * pipe or a device cannot be taken back from; a pipe fails that way when its reader has
+ * gone, which then sees nothing.
+ */
+static void take_back(size_t partial)
+{
+	struct stat st;
+	off_t end;
+
+	if (partial == 0 || fstat(STDOUT_FILENO, &st) != 0 || !S_ISREG(st.st_mode))
+		return;
+	end = lseek(STDOUT_FILENO, 0, SEEK_CUR);
+	if (end >= (off_t)partial && ftruncate(STDOUT_FILENO, end - (off_t)partial) == 0)
+		(void)lseek(STDOUT_FILENO, end - (off_t)partial, SEEK_SET);
 }
 
 static void show_progress(struct run *r, bool final)
@@ -433,7 +458,7 @@ static void show_progress(struct run *r, bool final)
 /* Runs the batch, writes its results in input order, empties it. */
 static int flush_batch(struct run *r)
 {
-	size_t buflen = 0;
+	size_t buflen = 0, sent, whole = 0;
 	char *buf = NULL;
 	FILE *mem;
 	int rc = 0;
@@ -457,17 +482,24 @@ static int flush_batch(struct run *r)
 		struct item *it = &r->items[i];
 		cfgpool_result_t *res = it->error[0] ? NULL : &r->results[it->slot];
 
-		if (format_result(r, it, res, mem))
-			r->failed++;
+		it->failed = format_result(r, it, res, mem);
+		it->end = (size_t)ftell(mem);
 		free(it->id);
 		it->id = NULL;
 	}
 	fclose(mem);
 	pthread_mutex_lock(&out_lock);
-	rc = write_all(STDOUT_FILENO, buf, buflen);
+	rc = write_all(STDOUT_FILENO, buf, buflen, &sent);
+	/* Only lines written whole count, in progress and --stats as in the exit status. */
+	for (size_t i = 0; i < r->nitems && r->items[i].end <= sent; i++) {
+		r->done++;
+		r->failed += r->items[i].failed;
+		whole = r->items[i].end;
+	}
+	if (rc != 0)
+		take_back(sent - whole);
 	pthread_mutex_unlock(&out_lock);
 	free(buf);
-	r->done += r->nitems;
 	r->nitems = 0;
 	r->nvalid = 0;
 	show_progress(r, false);
@@ -518,8 +550,9 @@ static void usage(FILE *f)
 	      "SIGINT/SIGTERM: stop reading and answer every line already read (an unterminated last\n"
 	      "one with an error); a second one exits at once, even if standard output is blocked,\n"
 	      "and the last line written may then be cut.\n"
-	      "Exit status, with or without a signal: 0 every input succeeded, 1 some failed, 2 usage\n"
-	      "or configuration error.\n",
+	      "Exit status, with or without a signal: 0 every input succeeded, 1 some failed or the\n"
+	      "output could not be written, 2 usage or configuration error, or no thread or file\n"
+	      "descriptor to start with.\n",
 	      f);
 }
 
@@ -594,7 +627,8 @@ static void print_stats(const struct run *r)
 		json_array_append_new(workers, json_pack("{s:i, s:I, s:I, s:I, s:I}", "cpu", ws[i].cpu, "tasks",
 							 (json_int_t)ws[i].tasks, "busy_us", (json_int_t)(ws[i].busy_ns / 1000),
 							 "parks", (json_int_t)ws[i].parks, "wakes", (json_int_t)ws[i].wakes));
-	o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "submitted",
+	o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "written",
+		      (json_int_t)r->done, "submitted",
 		      (json_int_t)st.submitted, "completed", (json_int_t)st.completed, "failed", (json_int_t)st.failed,
 		      "cancelled", (json_int_t)st.cancelled, "caller_tasks", (json_int_t)st.caller_tasks,
 		      "queue_high_water", (json_int_t)st.queue_high_water, "parks", (json_int_t)st.parks, "wakes",
@@ -717,8 +751,10 @@ int cli_run(int argc, char **argv)
 			cli_err("reading %s: %s", r.s.input, strerror(errno));
 			r.status = EXIT_SOME_FAILED;
 		}
-		if (flush_batch(&r) != 0) {
-			cli_err("writing results: %s", strerror(errno));
+		int wrc = flush_batch(&r);
+
+		if (wrc != 0) {
+			cli_err("writing results: %s", strerror(-wrc));
 			r.status = EXIT_SOME_FAILED;
 			break;
 		}
