@@ -1,6 +1,7 @@
 /*
- * The JSON writer of <cfgpool/codec.h>: every sentence of its contract, with the text read
- * back by jansson (a parser that is not the writer's) and compared value by value.
+ * Codecs (<cfgpool/codec.h>): every sentence of the writer's contract, with the text read
+ * back by jansson (a parser that is not the writer's) and compared value by value; and the
+ * built-in kernels' codecs, field by field.
  */
 #define _GNU_SOURCE
 
@@ -485,6 +486,172 @@ static void doubles_round_trip_shortest(void **state)
 	cfgpool_writer_destroy(w);
 }
 
+/* --- the built-in kernels' codecs --------------------------------------------------------------- */
+
+/* Decodes `json` with `kernel`'s codec into `input` (input_size bytes). */
+static int decode(const char *kernel, const char *json, void *input, cfgpool_error_t *err)
+{
+	const cfgpool_kernel_t *k = cfgpool_kernel_find(kernel);
+	cfgpool_config_t *cfg = load_ok(json);
+	int rc;
+
+	assert_non_null(k);
+	assert_non_null(k->codec);
+	memset(input, 0, k->input_size);
+	cfgpool_error_init(err);
+	rc = k->codec->decode(k->arg, cfgpool_config_root(cfg), input, err);
+	cfgpool_config_free(cfg);
+	return rc;
+}
+
+static void every_builtin_has_a_codec_whose_example_decodes(void **state)
+{
+	const cfgpool_kernel_t *const *list = cfgpool_kernel_list();
+	char input[64];
+	cfgpool_error_t err;
+
+	(void)state;
+	for (size_t i = 0; list[i] != NULL; i++) {
+		const cfgpool_codec_t *c = list[i]->codec;
+
+		assert_non_null(c);
+		assert_non_null(c->example);
+		assert_non_null(c->decode);
+		assert_non_null(c->encode);
+		assert_true(list[i]->input_size <= sizeof(input));
+		assert_int_equal(decode(list[i]->name, c->example, input, &err), 0);
+		assert_int_equal(err.code, 0);
+	}
+}
+
+static void builtin_decode_reads_every_field(void **state)
+{
+	cfgpool_option_input_t o;
+	cfgpool_spin_input_t s;
+	cfgpool_curve_input_t c;
+	cfgpool_error_t err;
+
+	(void)state;
+	assert_int_equal(decode("mc_option", "{\"id\": 1, \"spot\": 90.5, \"strike\": 95, \"maturity\": 0.25}", &o,
+				&err),
+			 0);
+	assert_true(o.spot == 90.5 && o.strike == 95 && o.maturity == 0.25 && o.type == CFGPOOL_CALL);
+	assert_int_equal(decode("mc_option", "{\"spot\": 1, \"strike\": 2, \"maturity\": 3, \"type\": \"put\"}", &o,
+				&err),
+			 0);
+	assert_int_equal(o.type, CFGPOOL_PUT);
+	assert_int_equal(decode("mc_option", "{\"spot\": 1, \"strike\": 2, \"maturity\": 3, \"type\": \"call\"}", &o,
+				&err),
+			 0);
+	assert_int_equal(o.type, CFGPOOL_CALL);
+	assert_int_equal(decode("spin", "{\"iterations\": 1099511627776}", &s, &err), 0);
+	assert_true(s.iterations == UINT64_C(1) << 40);
+	assert_int_equal(decode("curve", "{\"seed\": 9223372036854775807, \"count\": 100000000}", &c, &err), 0);
+	assert_true(c.seed == UINT64_MAX >> 1 && c.count == 100000000);
+}
+
+/* Each bad field is refused with its code, its name as the path and what was expected. */
+static void builtin_decode_names_the_bad_field(void **state)
+{
+	static const struct {
+		const char *kernel, *json;
+		int code;
+		const char *path, *text;
+	} cases[] = {
+	    {"mc_option", "{\"strike\": 95, \"maturity\": 1}", -ENOENT, "spot", "expected a positive number"},
+	    {"mc_option", "{\"spot\": \"x\", \"strike\": 95, \"maturity\": 1}", CFGPOOL_ETYPE, "spot",
+	     "expected a positive number"},
+	    {"mc_option", "{\"spot\": -1, \"strike\": 95, \"maturity\": 1}", -ERANGE, "spot",
+	     "expected a positive number"},
+	    {"mc_option", "{\"spot\": 100, \"strike\": 0, \"maturity\": 1}", -ERANGE, "strike",
+	     "expected a positive number"},
+	    {"mc_option", "{\"spot\": 100, \"strike\": 95}", -ENOENT, "maturity", "expected a positive number"},
+	    {"mc_option", "{\"spot\": 100, \"strike\": 95, \"maturity\": 1, \"type\": 1}", CFGPOOL_ETYPE, "type",
+	     "expected \"call\" or \"put\""},
+	    {"mc_option", "{\"spot\": 100, \"strike\": 95, \"maturity\": 1, \"type\": \"straddle\"}", -ERANGE, "type",
+	     "expected \"call\" or \"put\""},
+	    {"spin", "{}", -ENOENT, "iterations", "expected an integer from 0 to 1099511627776"},
+	    {"spin", "{\"iterations\": 1.5}", CFGPOOL_ETYPE, "iterations", "expected an integer from 0 to 1099511627776"},
+	    {"spin", "{\"iterations\": -1}", -ERANGE, "iterations", "expected an integer from 0 to 1099511627776"},
+	    {"spin", "{\"iterations\": 1099511627777}", -ERANGE, "iterations", "from 0 to 1099511627776"},
+	    {"curve", "{\"count\": 1}", -ENOENT, "seed", "expected an integer from 0 to 9223372036854775807"},
+	    {"curve", "{\"seed\": -1, \"count\": 1}", -ERANGE, "seed", "from 0 to 9223372036854775807"},
+	    {"curve", "{\"seed\": 1, \"count\": 100000001}", -ERANGE, "count", "expected an integer from 0 to 100000000"},
+	    {"curve", "{\"seed\": 1, \"count\": null}", CFGPOOL_ETYPE, "count", "from 0 to 100000000"},
+	};
+	char input[64];
+	cfgpool_error_t err;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = decode(cases[i].kernel, cases[i].json, input, &err);
+
+		if (rc != cases[i].code || err.code != rc || strcmp(err.path, cases[i].path) != 0 ||
+		    strstr(err.text, cases[i].text) == NULL) {
+			print_error("%s %s: %d (%s) at \"%s\": \"%s\"; expected %d at \"%s\": \"%s\"\n", cases[i].kernel,
+				    cases[i].json, rc, cfgpool_err_name(rc), err.path, err.text, cases[i].code,
+				    cases[i].path, cases[i].text);
+			fail();
+		}
+	}
+}
+
+/* Encodes `output` with `kernel`'s codec inside an object, as the command does. */
+static int encode(const char *kernel, const void *output, cfgpool_writer_t *w)
+{
+	const cfgpool_kernel_t *k = cfgpool_kernel_find(kernel);
+	int rc;
+
+	cfgpool_writer_reset(w);
+	assert_int_equal(cfgpool_write_object_begin(w), 0);
+	rc = k->codec->encode(k->arg, output, w);
+	if (rc == 0)
+		rc = cfgpool_write_object_end(w);
+	return rc;
+}
+
+static void builtin_encode_writes_every_member(void **state)
+{
+	cfgpool_writer_t *w = new_writer(0);
+	cfgpool_option_output_t o = {.price = 10.450583572185565, .std_error = 0.25, .paths = UINT64_C(100000000)};
+	cfgpool_spin_output_t s = {.value = -0.4161468365471423};
+	cfgpool_curve_output_t c = {.sum = 1e308};
+	json_t *got, *want;
+
+	(void)state;
+	assert_int_equal(encode("mc_option", &o, w), 0);
+	got = parsed(w);
+	want = json_pack("{s:f, s:f, s:I}", "price", o.price, "std_error", 0.25, "paths", (json_int_t)100000000);
+	assert_true(json_equal(got, want));
+	json_decref(got);
+	json_decref(want);
+	assert_int_equal(encode("spin", &s, w), 0);
+	assert_string_equal(text_of(w), "{\"value\":-0.4161468365471423}");
+	assert_int_equal(encode("curve", &c, w), 0);
+	assert_string_equal(text_of(w), "{\"sum\":1e+308}");
+	cfgpool_writer_destroy(w);
+}
+
+static void builtin_encode_of_non_finite_is_edom(void **state)
+{
+	cfgpool_writer_t *w = new_writer(0);
+	cfgpool_option_output_t o = {.price = 1, .std_error = NAN, .paths = 1};
+	cfgpool_spin_output_t s = {.value = INFINITY};
+	cfgpool_curve_output_t c = {.sum = -INFINITY};
+
+	(void)state;
+	assert_int_equal(encode("mc_option", &o, w), -EDOM);
+	assert_stuck(w, -EDOM, "field std_error is not finite (nan)");
+	o = (cfgpool_option_output_t){.price = NAN, .std_error = 1, .paths = 1};
+	assert_int_equal(encode("mc_option", &o, w), -EDOM);
+	assert_stuck(w, -EDOM, "field price is not finite (nan)");
+	assert_int_equal(encode("spin", &s, w), -EDOM);
+	assert_stuck(w, -EDOM, "field value is not finite (inf)");
+	assert_int_equal(encode("curve", &c, w), -EDOM);
+	assert_stuck(w, -EDOM, "field sum is not finite (-inf)");
+	cfgpool_writer_destroy(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -499,6 +666,11 @@ int main(void)
 	    cmocka_unit_test(strings_and_keys_escaped),
 	    cmocka_unit_test(integers_exact),
 	    cmocka_unit_test(doubles_round_trip_shortest),
+	    cmocka_unit_test(every_builtin_has_a_codec_whose_example_decodes),
+	    cmocka_unit_test(builtin_decode_reads_every_field),
+	    cmocka_unit_test(builtin_decode_names_the_bad_field),
+	    cmocka_unit_test(builtin_encode_writes_every_member),
+	    cmocka_unit_test(builtin_encode_of_non_finite_is_edom),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
