@@ -422,23 +422,37 @@ static void make_c_locale(void)
 	c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
 }
 
+/* %.Ng of v into buf; whether strtod() reads it back as v exactly. */
+static bool try_digits(double v, int digits, char *buf, size_t size, int *n)
+{
+	*n = snprintf(buf, size, "%.*g", digits, v);
+	return strtod(buf, NULL) == v;
+}
+
 /*
- * The shortest %.Ng text of `v` that strtod() reads back as `v` exactly. For a normal
- * double, a text of up to 15 significant digits that reads back is what %.15g gives
- * (every 15-digit decimal survives the trip through a double), so 15, 16 and 17 digits
- * are the only ones to try; a subnormal has fewer bits, so there every count is tried.
- * 17 digits always read back. The text gets ".0" when it has neither a point nor an
- * exponent, so that it reads back as a real, and -0.0 keeps its sign.
+ * The %.Ng text of `v` with the fewest significant digits that strtod() reads back as `v`.
+ * For a normal double, a text of up to 15 significant digits that reads back is what %.15g
+ * gives (every 15-digit decimal survives the trip through a double), so only 15, 16 and 17
+ * digits need trying; 17 always read back. Most doubles a kernel computes need 16 or 17, so
+ * 16 goes first: when it reads back, 15 may still do; when it does not, 15 cannot either
+ * (the nearest 16-digit decimal is no farther than the nearest 15-digit one), except for a
+ * power of two, whose lower neighbour is half as far as its upper one. A subnormal has
+ * fewer bits, so there every count is tried. The text gets ".0" when it has neither a point
+ * nor an exponent, so that it reads back as a real, and -0.0 keeps its sign.
  */
 static int format_double(double v, char *buf, size_t size)
 {
-	bool subnormal = v != 0 && fabs(v) < 0x1p-1022;
-	int n = 0;
+	char shorter[40];
+	int n, m, exp;
 
-	for (int digits = subnormal ? 1 : 15; digits <= 17; digits++) {
-		n = snprintf(buf, size, "%.*g", digits, v);
-		if (strtod(buf, NULL) == v)
-			break;
+	if (v != 0 && fabs(v) < 0x1p-1022) {
+		for (int digits = 1; !try_digits(v, digits, buf, size, &n) && digits < 17; digits++)
+			;
+	} else if (try_digits(v, 16, buf, size, &n)) {
+		if (try_digits(v, 15, shorter, sizeof(shorter), &m))
+			memcpy(buf, shorter, (size_t)(n = m) + 1);
+	} else if (!(frexp(v, &exp) == 0.5 || frexp(v, &exp) == -0.5) || !try_digits(v, 15, buf, size, &n)) {
+		n = snprintf(buf, size, "%.17g", v);
 	}
 	if (strpbrk(buf, ".e") == NULL) {
 		memcpy(buf + n, ".0", 3);
