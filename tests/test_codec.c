@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 
 #include "helpers.h"
 
@@ -486,6 +487,49 @@ static void doubles_round_trip_shortest(void **state)
 	cfgpool_writer_destroy(w);
 }
 
+/* --- threads ---------------------------------------------------------------------------------- */
+
+#define THREADS 4
+
+/* Writes the same array of doubles with a writer of its own; the text must not vary. */
+static void *write_alone(void *arg)
+{
+	char **text = arg;
+	cfgpool_writer_t *w = NULL;
+	size_t n = test_scaled(20000, 100);
+	bool ok = cfgpool_writer_create(0, &w) == 0;
+
+	for (size_t round = 0; ok && round < 4; round++) {
+		cfgpool_writer_reset(w);
+		ok = cfgpool_write_array_begin(w) == 0;
+		for (size_t i = 0; ok && i < n; i++)
+			ok = cfgpool_write_double(w, 1.0 / (double)(i + 1)) == 0;
+		ok = ok && cfgpool_write_array_end(w) == 0;
+	}
+	*text = ok ? strdup(cfgpool_writer_text(w, NULL)) : NULL;
+	cfgpool_writer_destroy(w);
+	return NULL;
+}
+
+/* Writers made and used on several threads at once do not disturb each other. */
+static void writers_on_threads_at_once(void **state)
+{
+	pthread_t t[THREADS];
+	char *text[THREADS];
+
+	(void)state;
+	for (int i = 0; i < THREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, write_alone, &text[i]), 0);
+	for (int i = 0; i < THREADS; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	for (int i = 0; i < THREADS; i++) {
+		assert_non_null(text[i]);
+		assert_string_equal(text[i], text[0]);
+	}
+	for (int i = 0; i < THREADS; i++)
+		free(text[i]);
+}
+
 /* --- the built-in kernels' codecs --------------------------------------------------------------- */
 
 /* Decodes `json` with `kernel`'s codec into `input` (input_size bytes). */
@@ -666,6 +710,7 @@ int main(void)
 	    cmocka_unit_test(strings_and_keys_escaped),
 	    cmocka_unit_test(integers_exact),
 	    cmocka_unit_test(doubles_round_trip_shortest),
+	    cmocka_unit_test(writers_on_threads_at_once),
 	    cmocka_unit_test(every_builtin_has_a_codec_whose_example_decodes),
 	    cmocka_unit_test(builtin_decode_reads_every_field),
 	    cmocka_unit_test(builtin_decode_names_the_bad_field),
