@@ -78,8 +78,7 @@ void cfgpool_error_init(cfgpool_error_t *err)
 	err->position = -1;
 }
 
-/* The length of the valid UTF-8 sequence at `s` (`n` bytes left), 0 if there is none. */
-static size_t utf8_sequence(const unsigned char *s, size_t n)
+size_t cfgpool__utf8_sequence(const unsigned char *s, size_t n)
 {
 	size_t len;
 	uint32_t cp;
@@ -120,7 +119,7 @@ static void copy_utf8(char *dst, size_t size, const char *src)
 	size_t left = strlen(src), used = 0;
 
 	while (left > 0) {
-		size_t n = utf8_sequence(p, left);
+		size_t n = cfgpool__utf8_sequence(p, left);
 
 		if (n == 0) {
 			if (used + 4 >= size)

@@ -3,6 +3,7 @@
 #define CFGPOOL_SRC_ERROR_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #include <cfgpool/cfgpool.h>
 
@@ -18,6 +19,12 @@ const char *cfgpool__system_strerror(int code);
 
 /* Sets source, line, column and position of an error already recorded by this caller. */
 void cfgpool__error_locate(cfgpool_error_t *err, const char *source, int line, int column, long position);
+
+/*
+ * The length of the valid UTF-8 sequence at `s` (`n` bytes left, n > 0), 0 if none starts
+ * there: overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8.
+ */
+size_t cfgpool__utf8_sequence(const unsigned char *s, size_t n);
 
 /* Fills `source` unless already set. */
 void cfgpool__error_source(cfgpool_error_t *err, const char *source);

@@ -6,7 +6,8 @@
  * second one during a slow batch exits at once without a cut line, as it does while the
  * output is stalled; a FIFO fed slowly is answered within the linger time; `check`; usage
  * and exit statuses; --stats; the limit on the length of an input line; results that are
- * not finite; ids echoed as written; every line read answered after a SIGTERM.
+ * not finite; ids echoed as written; every line read answered after a SIGTERM; results
+ * that read back as the doubles the kernel computed, and refused fields named.
  *
  * Spawning the binary and collecting what it writes is tests/cli_helpers.h.
  *
@@ -1151,6 +1152,73 @@ static void id_span_on_broken_text(void **state)
 	}
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* 14. Results written by the kernel's codec                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * Each result's numbers read back as the very doubles the kernel computed (the same inputs
+ * run through the library here), and each input the codec refuses is answered with the
+ * field's name and what was expected.
+ */
+static void results_read_back_exactly(void **state)
+{
+	static const char config[] = "{\"kernel\": {\"name\": \"mc_option\", \"rate\": 0.03, \"volatility\": 0.2, "
+				     "\"paths\": 64, \"seed\": 7}}";
+	static const char *const bad[][2] = {
+	    {"{\"spot\": 100, \"strike\": true, \"maturity\": 1}", "field \"strike\": expected a positive number"},
+	    {"{\"spot\": 100, \"strike\": 95}", "missing field \"maturity\": expected a positive number"},
+	    {"{\"spot\": 100, \"strike\": 95, \"maturity\": 1, \"type\": \"Put\"}",
+	     "field \"type\": expected \"call\" or \"put\""},
+	};
+	enum { N = 50 };
+	cfgpool_option_input_t in[N];
+	cfgpool_option_output_t out[N];
+	cfgpool_result_t res[N];
+	char cfg[PATH_MAX], input[PATH_MAX];
+	cfgpool_pool_t *pool;
+	struct buf b = {0};
+	struct proc *p;
+	json_t **v;
+	size_t n;
+
+	(void)state;
+	for (size_t i = 0; i < N; i++) {
+		in[i] = (cfgpool_option_input_t){.spot = 80 + 0.37 * (double)i, .strike = 100 - 0.11 * (double)i,
+						 .maturity = 0.1 + 0.03 * (double)i, .type = i % 2 ? CFGPOOL_PUT : CFGPOOL_CALL};
+		/* %.17g: the command reads back the very doubles the library is given. */
+		buf_printf(&b, "{\"spot\": %.17g, \"strike\": %.17g, \"maturity\": %.17g, \"type\": \"%s\"}\n", in[i].spot,
+			   in[i].strike, in[i].maturity, i % 2 ? "put" : "call");
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		buf_printf(&b, "%s\n", bad[i][0]);
+	assert_int_equal(cfgpool_pool_open_string(config, strlen(config), NULL, NULL, &pool, NULL), 0);
+	assert_int_equal(cfgpool_pool_map(pool, in, 0, out, 0, N, res, 0), 0);
+	cfgpool_pool_close(pool, CFGPOOL_CLOSE_DRAIN);
+
+	write_text(tmp_path(cfg, sizeof(cfg), "config.json"), config);
+	write_file(tmp_path(input, sizeof(input), "inputs.jsonl"), b.data, b.len);
+	p = run_to_end(20, "run", "-c", cfg, input, NULL);
+	assert_exit_status(p, 1);
+	n = parse_lines(p, &v);
+	assert_int_equal(n, N + sizeof(bad) / sizeof(bad[0]));
+	for (size_t i = 0; i < N; i++) {
+		json_t *r = assert_result(v[i], 1);
+
+		assert_true(json_is_real(member(r, "price")) && json_is_real(member(r, "std_error")));
+		assert_true(json_real_value(member(r, "price")) == out[i].price);
+		assert_true(json_real_value(member(r, "std_error")) == out[i].std_error);
+		assert_int_equal(integer(r, "paths"), 64);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *err = member(v[N + i], "error");
+
+		assert_string_equal(json_string_value(member(err, "message")), bad[i][1]);
+	}
+	free_lines(v, n);
+	buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1168,6 +1236,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(sigterm_answers_every_line_read, setup_world, teardown_world),
     cmocka_unit_test_setup_teardown(kernel_error_messages, setup_world, teardown_world),
     cmocka_unit_test(id_span_on_broken_text),
+    cmocka_unit_test_setup_teardown(results_read_back_exactly, setup_world, teardown_world),
 	};
 
 	/* A child that exits early must not kill the test with SIGPIPE while it is fed. */

@@ -28,12 +28,15 @@ typedef struct cfgpool_writer cfgpool_writer_t;
 
 /*
  * Creates a writer whose text starts empty, at the top level. `max_bytes` bounds the text
- * (0: 1 MiB); going past it is -E2BIG. 0, -ENOMEM.
+ * (0: 1 MiB); going past it is -E2BIG. 0, -EINVAL (out is NULL), -ENOMEM. Thread-safe.
+ * A writer shares nothing with any other: each call below on one writer must not run
+ * concurrently with another on the same writer, and different writers may be used on
+ * different threads at once. destroy frees it (NULL is a no-op).
  */
 CFGPOOL_API int cfgpool_writer_create(size_t max_bytes, cfgpool_writer_t **out);
 CFGPOOL_API void cfgpool_writer_destroy(cfgpool_writer_t *w);
 
-/* Empties the text and any error, back at the top level. */
+/* Empties the text and any error, back at the top level; the limit stays. */
 CFGPOOL_API void cfgpool_writer_reset(cfgpool_writer_t *w);
 
 /*
@@ -56,7 +59,12 @@ CFGPOOL_API int cfgpool_writer_error(const cfgpool_writer_t *w, const char **mes
  *   -E2BIG    the text would pass max_bytes
  *   -ELOOP    nesting deeper than CFGPOOL_MAX_DEPTH
  *   -ENOMEM
- * Numbers: write_double writes the shortest text that reads back as the same double.
+ * Numbers: write_int and write_uint write the integer
+ * exactly; write_double writes the fewest significant digits that read back as the same
+ * double (printf's %g form), with ".0" appended when that text is an integer, so that it
+ * reads back as a real and -0.0 keeps its sign. write_string takes `len` bytes (NUL bytes
+ * included; s may be NULL when len is 0) and escapes '"', '\\' and every control
+ * character; write_key takes a NUL-terminated key and escapes it the same way.
  * Not thread-safe: one writer, one thread at a time.
  */
 CFGPOOL_API int cfgpool_write_object_begin(cfgpool_writer_t *w);

@@ -7,21 +7,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* How one built-in kernel's inputs and outputs look as JSON. */
-struct cli_codec {
-	const char *kernel;
-	const char *example; /* an input line, for messages */
-	/* Fills `input` from a JSON object; on failure writes why into msg and returns -1. */
-	int (*decode)(json_t *obj, void *input, char *msg, size_t size);
-	/*
-	 * A new JSON object of the output's fields; NULL, with why in msg, when one cannot be
-	 * written (a value that is not finite, or no memory).
-	 */
-	json_t *(*encode)(const void *output, char *msg, size_t size);
-};
-
-const struct cli_codec *cli_codec_find(const char *kernel);
-
 /*
  * "kernel NAME: MESSAGE (CODE_NAME)" for an item that `kernel` failed with `code`: the
  * kernel's own message when it has one for the code, else cfgpool_strerror()'s.

@@ -245,7 +245,7 @@ struct item {
 	unsigned long line; /* from 1 */
 	char *id;           /* the text of the input's id as written in its line, or NULL */
 	size_t id_len;
-	char error[256];    /* non-empty: malformed input */
+	char error[640];    /* non-empty: malformed input; room for a whole cfgpool_error_t */
 	size_t slot;        /* index among the valid inputs */
 	size_t end;         /* where its result line ends in the batch's output */
 	bool failed;        /* its result line is an error */
@@ -254,8 +254,9 @@ struct item {
 struct run {
 	struct settings s;
 	cfgpool_pool_t *pool;
-	const struct cli_codec *codec;
+	const cfgpool_codec_t *codec; /* the kernel's */
 	const cfgpool_kernel_t *kernel;
+	cfgpool_writer_t *writer; /* each result line after its id */
 	struct item *items;
 	size_t nitems;
 	size_t nvalid; /* items that decoded; their inputs are inputs[0, nvalid) */
@@ -287,11 +288,11 @@ static bool is_blank(const char *text, size_t len)
 }
 
 /*
- * Keeps the text of the line's id, byte for byte: jansson would print it again in its own
- * way (reals rounded, escapes decoded). Only if the text cannot be found, which the skipper
- * rules out for a line jansson accepted, is the id printed by jansson, at full precision.
+ * Keeps the text of the line's id, byte for byte: printing the value again would change it
+ * (reals rounded, escapes decoded). Only if the text cannot be found, which the skipper
+ * rules out for a line the parser accepted, is the id printed by jansson, at full precision.
  */
-static bool copy_id(struct item *it, const char *text, size_t len, const json_t *id)
+static bool copy_id(struct item *it, const char *text, size_t len)
 {
 	size_t start, stop;
 
@@ -299,20 +300,46 @@ static bool copy_id(struct item *it, const char *text, size_t len, const json_t 
 		it->id = strndup(text + start, stop - start);
 		it->id_len = stop - start;
 	} else {
-		it->id = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(17));
+		json_t *line = json_loadb(text, len, 0, NULL);
+
+		it->id = json_dumps(json_object_get(line, "id"), JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(17));
 		it->id_len = it->id ? strlen(it->id) : 0;
+		json_decref(line);
 	}
 	if (it->id == NULL)
 		snprintf(it->error, sizeof(it->error), "out of memory keeping the id");
 	return it->id != NULL;
 }
 
-/* Parses one line into the batch: a kernel input, or an error kept for its result. */
+/*
+ * Why the codec refused an input: the field's path from its error, "missing field" when it
+ * is absent; the kernel's name for the code when the codec said nothing.
+ */
+static void decode_error(struct run *r, struct item *it, int rc, const cfgpool_error_t *err)
+{
+	if (err->code == 0 || (err->path[0] == '\0' && err->text[0] == '\0'))
+		cli_kernel_error(r->kernel, rc, it->error, sizeof(it->error));
+	else if (err->path[0] == '\0')
+		snprintf(it->error, sizeof(it->error), "%s", err->text);
+	else if (err->code == -ENOENT)
+		snprintf(it->error, sizeof(it->error), "missing field \"%s\"%s%s", err->path, err->text[0] ? ": " : "",
+			 err->text);
+	else
+		snprintf(it->error, sizeof(it->error), "field \"%s\": %s", err->path, err->text);
+}
+
+/*
+ * Parses one line into the batch: a kernel input, or an error kept for its result. The line
+ * is loaded as a small frozen tree, the node the kernel's codec reads, and freed at once.
+ */
 static void add_line(struct run *r, const char *text, size_t len, int kind)
 {
 	struct item *it = &r->items[r->nitems++];
-	json_error_t je;
-	json_t *obj;
+	const cfgpool_node_t *id;
+	cfgpool_config_t *line;
+	cfgpool_error_t err;
+	void *input;
+	int rc;
 
 	it->line = ++r->lines;
 	it->id = NULL;
@@ -326,87 +353,128 @@ static void add_line(struct run *r, const char *text, size_t len, int kind)
 		snprintf(it->error, sizeof(it->error), "line cut short: the input stopped before its newline");
 		return;
 	}
-	obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-	if (obj == NULL) {
-		snprintf(it->error, sizeof(it->error), "invalid JSON at column %d: %s", je.column, je.text);
+	cfgpool_error_init(&err);
+	rc = cfgpool_config_load_string(text, len, NULL, &line, &err);
+	if (rc == CFGPOOL_ESCHEMA) {
+		snprintf(it->error, sizeof(it->error), "expected a JSON object, e.g. %s",
+			 r->codec->example ? r->codec->example : "{}");
 		return;
 	}
-	if (!json_is_object(obj)) {
-		snprintf(it->error, sizeof(it->error), "expected a JSON object, e.g. %s", r->codec->example);
-		json_decref(obj);
+	if (rc == CFGPOOL_ESYNTAX || rc == -ELOOP) {
+		snprintf(it->error, sizeof(it->error), "invalid JSON at column %d: %s", err.column, err.text);
 		return;
 	}
-	if (json_object_get(obj, "id") != NULL && !copy_id(it, text, len, json_object_get(obj, "id"))) {
-		json_decref(obj);
+	if (rc != 0) {
+		snprintf(it->error, sizeof(it->error), "cannot read the line: %s (%s)", err.text, cfgpool_err_name(rc));
+		return;
+	}
+	if (cfgpool_object_get(cfgpool_config_root(line), "id", 2, &id) == 0 && !copy_id(it, text, len)) {
+		cfgpool_config_free(line);
 		return;
 	}
 	it->slot = r->nvalid;
-	if (r->codec->decode(obj, r->inputs + r->nvalid * r->kernel->input_size, it->error, sizeof(it->error)) != 0) {
-		if (it->error[0] == '\0')
-			snprintf(it->error, sizeof(it->error), "invalid input");
-	} else {
+	input = r->inputs + r->nvalid * r->kernel->input_size;
+	memset(input, 0, r->kernel->input_size);
+	cfgpool_error_init(&err);
+	rc = r->codec->decode(r->kernel->arg, cfgpool_config_root(line), input, &err);
+	if (rc != 0)
+		decode_error(r, it, rc < 0 ? rc : -EINVAL, &err);
+	else
 		r->nvalid++;
-	}
-	json_decref(obj);
+	cfgpool_config_free(line);
 }
 
 /*
- * The answer for `it`: its encoded output (a new reference), or NULL with the reason it
- * failed in msg. Exactly one of the two, so no line can carry neither.
+ * Writes the members of a result line after its id into the writer: the version, the time
+ * and either the encoded result or the error. 0, or the writer's or the codec's code.
  */
-static json_t *outcome(struct run *r, const struct item *it, const cfgpool_result_t *res, char *msg, size_t size)
+static int put_answer(struct run *r, const struct item *it, const cfgpool_result_t *res, const char *msg,
+		      uint64_t version)
 {
-	json_t *result;
+	cfgpool_writer_t *w = r->writer;
+	int rc;
 
-	if (it->error[0] != '\0') {
-		snprintf(msg, size, "%s", it->error);
-		return NULL;
+	cfgpool_writer_reset(w);
+	(void)(cfgpool_write_object_begin(w) || cfgpool_write_key(w, "config_version") ||
+	       cfgpool_write_uint(w, version) || cfgpool_write_key(w, "elapsed_us"));
+	/* An input that never reached the kernel took no time; one that ran did, whatever came of it. */
+	if (it->error[0] != '\0')
+		cfgpool_write_int(w, 0);
+	else
+		cfgpool_write_double(w, (double)res->elapsed_ns / 1000.0);
+	if (msg != NULL) {
+		(void)(cfgpool_write_key(w, "error") || cfgpool_write_object_begin(w) || cfgpool_write_key(w, "line") ||
+		       cfgpool_write_uint(w, it->line) || cfgpool_write_key(w, "message") ||
+		       cfgpool_write_string(w, msg, strlen(msg)) || cfgpool_write_object_end(w));
+	} else if (cfgpool_write_key(w, "result") == 0 && cfgpool_write_object_begin(w) == 0) {
+		rc = r->codec->encode(r->kernel->arg, r->outputs + it->slot * r->kernel->output_size, w);
+		if (rc != 0)
+			return rc;
+		cfgpool_write_object_end(w);
 	}
-	if (res->status != 0) {
-		/* Every status here is the kernel's: the batches have no deadline and are never cancelled. */
-		cli_kernel_error(r->kernel, res->status, msg, size);
-		return NULL;
+	cfgpool_write_object_end(w);
+	return cfgpool_writer_error(w, NULL);
+}
+
+/* Why an output could not be encoded: the writer's message, or the codec's own code. */
+static void encode_error(struct run *r, int rc, char *msg, size_t size)
+{
+	const char *why;
+	char kmsg[256];
+
+	if (cfgpool_writer_error(r->writer, &why) == -EDOM) {
+		snprintf(msg, size, "result %s", why); /* "result field std_error is not finite (nan)" */
+	} else if (cfgpool_writer_error(r->writer, NULL) != 0) {
+		snprintf(msg, size, "result could not be encoded: %s", why);
+	} else {
+		cli_kernel_error(r->kernel, rc, kmsg, sizeof(kmsg));
+		snprintf(msg, size, "result could not be encoded: %s", kmsg);
 	}
-	result = r->codec->encode(r->outputs + it->slot * r->kernel->output_size, msg, size);
-	if (result == NULL && msg[0] == '\0')
-		snprintf(msg, size, "result could not be encoded");
-	return result;
 }
 
 /*
  * Writes one result line for `it` to `mem` and returns true when it is an error. The id
- * goes first, as the text it was written as; jansson writes the rest. A line that cannot
+ * goes first, as the text it was written as; the writer writes the rest. A line that cannot
  * be built (no memory) is still written, as an error with a fixed message.
  */
 static bool format_result(struct run *r, const struct item *it, const cfgpool_result_t *res, FILE *mem)
 {
-	char msg[sizeof(it->error) + 64] = "";
-	json_t *result = outcome(r, it, res, msg, sizeof(msg));
-	json_int_t version = (json_int_t)(res ? res->version : cfgpool_pool_version(r->pool));
-	/* An input that never reached the kernel took no time; one that ran did, whatever came of it. */
-	json_t *elapsed = it->error[0] != '\0' ? json_integer(0) : json_real((double)res->elapsed_ns / 1000.0);
-	json_t *o;
-	char *text;
+	char msg[sizeof(it->error) + 320] = "";
+	uint64_t version = res ? res->version : cfgpool_pool_version(r->pool);
+	bool failed = true;
+	const char *text;
+	size_t len;
+	int rc = 0;
+
+	if (it->error[0] != '\0') {
+		snprintf(msg, sizeof(msg), "%s", it->error);
+	} else if (res->status != 0) {
+		/* Every status here is the kernel's: the batches have no deadline and are never cancelled. */
+		cli_kernel_error(r->kernel, res->status, msg, sizeof(msg));
+	} else {
+		rc = put_answer(r, it, res, NULL, version);
+		if (rc == 0)
+			failed = false;
+		else
+			encode_error(r, rc, msg, sizeof(msg));
+	}
+	if (failed)
+		rc = put_answer(r, it, res, msg, version);
 
 	if (it->id != NULL)
 		fprintf(mem, "{\"id\":%.*s,", (int)it->id_len, it->id);
 	else
 		fprintf(mem, "{\"id\":%lu,", it->line);
-	if (result != NULL)
-		o = json_pack("{s:I, s:o, s:o}", "config_version", version, "elapsed_us", elapsed, "result", result);
-	else
-		o = json_pack("{s:I, s:o, s:{s:I, s:s}}", "config_version", version, "elapsed_us", elapsed, "error",
-			      "line", (json_int_t)it->line, "message", msg);
-	text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12));
+	text = cfgpool_writer_text(r->writer, &len);
 	/* The object's members without its opening brace follow the id. */
-	if (text != NULL)
-		fprintf(mem, "%s\n", text + 1);
-	else
-		fprintf(mem, "\"config_version\":%lld,\"elapsed_us\":0,\"error\":{\"line\":%lu,\"message\":\"%s\"}}\n",
-			(long long)version, it->line, "out of memory");
-	free(text);
-	json_decref(o);
-	return text == NULL || result == NULL;
+	if (rc == 0 && text != NULL) {
+		fwrite(text + 1, 1, len - 1, mem);
+		fputc('\n', mem);
+		return failed;
+	}
+	fprintf(mem, "\"config_version\":%llu,\"elapsed_us\":0,\"error\":{\"line\":%lu,\"message\":\"%s (%s)\"}}\n",
+		(unsigned long long)version, it->line, "the answer could not be written", cfgpool_err_name(rc));
+	return true;
 }
 
 /* Writes buf[0, len); 0 or -errno, with the bytes that were written in *sent either way. */
@@ -665,9 +733,13 @@ static int setup(struct run *r, struct reader *rd)
 		return EXIT_USAGE;
 	}
 	r->kernel = cfgpool_pool_kernel(r->pool);
-	r->codec = cli_codec_find(r->kernel->name);
-	if (r->codec == NULL) {
-		cli_err("kernel %s has no JSON input format", r->kernel->name);
+	r->codec = r->kernel->codec;
+	if (r->codec == NULL || r->codec->decode == NULL || r->codec->encode == NULL) {
+		cli_err("%s: kernel %s has no JSON codec", r->s.config, r->kernel->name);
+		return EXIT_USAGE;
+	}
+	if (cfgpool_writer_create(0, &r->writer) != 0) {
+		cli_err("out of memory");
 		return EXIT_USAGE;
 	}
 	if (r->s.batch == 0)
@@ -701,6 +773,7 @@ static void teardown(struct run *r, struct reader *rd)
 	free(r->inputs);
 	free(r->outputs);
 	free(r->results);
+	cfgpool_writer_destroy(r->writer);
 }
 
 int cli_run(int argc, char **argv)

@@ -217,6 +217,31 @@ static void curve_release(void *params)
 	free(params);
 }
 
+static int curve_decode(void *arg, const cfgpool_node_t *in, void *input, cfgpool_error_t *err)
+{
+	cfgpool_curve_input_t *c = input;
+	uint64_t count;
+	int rc;
+
+	rc = cfgpool__codec_uint(in, "seed", UINT64_MAX >> 1, &c->seed, err);
+	if (rc == 0)
+		rc = cfgpool__codec_uint(in, "count", 100000000, &count, err);
+	if (rc == 0)
+		c->count = (uint32_t)count;
+	return rc;
+}
+
+static int curve_encode(void *arg, const void *output, cfgpool_writer_t *w)
+{
+	return cfgpool__codec_real(w, "sum", ((const cfgpool_curve_output_t *)output)->sum);
+}
+
+static const cfgpool_codec_t curve_codec = {
+	.example = "{\"seed\": 1, \"count\": 1000}",
+	.decode = curve_decode,
+	.encode = curve_encode,
+};
+
 const cfgpool_kernel_t cfgpool__kernel_curve = {
 	.name = "curve",
 	.input_size = sizeof(cfgpool_curve_input_t),
@@ -224,4 +249,5 @@ const cfgpool_kernel_t cfgpool__kernel_curve = {
 	.prepare = curve_prepare,
 	.release = curve_release,
 	.run = curve_run,
+	.codec = &curve_codec,
 };

@@ -35,6 +35,20 @@ void cfgpool__kernel_describe(const cfgpool_node_t *node, char *buf, size_t size
 void cfgpool__kernel_path(char *buf, size_t size, const char *key);
 
 /*
+ * Codec helpers. cfgpool__codec_number() reads the member `field` of the input object `in`
+ * as a finite number (> 0 when `positive`); cfgpool__codec_uint() as an integer from 0 to
+ * `max`. On failure each reports, with `field` as the path, -ENOENT (missing),
+ * CFGPOOL_ETYPE (another type) or -ERANGE (out of range), the message saying what was
+ * expected. cfgpool__codec_real() writes the member `key` with a double; the writer's
+ * -EDOM names the key when the value is not finite.
+ */
+int cfgpool__codec_number(const cfgpool_node_t *in, const char *field, bool positive, double *out,
+			  cfgpool_error_t *err);
+int cfgpool__codec_uint(const cfgpool_node_t *in, const char *field, uint64_t max, uint64_t *out,
+			cfgpool_error_t *err);
+int cfgpool__codec_real(cfgpool_writer_t *w, const char *key, double value);
+
+/*
  * splitmix64 (Steele, Lea and Flood; the public-domain reference by Vigna): a 64-bit
  * counter passed through a strong mixer. Every output of a seed's sequence is equally
  * good, so it both seeds bigger generators and serves directly where its period of 2^64

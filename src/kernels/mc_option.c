@@ -377,6 +377,54 @@ static void mc_worker_fini(void *state, unsigned worker)
 	free(state);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Codec                                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+static int mc_decode(void *arg, const cfgpool_node_t *in, void *input, cfgpool_error_t *err)
+{
+	cfgpool_option_input_t *o = input;
+	const cfgpool_node_t *type;
+	const char *name;
+	int rc;
+
+	rc = cfgpool__codec_number(in, "spot", true, &o->spot, err);
+	if (rc == 0)
+		rc = cfgpool__codec_number(in, "strike", true, &o->strike, err);
+	if (rc == 0)
+		rc = cfgpool__codec_number(in, "maturity", true, &o->maturity, err);
+	if (rc != 0)
+		return rc;
+	o->type = CFGPOOL_CALL;
+	if (cfgpool_object_get(in, "type", 4, &type) != 0)
+		return 0; /* a call unless it says otherwise */
+	if (cfgpool_get_string(type, NULL, &name, NULL) != 0)
+		return cfgpool_error_set(err, CFGPOOL_ETYPE, "type", "expected \"call\" or \"put\"");
+	if (strcmp(name, "put") == 0)
+		o->type = CFGPOOL_PUT;
+	else if (strcmp(name, "call") != 0)
+		return cfgpool_error_set(err, -ERANGE, "type", "expected \"call\" or \"put\"");
+	return 0;
+}
+
+static int mc_encode(void *arg, const void *output, cfgpool_writer_t *w)
+{
+	const cfgpool_option_output_t *o = output;
+	int rc = cfgpool__codec_real(w, "price", o->price);
+
+	if (rc == 0)
+		rc = cfgpool__codec_real(w, "std_error", o->std_error);
+	if (rc == 0)
+		rc = cfgpool_write_key(w, "paths");
+	return rc != 0 ? rc : cfgpool_write_uint(w, o->paths);
+}
+
+static const cfgpool_codec_t mc_codec = {
+	.example = "{\"spot\": 100, \"strike\": 95, \"maturity\": 1, \"type\": \"call\"}",
+	.decode = mc_decode,
+	.encode = mc_encode,
+};
+
 const cfgpool_kernel_t cfgpool__kernel_mc_option = {
 	.name = "mc_option",
 	.input_size = sizeof(cfgpool_option_input_t),
@@ -386,4 +434,5 @@ const cfgpool_kernel_t cfgpool__kernel_mc_option = {
 	.worker_init = mc_worker_init,
 	.worker_fini = mc_worker_fini,
 	.run = mc_run,
+	.codec = &mc_codec,
 };

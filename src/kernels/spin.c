@@ -98,10 +98,30 @@ static int spin_prepare(const cfgpool_node_t *section, const cfgpool_node_t *roo
 	return rc;
 }
 
+/* At 2^40 iterations an input would run for minutes: a larger count is a mistake. */
+static int spin_decode(void *arg, const cfgpool_node_t *in, void *input, cfgpool_error_t *err)
+{
+	cfgpool_spin_input_t *s = input;
+
+	return cfgpool__codec_uint(in, "iterations", UINT64_C(1) << 40, &s->iterations, err);
+}
+
+static int spin_encode(void *arg, const void *output, cfgpool_writer_t *w)
+{
+	return cfgpool__codec_real(w, "value", ((const cfgpool_spin_output_t *)output)->value);
+}
+
+static const cfgpool_codec_t spin_codec = {
+	.example = "{\"iterations\": 100000}",
+	.decode = spin_decode,
+	.encode = spin_encode,
+};
+
 const cfgpool_kernel_t cfgpool__kernel_spin = {
 	.name = "spin",
 	.input_size = sizeof(cfgpool_spin_input_t),
 	.output_size = sizeof(cfgpool_spin_output_t),
 	.prepare = spin_prepare,
 	.run = spin_run,
+	.codec = &spin_codec,
 };
