@@ -13,10 +13,13 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <math.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "helpers.h"
+
+#include "var.h" /* examples/kernels: the example plug-in's input, output and closed form */
 
 static char tmp[512]; /* the test's directory; short, so paths under it fit PATH_MAX */
 
@@ -485,6 +488,78 @@ static void check_loads_the_plugin(void **state)
 	assert_contains(out, "(plug-in ABI 99)");
 }
 
+/* Copies the source tree's examples/kernels/NAME to tmp/NAME. */
+static void copy_example(const char *name)
+{
+	char rel[64], from[PATH_MAX];
+
+	snprintf(rel, sizeof(rel), "../examples/kernels/%s", name);
+	install_copy(test_data_path(from, sizeof(from), rel), tmp_path(name));
+}
+
+/*
+ * The example project's kernel (examples/kernels/var.c, built here without its codec)
+ * with the example's own configuration and inputs: every result within 2% of the closed
+ * form, the same bit for bit on a second run, and the input with a position missing
+ * refused with the kernel's own message.
+ */
+static void example_kernel_matches_the_closed_form(void **state)
+{
+	enum { MAX = 16 };
+	struct var_input in[MAX];
+	struct var_output out[MAX], again[MAX];
+	cfgpool_result_t res[MAX];
+	const cfgpool_node_t *section;
+	struct var_portfolio pf;
+	cfgpool_config_t *cfg;
+	cfgpool_pool_t *pool;
+	char line[1024];
+	size_t n = 0;
+	FILE *f;
+
+	(void)state;
+	install_copy(plugin_path("example_var"), tmp_path("var.so"));
+	copy_example("config.json");
+	copy_example("inputs.jsonl");
+	pool = open_ok(tmp_path("config.json"));
+	assert_string_equal(cfgpool_pool_kernel(pool)->name, "portfolio_var");
+	memset(in, 0, sizeof(in));
+	f = fopen(tmp_path("inputs.jsonl"), "r");
+	assert_non_null(f);
+	while (n < MAX && fgets(line, sizeof(line), f) != NULL) {
+		assert_int_equal(load_str(line, &cfg, NULL), 0);
+		assert_int_equal(var_read_input(cfgpool_config_root(cfg), &in[n++], NULL), 0);
+		cfgpool_config_free(cfg);
+	}
+	fclose(f);
+	assert_true(n >= 4);
+	/* The example's inputs include one the kernel refuses. */
+	assert_int_equal(cfgpool_pool_map(pool, in, 0, out, 0, n, res, 0), CFGPOOL_EKERNEL);
+	assert_int_equal(cfgpool_pool_map(pool, in, 0, again, 0, n, NULL, 0), CFGPOOL_EKERNEL);
+
+	assert_int_equal(cfgpool_config_load_file(tmp_path("config.json"), NULL, &cfg, NULL), 0);
+	assert_int_equal(cfgpool_lookup(cfgpool_config_root(cfg), "kernel", &section), 0);
+	assert_int_equal(var_read_portfolio(section, &pf, NULL), 0);
+	cfgpool_config_free(cfg);
+	for (size_t i = 0; i < n; i++) {
+		double var, es;
+
+		if (in[i].npositions != pf.n) {
+			assert_true(res[i].status < 0);
+			assert_contains(cfgpool_pool_kernel(pool)->strerror(res[i].status), "one number per asset");
+			continue;
+		}
+		assert_int_equal(res[i].status, 0);
+		var_closed_form(&pf, &in[i], &var, &es);
+		assert_true(fabs(out[i].var - var) <= 0.02 * fabs(var));
+		assert_true(fabs(out[i].expected_shortfall - es) <= 0.02 * fabs(es));
+		assert_true(out[i].expected_shortfall > out[i].var);
+		assert_int_equal(out[i].paths, 200000);
+		assert_memory_equal(&out[i], &again[i], sizeof(out[i]));
+	}
+	cfgpool_pool_close(pool, CFGPOOL_CLOSE_DRAIN);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -507,6 +582,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(reload_of_a_rebuilt_plugin_is_refused, make_tmp, remove_tmp),
 	    cmocka_unit_test_setup_teardown(builtin_pool_refuses_a_plugin, make_tmp, remove_tmp),
 	    cmocka_unit_test_setup_teardown(check_loads_the_plugin, make_tmp, remove_tmp),
+	    cmocka_unit_test_setup_teardown(example_kernel_matches_the_closed_form, make_tmp, remove_tmp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
