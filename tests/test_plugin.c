@@ -456,16 +456,16 @@ static void builtin_pool_refuses_a_plugin(void **state)
 	cfgpool_pool_close(pool, CFGPOOL_CLOSE_DRAIN);
 }
 
-/* Runs `cfgpool check CONFIG`; its exit status, its output in `out`. */
-static int run_check(const char *config, char *out, size_t size)
+/* Runs `cfgpool ARGS` (shell words) with no input; its exit status, its output in `out`. */
+static int run_cfgpool(const char *args, char *out, size_t size)
 {
 	const char *bin = getenv("CFGPOOL_BIN");
-	char cmd[2 * PATH_MAX];
+	char cmd[3 * PATH_MAX];
 	size_t n;
 	FILE *p;
 	int status;
 
-	snprintf(cmd, sizeof(cmd), "'%s' check '%s' 2>&1", bin != NULL ? bin : "./cfgpool", config);
+	snprintf(cmd, sizeof(cmd), "'%s' %s </dev/null 2>&1", bin != NULL ? bin : "./cfgpool", args);
 	p = popen(cmd, "r");
 	assert_non_null(p);
 	n = fread(out, 1, size - 1, p);
@@ -475,17 +475,24 @@ static int run_check(const char *config, char *out, size_t size)
 	return WEXITSTATUS(status);
 }
 
-static void check_loads_the_plugin(void **state)
+/* `cfgpool check` loads the plug-in (exit 1 when it cannot); `cfgpool run` exits 2. */
+static void the_command_loads_the_plugin(void **state)
 {
-	char out[4096];
+	char out[4096], args[2 * PATH_MAX];
 
 	(void)state;
-	assert_int_equal(run_check(write_config("c.json", plugin_path("good"), 1, ""), out, sizeof(out)), 0);
+	snprintf(args, sizeof(args), "check '%s'", write_config("c.json", plugin_path("good"), 1, ""));
+	assert_int_equal(run_cfgpool(args, out, sizeof(out)), 0);
 	assert_contains(out, "ok: ");
 	assert_contains(out, "plug-in ");
-	assert_int_equal(run_check(write_config("c.json", plugin_path("badabi"), 1, ""), out, sizeof(out)), 1);
+	snprintf(args, sizeof(args), "check '%s'", write_config("c.json", plugin_path("badabi"), 1, ""));
+	assert_int_equal(run_cfgpool(args, out, sizeof(out)), 1);
 	assert_contains(out, "kernel.plugin");
 	assert_contains(out, "(plug-in ABI 99)");
+	snprintf(args, sizeof(args), "run -q -c '%s'", write_config("c.json", plugin_path("noentry"), 1, ""));
+	assert_int_equal(run_cfgpool(args, out, sizeof(out)), 2);
+	assert_contains(out, "kernel.plugin");
+	assert_contains(out, "undefined symbol");
 }
 
 /* Copies the source tree's examples/kernels/NAME to tmp/NAME. */
@@ -581,7 +588,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(reload_of_another_plugin_is_refused, make_tmp, remove_tmp),
 	    cmocka_unit_test_setup_teardown(reload_of_a_rebuilt_plugin_is_refused, make_tmp, remove_tmp),
 	    cmocka_unit_test_setup_teardown(builtin_pool_refuses_a_plugin, make_tmp, remove_tmp),
-	    cmocka_unit_test_setup_teardown(check_loads_the_plugin, make_tmp, remove_tmp),
+	    cmocka_unit_test_setup_teardown(the_command_loads_the_plugin, make_tmp, remove_tmp),
 	    cmocka_unit_test_setup_teardown(example_kernel_matches_the_closed_form, make_tmp, remove_tmp),
 	};
 

@@ -13,7 +13,8 @@
  * A configuration names it with `"kernel": {"plugin": "PATH.so", ...}`. A relative PATH is
  * relative to the directory of the configuration file; for a configuration loaded from a
  * string, relative to the working directory. A `kernel.name` beside it, if given, must be
- * the plug-in kernel's name. The loader opens the file with dlopen(RTLD_NOW | RTLD_LOCAL),
+ * the plug-in kernel's name; the kernel's prepare gets the whole section, `plugin` and
+ * `name` included. The loader opens the file with dlopen(RTLD_NOW | RTLD_LOCAL),
  * calls the entry point and refuses the plug-in unless
  *  - its `abi` equals this library's CFGPOOL_PLUGIN_ABI, and
  *  - its `version` has this library's major version and, while the major version is 0,

@@ -31,6 +31,9 @@ static int scale_prepare(const cfgpool_node_t *section, const cfgpool_node_t *ro
 	int rc;
 
 	(void)root;
+	/* The whole `kernel` section, kernel.plugin included (<cfgpool/plugin.h>). */
+	if (cfgpool_get_string(section, "plugin", &(const char *){NULL}, NULL) != 0)
+		return cfgpool_error_set(err, CFGPOOL_ESCHEMA, "kernel", "prepare did not get kernel.plugin");
 	rc = cfgpool_get_double(section, "factor", &factor);
 	if (rc != 0 && rc != -ENOENT)
 		return cfgpool_error_set(err, CFGPOOL_ESCHEMA, "kernel.factor", "expected a number");
