@@ -456,6 +456,24 @@ static void builtin_pool_refuses_a_plugin(void **state)
 	cfgpool_pool_close(pool, CFGPOOL_CLOSE_DRAIN);
 }
 
+/* So does a load with the preparer of a given kernel. */
+static void kernel_prep_of_a_builtin_refuses_a_plugin(void **state)
+{
+	cfgpool_load_opts_t opts = {.nprep = 1};
+	cfgpool_config_t *cfg = NULL;
+	cfgpool_error_t err;
+	cfgpool_prep_t prep;
+	char doc[PATH_MAX + 64];
+
+	(void)state;
+	snprintf(doc, sizeof(doc), "{\"kernel\": {\"plugin\": \"%s\"}}", plugin_path("good"));
+	cfgpool_kernel_prep(cfgpool_kernel_find("spin"), &prep);
+	opts.preps = &prep;
+	assert_int_equal(load_str_opts(doc, &opts, &cfg, &err), CFGPOOL_ESCHEMA);
+	assert_string_equal(err.path, "kernel.plugin");
+	assert_null(cfg);
+}
+
 /* Runs `cfgpool ARGS` (shell words) with no input; its exit status, its output in `out`. */
 static int run_cfgpool(const char *args, char *out, size_t size)
 {
@@ -588,6 +606,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(reload_of_another_plugin_is_refused, make_tmp, remove_tmp),
 	    cmocka_unit_test_setup_teardown(reload_of_a_rebuilt_plugin_is_refused, make_tmp, remove_tmp),
 	    cmocka_unit_test_setup_teardown(builtin_pool_refuses_a_plugin, make_tmp, remove_tmp),
+	    cmocka_unit_test_setup_teardown(kernel_prep_of_a_builtin_refuses_a_plugin, make_tmp, remove_tmp),
 	    cmocka_unit_test_setup_teardown(the_command_loads_the_plugin, make_tmp, remove_tmp),
 	    cmocka_unit_test_setup_teardown(example_kernel_matches_the_closed_form, make_tmp, remove_tmp),
 	};
