@@ -235,6 +235,17 @@ static void version_mismatch_states_both_versions(void **state)
 	assert_contains(err.text, "this is cfgpool " CFGPOOL_VERSION_STRING);
 }
 
+/* Only the patch level differs: accepted. */
+static void another_patch_level_is_accepted(void **state)
+{
+	cfgpool_pool_t *pool;
+
+	(void)state;
+	pool = open_ok(write_config("c.json", plugin_path("patchlevel"), 3, ""));
+	assert_map(pool, 3, 0, 1);
+	cfgpool_pool_close(pool, CFGPOOL_CLOSE_DRAIN);
+}
+
 static void missing_file_is_enoent(void **state)
 {
 	const char *so = tmp_path("absent.so");
@@ -593,6 +604,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(a_loaded_configuration_holds_the_object, make_tmp, remove_tmp),
 	    cmocka_unit_test_setup_teardown(abi_mismatch_states_both_versions, make_tmp, remove_tmp),
 	    cmocka_unit_test_setup_teardown(version_mismatch_states_both_versions, make_tmp, remove_tmp),
+	    cmocka_unit_test_setup_teardown(another_patch_level_is_accepted, make_tmp, remove_tmp),
 	    cmocka_unit_test_setup_teardown(missing_file_is_enoent, make_tmp, remove_tmp),
 	    cmocka_unit_test_setup_teardown(missing_entry_point_is_named, make_tmp, remove_tmp),
 	    cmocka_unit_test_setup_teardown(not_a_shared_object_carries_dlerror, make_tmp, remove_tmp),

@@ -71,8 +71,8 @@
  * Plug-ins. A kernel table may also live in a shared object that a configuration names
  * with `"kernel": {"plugin": "PATH.so"}`; <cfgpool/plugin.h> defines that ABI: the one
  * entry point (cfgpool_plugin_v1, defined by CFGPOOL_PLUGIN(table)) and the version rule
- * (the same CFGPOOL_PLUGIN_ABI, and while cfgpool is 0.x the same major and minor
- * version; anything else is refused with both versions in the message).
+ * (the same CFGPOOL_PLUGIN_ABI and the same major and minor version, whatever the patch
+ * level; anything else is refused with both versions in the message).
  */
 #ifndef CFGPOOL_KERNEL_H
 #define CFGPOOL_KERNEL_H

@@ -17,9 +17,9 @@
  * `name` included. The loader opens the file with dlopen(RTLD_NOW | RTLD_LOCAL),
  * calls the entry point and refuses the plug-in unless
  *  - its `abi` equals this library's CFGPOOL_PLUGIN_ABI, and
- *  - its `version` has this library's major version and, while the major version is 0,
- *    also its minor version (from 1.0 on: a minor version no newer than the library's);
- *    the patch level never matters.
+ *  - its `version` has this library's major and minor version: a minor release may
+ *    change the kernel table (it grew in 0.2), a patch release does not, so the patch
+ *    level does not matter.
  * The message of a refusal states both versions. Every failure is a configuration error at
  * `kernel.plugin` naming the file: -ENOENT (or the file system's code) when the file cannot
  * be found, CFGPOOL_ESCHEMA when dlopen() fails (with dlerror()'s text), when the entry

@@ -29,14 +29,10 @@ static void version_text(uint32_t v, char *buf, size_t size)
 	snprintf(buf, size, "%u.%u.%u", (unsigned)(v >> 16), (unsigned)(v >> 8 & 0xff), (unsigned)(v & 0xff));
 }
 
-/* The version rule of <cfgpool/plugin.h>: same major; while 0.x the same minor, then no newer. */
+/* The version rule of <cfgpool/plugin.h>: the same major and minor version, any patch level. */
 static bool version_compatible(uint32_t plugin, uint32_t library)
 {
-	uint32_t major = plugin >> 16, minor = plugin >> 8 & 0xff;
-
-	if (major != library >> 16)
-		return false;
-	return major == 0 ? minor == (library >> 8 & 0xff) : minor <= (library >> 8 & 0xff);
+	return plugin >> 8 == library >> 8;
 }
 
 /*

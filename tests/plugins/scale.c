@@ -5,6 +5,7 @@
  *  other.so      the kernel "other" (PLUGIN_NAME, PLUGIN_OFFSET 1000)
  *  badabi.so     an entry point that returns ABI PLUGIN_ABI (99)
  *  badversion.so one that says it was built for the next minor version
+ *  patchlevel.so one that says it was built for the next patch level (accepted)
  *  noentry.so    no entry point at all
  */
 #include <errno.h>
