@@ -268,6 +268,17 @@ static void missing_entry_point_is_named(void **state)
 	assert_contains(err.text, "undefined symbol"); /* dlerror()'s text */
 }
 
+static void a_table_without_run_is_refused(void **state)
+{
+	const char *so = plugin_path("norun");
+	cfgpool_error_t err;
+
+	(void)state;
+	assert_int_equal(load_fails(write_config("c.json", so, 1, ""), &err), CFGPOOL_ESCHEMA);
+	assert_contains(err.text, so);
+	assert_contains(err.text, "needs a name and a run function");
+}
+
 static void not_a_shared_object_carries_dlerror(void **state)
 {
 	const char *so = tmp_path("text.so");
@@ -607,6 +618,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(another_patch_level_is_accepted, make_tmp, remove_tmp),
 	    cmocka_unit_test_setup_teardown(missing_file_is_enoent, make_tmp, remove_tmp),
 	    cmocka_unit_test_setup_teardown(missing_entry_point_is_named, make_tmp, remove_tmp),
+	    cmocka_unit_test_setup_teardown(a_table_without_run_is_refused, make_tmp, remove_tmp),
 	    cmocka_unit_test_setup_teardown(not_a_shared_object_carries_dlerror, make_tmp, remove_tmp),
 	    cmocka_unit_test_setup_teardown(plugin_must_be_a_string, make_tmp, remove_tmp),
 	    cmocka_unit_test_setup_teardown(name_beside_plugin_must_match, make_tmp, remove_tmp),

@@ -76,8 +76,8 @@ typedef struct cfgpool_plugin {
 #endif
 
 /*
- * The entry point's prototype. Called on the loading thread, once per load of the object;
- * it must return the same static struct every time.
+ * The entry point's prototype. Called on the loading thread each time the loader opens
+ * the object; it must return the same static struct every time.
  */
 typedef const cfgpool_plugin_t *cfgpool_plugin_entry_t(void);
 CFGPOOL_PLUGIN_EXPORT const cfgpool_plugin_t *cfgpool_plugin_v1(void);

@@ -7,6 +7,7 @@
  *  badversion.so one that says it was built for the next minor version
  *  patchlevel.so one that says it was built for the next patch level (accepted)
  *  noentry.so    no entry point at all
+ *  norun.so      a kernel table without its run function
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -65,7 +66,9 @@ static const cfgpool_kernel_t scale_kernel = {
 	.output_size = sizeof(double),
 	.prepare = scale_prepare,
 	.release = scale_release,
+#ifndef PLUGIN_NO_RUN
 	.run = scale_run,
+#endif
 };
 
 #if defined(PLUGIN_ABI) || defined(PLUGIN_VERSION)
