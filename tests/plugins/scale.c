@@ -52,7 +52,8 @@ static void scale_release(void *params)
 	free(params);
 }
 
-static int scale_run(const cfgpool_task_ctx_t *ctx, const void *input, void *output)
+/* Unused in the norun variant. */
+__attribute__((unused)) static int scale_run(const cfgpool_task_ctx_t *ctx, const void *input, void *output)
 {
 	const struct scale_params *p = ctx->params;
 
