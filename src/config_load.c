@@ -600,8 +600,21 @@ static int prepare_all(struct cfgpool_config *cfg, const cfgpool_load_opts_t *op
 	return 0;
 }
 
-static int config_build(const char *text, size_t len, const char *source, const cfgpool_load_opts_t *opts,
-			struct cfgpool_config **out, cfgpool_error_t *err)
+/* The directory part of `path` ("." for a bare name), malloc'ed, or NULL when out of memory. */
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+/* `file` is the path the text was read from, NULL for a string. */
+static int config_build(const char *text, size_t len, const char *source, const char *file,
+			const cfgpool_load_opts_t *opts, struct cfgpool_config **out, cfgpool_error_t *err)
 {
 	static const cfgpool_load_opts_t no_opts;
 	struct cfgpool_config *cfg = NULL;
@@ -645,6 +658,13 @@ static int config_build(const char *text, size_t len, const char *source, const 
 	if (rc != 0)
 		goto fail;
 	cfg->source_size = len;
+	if (file != NULL) {
+		cfg->dir = dir_of(file);
+		if (cfg->dir == NULL) {
+			rc = cfgpool_error_set(err, -ENOMEM, NULL, "out of memory");
+			goto fail;
+		}
+	}
 	if (opts->nprep > 0) {
 		cfgpool_prep_t *preps = (cfgpool_prep_t *)(cfg->params + opts->nprep);
 
@@ -771,7 +791,7 @@ int cfgpool_config_load_file(const char *path, const cfgpool_load_opts_t *opts, 
 		cfgpool__error_source(err, path);
 		return rc;
 	}
-	rc = config_build(text, len, path, opts, out, err);
+	rc = config_build(text, len, path, path, opts, out, err);
 	free(text);
 	return rc;
 }
@@ -791,5 +811,5 @@ int cfgpool_config_load_string(const char *text, size_t len, const cfgpool_load_
 		cfgpool__error_source(err, source);
 		return -E2BIG;
 	}
-	return config_build(text ? text : "", len, source, opts, out, err);
+	return config_build(text ? text : "", len, source, NULL, opts, out, err);
 }

@@ -470,6 +470,7 @@ void cfgpool__config_destroy(struct cfgpool_config *cfg)
 		if (cfg->preps[i].release != NULL)
 			cfg->preps[i].release(cfg->params[i], cfg->preps[i].arg);
 	}
+	free(cfg->dir);
 	free(cfg);
 }
 

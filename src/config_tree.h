@@ -58,6 +58,7 @@ struct cfgpool_config {
 	const cfgpool_prep_t *preps; /* a copy of the load options' preparers, in this allocation */
 	size_t nprep;                /* blocks made so far (all of them once loaded) */
 	void **params;               /* nprep blocks, inside this allocation */
+	char *dir;                   /* the directory of the file it was loaded from (malloc'ed), NULL for a string */
 	struct cfgpool_node root;
 	/* The rest of the allocation: params, nodes, strings. */
 	max_align_t arena[];
@@ -99,6 +100,19 @@ void cfgpool__path_index(char *buf, size_t size, size_t index);
 
 /* Writes a short rendering of a value for messages: 12, 2.5, "eight", true, an array. */
 void cfgpool__node_describe(const struct cfgpool_node *node, char *buf, size_t size);
+
+/*
+ * The directory the document's relative file names (kernel.plugin) are relative to: that
+ * of the file it was loaded from, NULL (the working directory) for a string. `root` must
+ * be a configuration's root, as every preparer is given it.
+ */
+static inline const char *cfgpool__config_dir(const struct cfgpool_node *root)
+{
+	const struct cfgpool_config *cfg =
+		(const struct cfgpool_config *)(const void *)((const char *)root - offsetof(struct cfgpool_config, root));
+
+	return cfg->dir;
+}
 
 /* Runs every preparer's release and frees the allocation. */
 void cfgpool__config_destroy(struct cfgpool_config *cfg);

@@ -38,6 +38,7 @@
 #include "futex.h"
 #include "pool.h"
 #include "snapshot.h"
+#include "kernels/plugin.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* The pool's preparer                                                                        */
@@ -101,8 +102,8 @@ static int find_base(const char *section, const cfgpool_node_t *root, const cfgp
 }
 
 /* The schema, the CPUs and the kernel, on the object `base`; paths from "pool"/"kernel". */
-static int prepare_base(const cfgpool_kernel_t *kernel, bool name_required, const cfgpool_node_t *base,
-			const cfgpool_node_t *root, struct cfgpool__prepared *pb, cfgpool_error_t *err)
+static int prepare_base(const struct cfgpool__binding *b, const cfgpool_node_t *base, const cfgpool_node_t *root,
+			struct cfgpool__prepared *pb, cfgpool_error_t *err)
 {
 	cpu_set_t mask;
 	int rc;
@@ -113,20 +114,22 @@ static int prepare_base(const cfgpool_kernel_t *kernel, bool name_required, cons
 	if (rc == 0)
 		rc = check_cpus(&pb->pool, &mask, "", err);
 	if (rc == 0)
-		rc = cfgpool__kernel_bind(kernel, name_required, base, root, &pb->kernel, err);
+		rc = cfgpool__kernel_bind(b->kernel, b->plugin, b->by_name, base, root, &pb->kernel, err);
 	return rc;
 }
 
 /*
  * Compiles the `pool` section (its schema, and pool.cpus against the affinity mask) and
- * binds the document to `kernel` (NULL: the one kernel.name names), both found under
- * `section` ("" for the top level). Whatever a pool will refuse to open with is refused
+ * binds the document to b->kernel (NULL: the plug-in kernel.plugin names, or the built-in
+ * kernel.name names; b->plugin: the pool's plug-in), both found under b->section ("" for
+ * the top level). Whatever a pool will refuse to open with is refused
  * here, at load time, with the document's name and the value's full path: an error under
  * a section is recorded first in a local struct, then with the section before its path.
  */
-static int prepare_for(const cfgpool_kernel_t *kernel, bool name_required, const char *section,
-		       const cfgpool_node_t *root, void **params, cfgpool_error_t *err)
+static int prepare_for(const struct cfgpool__binding *b, const cfgpool_node_t *root, void **params,
+		       cfgpool_error_t *err)
 {
+	const char *section = b->section;
 	struct cfgpool__prepared *pb;
 	const cfgpool_node_t *base;
 	cfgpool_error_t local;
@@ -139,10 +142,10 @@ static int prepare_for(const cfgpool_kernel_t *kernel, bool name_required, const
 	if (pb == NULL)
 		return cfgpool_error_set(err, -ENOMEM, NULL, "out of memory");
 	if (*section == '\0') {
-		rc = prepare_base(kernel, name_required, base, root, pb, err);
+		rc = prepare_base(b, base, root, pb, err);
 	} else {
 		cfgpool_error_init(&local);
-		rc = prepare_base(kernel, name_required, base, root, pb, &local);
+		rc = prepare_base(b, base, root, pb, &local);
 		if (rc != 0 && local.code != 0) {
 			char path[2 * CFGPOOL_ERROR_PATH_LEN]; /* cfgpool_error_set() cuts it to fit */
 
@@ -161,27 +164,30 @@ static int prepare_for(const cfgpool_kernel_t *kernel, bool name_required, const
 /* The public preparer: `arg` is the kernel given to cfgpool_kernel_prep(), or NULL. */
 static int pool_prepare(const cfgpool_node_t *root, void **params, cfgpool_error_t *err, void *arg)
 {
-	return prepare_for(arg, false, "", root, params, err);
+	struct cfgpool__binding b = {.kernel = arg};
+
+	return prepare_for(&b, root, params, err);
 }
 
 /* The preparer of cfgpool_pool_prep(): `arg` is the caller's binding. */
 static int section_prepare(const cfgpool_node_t *root, void **params, cfgpool_error_t *err, void *arg)
 {
-	const cfgpool_pool_binding_t *b = arg;
+	const cfgpool_pool_binding_t *pb = arg;
+	struct cfgpool__binding b = {.kernel = pb->kernel};
 
-	return prepare_for(b->kernel, false, b->section, root, params, err);
+	memcpy(b.section, pb->section, sizeof(b.section));
+	return prepare_for(&b, root, params, err);
 }
 
 /*
- * The preparer of a pool's own holder: `arg` is the pool's binding, the kernel it runs,
+ * The preparer of a pool's own holder: `arg` is the pool's binding, the kernel it runs
+ * (and the plug-in it lives in, if any: every reload must name that same file, unchanged),
  * whether it was opened by name (then every reload must name the kernel too, as the
  * document it was opened with did) and the section it was opened with.
  */
 static int bound_prepare(const cfgpool_node_t *root, void **params, cfgpool_error_t *err, void *arg)
 {
-	const struct cfgpool__binding *b = arg;
-
-	return prepare_for(b->kernel, b->by_name, b->section, root, params, err);
+	return prepare_for(arg, root, params, err);
 }
 
 static void pool_release(void *params, void *arg)
@@ -360,6 +366,8 @@ static void pool_free(struct cfgpool_pool *pool)
 	cfgpool_holder_destroy(pool->holder); /* frees the configuration it publishes */
 	cfgpool__queue_destroy(&pool->queue);
 	free(pool->workers);
+	/* Last: the workers have run worker_fini and the holder every release, the plug-in's code. */
+	cfgpool__plugin_unref(pool->binding.plugin);
 	free(pool);
 }
 
@@ -409,6 +417,10 @@ static int pool_open(cfgpool_config_t *cfg, bool owned, bool by_name, const cfgp
 	pool->kernel = pb->kernel.kernel;
 	pool->binding.kernel = pool->kernel;
 	pool->binding.by_name = by_name;
+	/* The pool's own reference: its kernel table points into the object (see pool_free). */
+	pool->binding.plugin = pb->kernel.plugin;
+	if (pool->binding.plugin != NULL)
+		cfgpool__plugin_ref(pool->binding.plugin);
 	rc = copy_section(opts, pool->binding.section, err);
 	if (rc != 0)
 		goto fail_pool;

@@ -43,6 +43,7 @@
  */
 struct cfgpool__binding {
 	const cfgpool_kernel_t *kernel;
+	struct cfgpool__plugin *plugin; /* the object kernel lives in (the pool's reference), or NULL */
 	bool by_name;
 	char section[CFGPOOL_ERROR_PATH_LEN];
 };

@@ -6,7 +6,7 @@ src=${CFGPOOL_TEST_DATA:-tests}/../include
 build=${CFGPOOL_BUILD:-.}/include
 cc=${CC:-cc}
 cxx=${CXX:-c++}
-headers="cfgpool.h error.h config.h holder.h codec.h kernel.h pool.h version.h"
+headers="cfgpool.h error.h config.h holder.h codec.h kernel.h pool.h plugin.h version.h"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 n=0

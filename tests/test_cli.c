@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 
+#include <dlfcn.h>
 #include <jansson.h>
 
 #include "helpers.h"
@@ -584,6 +585,99 @@ static const struct proc *check_refuses(const char *path, const char *needle)
 	if (needle != NULL)
 		assert_contains(buf_str(&p->e), needle);
 	return p;
+}
+
+/* The example project's portfolio under `paths` Monte Carlo paths, its plug-in at var.so beside it. */
+static void var_config(const char *path, long paths)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text),
+		 "{\"pool\": {\"workers\": 2}, \"kernel\": {\"plugin\": \"var.so\", \"name\": \"portfolio_var\", "
+		 "\"assets\": [{\"drift\": 0.0003, \"volatility\": 0.012}, {\"drift\": 0.0001, \"volatility\": 0.004}, "
+		 "{\"drift\": 0.0002, \"volatility\": 0.009}], "
+		 "\"correlation\": [[1, -0.2, 0.1], [-0.2, 1, 0.3], [0.1, 0.3, 1]], \"paths\": %ld, \"seed\": 7}}",
+		 paths);
+	replace_file(path, text);
+}
+
+/* Installs the built example plug-in as tmp/var.so: a new file renamed over the old, as a build does. */
+static void install_var_plugin(const char *so)
+{
+	const char *build = getenv("CFGPOOL_BUILD");
+	char cmd[3 * PATH_MAX];
+
+	snprintf(cmd, sizeof(cmd), "cp '%s/tests/plugins/.libs/example_var_codec.so' '%s.new' && mv '%s.new' '%s'",
+		 build != NULL ? build : ".", so, so, so);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* The paths of result line n (1-based), which must have run against `version`. */
+static json_int_t var_paths_of_line(const struct proc *p, size_t n, json_int_t version)
+{
+	json_t **lines;
+	size_t count = parse_lines(p, &lines);
+	json_int_t paths;
+
+	assert_true(count >= n);
+	paths = integer(assert_result(lines[n - 1], version), "paths");
+	free_lines(lines, count);
+	return paths;
+}
+
+/*
+ * A plug-in under `cfgpool run`: the example project's kernel with its codec answers a
+ * line; SIGHUP with the same file and new parameters is version 2; SIGHUP after the file
+ * was rebuilt is refused with the reason and version 2 stays. A library without the JSON
+ * writer the codec calls cannot load it (dlopen(RTLD_NOW) refuses unresolved symbols):
+ * the run is then a configuration error naming the file and the missing symbol.
+ */
+static void plugin_reload_over_sighup(void **state)
+{
+	static const char input[] = "{\"id\": \"v\", \"positions\": [1000000, 1000000, 250000]}\n";
+	char so[PATH_MAX], cfg[PATH_MAX], want[PATH_MAX + 64];
+	struct proc *p;
+
+	(void)state;
+	tmp_path(so, sizeof(so), "var.so");
+	tmp_path(cfg, sizeof(cfg), "var.json");
+	install_var_plugin(so);
+	var_config(cfg, 2000);
+	if (dlsym(RTLD_DEFAULT, "cfgpool_write_double") == NULL) {
+		p = run_to_end(10, "run", "-c", cfg, NULL);
+		assert_exit_status(p, 2);
+		assert_contains(buf_str(&p->e), "kernel.plugin");
+		assert_contains(buf_str(&p->e), so);
+		assert_contains(buf_str(&p->e), "undefined symbol: cfgpool_write_");
+		return;
+	}
+	p = spawn(STDIN_PIPE, "run", "-c", cfg, "--linger-ms", "10", NULL);
+	write_line(p, input);
+	wait_lines(p, 1, 5);
+	assert_int_equal(var_paths_of_line(p, 1, 1), 2000);
+
+	/* The same plug-in file, new parameters: reloaded. */
+	var_config(cfg, 4000);
+	assert_int_equal(kill(p->pid, SIGHUP), 0);
+	wait_stderr(p, "configuration version 2", 5);
+	write_line(p, input);
+	wait_lines(p, 2, 5);
+	assert_int_equal(var_paths_of_line(p, 2, 2), 4000);
+
+	/* The plug-in rebuilt: refused, the running code and configuration stay. */
+	install_var_plugin(so);
+	var_config(cfg, 8000);
+	assert_int_equal(kill(p->pid, SIGHUP), 0);
+	wait_stderr(p, "restart to load the new build", 5);
+	snprintf(want, sizeof(want), "%s changed since the pool opened", so);
+	assert_contains(buf_str(&p->e), want);
+	assert_contains(buf_str(&p->e), "keeping configuration version 2");
+	write_line(p, input);
+	wait_lines(p, 3, 5);
+	assert_int_equal(var_paths_of_line(p, 3, 2), 4000);
+
+	finish(p, 10);
+	assert_exit_status(p, 0);
 }
 
 static void check_command(void **state)
@@ -1225,6 +1319,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(order_kept_over_thousands_of_lines, setup_world, teardown_world),
 	    cmocka_unit_test_setup_teardown(malformed_lines_answered_in_place, setup_world, teardown_world),
 	    cmocka_unit_test_setup_teardown(sighup_mid_stream, setup_world, teardown_world),
+	    cmocka_unit_test_setup_teardown(plugin_reload_over_sighup, setup_world, teardown_world),
 	    cmocka_unit_test_setup_teardown(sigterm_mid_stream, setup_world, teardown_world),
 	    cmocka_unit_test_setup_teardown(fifo_fed_slowly, setup_world, teardown_world),
 	    cmocka_unit_test_setup_teardown(check_command, setup_world, teardown_world),

@@ -2778,18 +2778,22 @@ static void *reserver_main(void *arg)
  */
 static void park_and_wake_with_reservations_strand_no_task(void **state)
 {
-	const size_t rounds = test_scaled(10000, 300);
+	const size_t rounds = test_scaled(10000, 300), most = 4 * rounds;
 	const double limit = 2.0 * test_timeout_multiplier();
-	struct task *t = new_tasks(rounds);
+	struct task *t = new_tasks(most);
 	struct reserve_race r = {0};
-	cfgpool_pool_stats_t st;
+	cfgpool_pool_stats_t st = {0};
 	pthread_t th;
 	size_t done = 0, stranded = 0;
 
 	alarm(test_timeout_seconds(120));
 	r.pool = open_pool("{\"pool\": {\"workers\": 1, \"idle_spin_us\": 0, \"wake_threshold_us\": 0}}");
 	assert_int_equal(pthread_create(&th, NULL, reserver_main, &r), 0);
-	for (; done < rounds && stranded == 0; done++) {
+	/* At least `rounds`, and on a loaded machine more until the worker has parked (the half
+	 * of the protocol under test), up to `most`. */
+	for (; stranded == 0 && (done < rounds || (done < most && st.parks == 0)); done++) {
+		if (done >= rounds && done % 256 == 0)
+			cfgpool_pool_stats(r.pool, &st, NULL, 0);
 		double deadline;
 
 		submit_ok(r.pool, &t[done]);
@@ -2813,7 +2817,7 @@ static void park_and_wake_with_reservations_strand_no_task(void **state)
 	close_pool(r.pool, CFGPOOL_CLOSE_DRAIN);
 	check_no_world_errors();
 	assert_int_equal(stranded, 0);
-	assert_int_equal(done, rounds);
+	assert_true(done >= rounds);
 	assert_true(atomic_load(&r.maps) > 0);
 	assert_true(st.parks > 0);
 	free(t);

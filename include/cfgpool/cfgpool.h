@@ -24,5 +24,6 @@
 #include <cfgpool/codec.h>  /* JSON codecs of kernels' inputs and outputs, the writer */
 #include <cfgpool/kernel.h> /* the kernel interface and the built-in kernels */
 #include <cfgpool/pool.h>   /* the pool */
+#include <cfgpool/plugin.h> /* kernels as shared objects: the plug-in ABI */
 
 #endif /* CFGPOOL_CFGPOOL_H */

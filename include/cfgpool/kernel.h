@@ -67,6 +67,12 @@
  *
  * codec (the last member): how the kernel's inputs and outputs look as JSON (see
  * <cfgpool/codec.h>), for the command line and the bindings; NULL when it has none.
+ *
+ * Plug-ins. A kernel table may also live in a shared object that a configuration names
+ * with `"kernel": {"plugin": "PATH.so"}`; <cfgpool/plugin.h> defines that ABI: the one
+ * entry point (cfgpool_plugin_v1, defined by CFGPOOL_PLUGIN(table)) and the version rule
+ * (the same CFGPOOL_PLUGIN_ABI and the same major and minor version, whatever the patch
+ * level; anything else is refused with both versions in the message).
  */
 #ifndef CFGPOOL_KERNEL_H
 #define CFGPOOL_KERNEL_H

@@ -115,7 +115,9 @@ typedef struct cfgpool_result {
  * caller loaded with load options from cfgpool_kernel_prep() (top-level sections only) or
  * cfgpool_pool_prep() of the same kernel and the same opts->section (the pool takes it
  * over on success; another preparer is -EINVAL). `kernel` may be NULL: the kernel is then
- * the built-in named by `kernel.name`. The `pool` section sets workers, CPUs, pinning,
+ * the plug-in named by `kernel.plugin` (<cfgpool/plugin.h>; the pool keeps it loaded
+ * until it closes, and every reload must name that same file, unchanged), else the
+ * built-in named by `kernel.name`. The `pool` section sets workers, CPUs, pinning,
  * queue capacity and spinning (README), each overridden by what `opts` (may be NULL) sets.
  * Each worker runs the kernel's worker_init on its own thread before open returns.
  * Thread-safe. Returns 0, a load error (with `err`), -EINVAL (a CPU of pool.cpus outside
@@ -134,7 +136,9 @@ CFGPOOL_API int cfgpool_pool_open_config(cfgpool_config_t *cfg, const cfgpool_ke
  * cfgpool_pool_open_config(). It compiles the `pool` section (its schema, and every CPU
  * of pool.cpus checked against the loading thread's affinity mask) and binds the document
  * to `kernel`: a `kernel.name` must name it, and its prepare compiles the `kernel`
- * section. With `kernel` NULL the built-in named by `kernel.name` is bound. The
+ * section. With `kernel` NULL the plug-in named by `kernel.plugin` is loaded and bound
+ * (the configuration holds it loaded until it is freed), else the built-in named by
+ * `kernel.name`; with `kernel` set a document naming a plug-in is CFGPOOL_ESCHEMA. The
  * configuration layer itself gives `pool` and `kernel` no meaning: loaded without this
  * preparer, a document may use both keys for anything. Load options copy the
  * preparers into every configuration, so `prep` need not outlive the call.

@@ -13,7 +13,8 @@ static void usage(FILE *f)
 {
 	fputs("Usage: cfgpool check CONFIG\n"
 	      "Validate CONFIG as `cfgpool run` would: JSON syntax, the `pool` schema and the\n"
-	      "kernel's own section. Prints `ok` with the size of the frozen tree, or the error\n"
+	      "kernel's own section; a plug-in named by kernel.plugin is loaded (its code runs)\n"
+	      "and checked. Prints `ok` with the size of the frozen tree, or the error\n"
 	      "with FILE:LINE:COLUMN or its JSON path. Exit status: 0 valid, 1 invalid, 2 usage.\n",
 	      f);
 }
@@ -25,7 +26,7 @@ int cli_check(int argc, char **argv)
 	cfgpool_config_t *cfg;
 	cfgpool_error_t err;
 	cfgpool_prep_t prep;
-	const char *kernel = "?";
+	const char *kernel = "?", *plugin;
 	char msg[1024];
 	int c;
 
@@ -50,8 +51,12 @@ int cli_check(int argc, char **argv)
 		return 1;
 	}
 	cfgpool_get_string(cfgpool_config_root(cfg), "kernel.name", &kernel, NULL);
-	printf("ok: %s: kernel %s, %zu bytes frozen from %zu bytes of JSON\n", argv[optind], kernel,
-	       cfgpool_config_size(cfg), cfgpool_config_source_size(cfg));
+	if (cfgpool_get_string(cfgpool_config_root(cfg), "kernel.plugin", &plugin, NULL) == 0)
+		printf("ok: %s: kernel %s from plug-in %s (loaded and checked), %zu bytes frozen from %zu bytes of JSON\n",
+		       argv[optind], kernel, plugin, cfgpool_config_size(cfg), cfgpool_config_source_size(cfg));
+	else
+		printf("ok: %s: kernel %s, %zu bytes frozen from %zu bytes of JSON\n", argv[optind], kernel,
+		       cfgpool_config_size(cfg), cfgpool_config_source_size(cfg));
 	cfgpool_config_free(cfg);
 	return 0;
 }
