@@ -11,8 +11,8 @@
 # FUZZ_REPLAY_PROGS, a replay program's sources below, its corpus and regressions folders,
 # and any sources the library does not have (src/cli/codec.c) to FUZZ_LIB_SRCS.
 
-FUZZ_BINS = fuzz/fuzz_config fuzz/fuzz_path fuzz/fuzz_reload
-FUZZ_REPLAY_PROGS = fuzz/replay_config fuzz/replay_path fuzz/replay_reload
+FUZZ_BINS = fuzz/fuzz_config fuzz/fuzz_path fuzz/fuzz_reload fuzz/fuzz_cli
+FUZZ_REPLAY_PROGS = fuzz/replay_config fuzz/replay_path fuzz/replay_reload fuzz/replay_cli
 
 check_PROGRAMS += $(FUZZ_REPLAY_PROGS)
 TESTS += $(FUZZ_REPLAY_PROGS)
@@ -24,11 +24,16 @@ fuzz_replay_path_SOURCES = $(FUZZ_REPLAY_SRCS) fuzz/fuzz_path.c
 fuzz_replay_path_LDADD = $(FUZZ_REPLAY_LIBS)
 fuzz_replay_reload_SOURCES = $(FUZZ_REPLAY_SRCS) fuzz/fuzz_reload.c
 fuzz_replay_reload_LDADD = $(FUZZ_REPLAY_LIBS)
+# The command's line format, linked with its sources (the command is no library).
+FUZZ_CLI_SRCS = src/cli/lines.c src/cli/codec.c src/cli/cli.h
+fuzz_replay_cli_SOURCES = $(FUZZ_REPLAY_SRCS) fuzz/fuzz_cli.c $(FUZZ_CLI_SRCS)
+fuzz_replay_cli_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+fuzz_replay_cli_LDADD = $(FUZZ_REPLAY_LIBS) $(JANSSON_LIBS)
 
 EXTRA_DIST += fuzz/json.dict fuzz/corpus fuzz/regressions
 
 # --- `make fuzz` and `FUZZ_SECONDS=N make fuzz-run` ------------------------------------------
-FUZZ_LIB_SRCS = $(libcfgpool_la_SOURCES)
+FUZZ_LIB_SRCS = $(libcfgpool_la_SOURCES) src/cli/lines.c src/cli/codec.c
 FUZZ_OBJDIR = fuzz/.objs
 FUZZ_LIB = $(FUZZ_OBJDIR)/libcfgpool-fuzz.a
 # UBSan's findings abort (-fno-sanitize-recover), so libFuzzer stops on them as on ASan's.
@@ -52,6 +57,7 @@ $(FUZZ_LIB): $(FUZZ_LIB_SRCS) $(cfgpoolinclude_HEADERS) config.h include/cfgpool
 fuzz/fuzz_config: fuzz/fuzz_config.c
 fuzz/fuzz_path: fuzz/fuzz_path.c
 fuzz/fuzz_reload: fuzz/fuzz_reload.c
+fuzz/fuzz_cli: fuzz/fuzz_cli.c
 $(FUZZ_BINS): $(FUZZ_LIB) fuzz/fuzz_common.c fuzz/fuzz.h
 	$(AM_V_CCLD)$(FUZZ_CC) $(FUZZ_ALL_CFLAGS) -fsanitize=fuzzer -o $@ $(srcdir)/$@.c \
 		$(srcdir)/fuzz/fuzz_common.c $(FUZZ_ALL_LIBS)

@@ -6,6 +6,8 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 /*
  * "kernel NAME: MESSAGE (CODE_NAME)" for an item that `kernel` failed with `code`: the
@@ -20,6 +22,52 @@ void cli_kernel_error(const cfgpool_kernel_t *kernel, int code, char *msg, size_
  * never past len. Returns 0, or -1 when no such member was found.
  */
 int cli_json_member_span(const char *text, size_t len, const char *key, size_t *start, size_t *stop);
+
+/* The longest input line, in bytes without its newline. */
+#define CLI_MAX_LINE (1u << 20)
+
+/* What a line is: whole, or one answered without being parsed. */
+enum { CLI_WHOLE, CLI_TOO_LONG, CLI_CUT_SHORT };
+
+/* One input line and what becomes of it (lines.c). */
+struct cli_item {
+	unsigned long line; /* from 1 */
+	char *id;           /* the text of the input's id as written in its line, or NULL */
+	size_t id_len;
+	char error[640];    /* non-empty: malformed input; room for a whole cfgpool_error_t */
+	size_t slot;        /* index among the valid inputs */
+	size_t end;         /* where its result line ends in the batch's output */
+	bool failed;        /* its result line is an error */
+};
+
+
+/* What converting lines needs: the kernel, its codec, and a writer for result lines. */
+struct cli_lines {
+	const cfgpool_kernel_t *kernel;
+	const cfgpool_codec_t *codec;
+	cfgpool_writer_t *writer;
+};
+
+/* Empty or only JSON whitespace: a line of the file, but not an input. */
+bool cli_line_is_blank(const char *text, size_t len);
+
+/*
+ * Decodes one input line of `kind` into `input` (the kernel's input_size bytes) and returns
+ * true, or keeps in it->error why it is answered with an error and returns false. Sets
+ * it->id (malloc'ed: the id's text as written) when the line has one; the caller frees it.
+ * it->line is the caller's.
+ */
+bool cli_line_decode(const struct cli_lines *l, struct cli_item *it, const char *text, size_t len, int kind,
+		     void *input);
+
+/*
+ * Writes the result line of `it` to `mem`: its error when it has one or `res` failed, else
+ * `output` encoded (res is NULL for an item with an error). `version` is the configuration
+ * version the line states. Always one JSON object with exactly one of "result" and
+ * "error"; returns true when it is an error.
+ */
+bool cli_line_answer(const struct cli_lines *l, const struct cli_item *it, const cfgpool_result_t *res,
+		     const void *output, uint64_t version, FILE *mem);
 
 /* Subcommands: each returns the process's exit status. */
 int cli_run(int argc, char **argv);

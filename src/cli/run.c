@@ -29,7 +29,7 @@
 
 #include "cli.h"
 
-#define MAX_LINE (1u << 20)
+#define MAX_LINE CLI_MAX_LINE
 /* The help text and the man page state the number. */
 _Static_assert(MAX_LINE == 1048576, "say the new limit in usage() and cfgpool.1");
 #define MAX_BATCH 65536
@@ -138,7 +138,7 @@ struct reader {
 enum { LINE, TIMEOUT, END, WOKEN, READ_ERROR };
 
 /* What a LINE is: the whole line, or one that is answered without being parsed. */
-enum { WHOLE, TOO_LONG, CUT_SHORT };
+enum { WHOLE = CLI_WHOLE, TOO_LONG = CLI_TOO_LONG, CUT_SHORT = CLI_CUT_SHORT };
 
 /*
  * Moves one complete line (or the last unterminated one at EOF or stop) out of the buffer;
@@ -241,23 +241,12 @@ static int next_line(struct reader *r, int timeout_ms, char **line, size_t *len,
 /* Batches                                                                                    */
 /* ------------------------------------------------------------------------------------------ */
 
-struct item {
-	unsigned long line; /* from 1 */
-	char *id;           /* the text of the input's id as written in its line, or NULL */
-	size_t id_len;
-	char error[640];    /* non-empty: malformed input; room for a whole cfgpool_error_t */
-	size_t slot;        /* index among the valid inputs */
-	size_t end;         /* where its result line ends in the batch's output */
-	bool failed;        /* its result line is an error */
-};
-
 struct run {
 	struct settings s;
 	cfgpool_pool_t *pool;
-	const cfgpool_codec_t *codec; /* the kernel's */
+	struct cli_lines conv; /* the kernel, its codec, the writer of result lines */
 	const cfgpool_kernel_t *kernel;
-	cfgpool_writer_t *writer; /* each result line after its id */
-	struct item *items;
+	struct cli_item *items;
 	size_t nitems;
 	size_t nvalid; /* items that decoded; their inputs are inputs[0, nvalid) */
 	char *inputs, *outputs;
@@ -277,204 +266,15 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Empty or only JSON whitespace: a line of the file, but not an input. */
-static bool is_blank(const char *text, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r')
-			return false;
-	}
-	return true;
-}
-
-/*
- * Keeps the text of the line's id, byte for byte: printing the value again would change it
- * (reals rounded, escapes decoded). Only if the text cannot be found, which the skipper
- * rules out for a line the parser accepted, is the id printed by jansson, at full precision.
- */
-static bool copy_id(struct item *it, const char *text, size_t len)
-{
-	size_t start, stop;
-
-	if (cli_json_member_span(text, len, "id", &start, &stop) == 0) {
-		it->id = strndup(text + start, stop - start);
-		it->id_len = stop - start;
-	} else {
-		json_t *line = json_loadb(text, len, 0, NULL);
-
-		it->id = json_dumps(json_object_get(line, "id"), JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(17));
-		it->id_len = it->id ? strlen(it->id) : 0;
-		json_decref(line);
-	}
-	if (it->id == NULL)
-		snprintf(it->error, sizeof(it->error), "out of memory keeping the id");
-	return it->id != NULL;
-}
-
-/*
- * Why the codec refused an input: the field's path from its error, "missing field" when it
- * is absent; the kernel's name for the code when the codec said nothing.
- */
-static void decode_error(struct run *r, struct item *it, int rc, const cfgpool_error_t *err)
-{
-	if (err->code == 0 || (err->path[0] == '\0' && err->text[0] == '\0'))
-		cli_kernel_error(r->kernel, rc, it->error, sizeof(it->error));
-	else if (err->path[0] == '\0')
-		snprintf(it->error, sizeof(it->error), "%s", err->text);
-	else if (err->code == -ENOENT)
-		snprintf(it->error, sizeof(it->error), "missing field \"%s\"%s%s", err->path, err->text[0] ? ": " : "",
-			 err->text);
-	else
-		snprintf(it->error, sizeof(it->error), "field \"%s\": %s", err->path, err->text);
-}
-
-/*
- * Parses one line into the batch: a kernel input, or an error kept for its result. The line
- * is loaded as a small frozen tree, the node the kernel's codec reads, and freed at once.
- */
+/* Parses one line into the batch: a kernel input, or an error kept for its result. */
 static void add_line(struct run *r, const char *text, size_t len, int kind)
 {
-	struct item *it = &r->items[r->nitems++];
-	const cfgpool_node_t *id;
-	cfgpool_config_t *line;
-	cfgpool_error_t err;
-	void *input;
-	int rc;
+	struct cli_item *it = &r->items[r->nitems++];
 
 	it->line = ++r->lines;
-	it->id = NULL;
-	it->error[0] = '\0';
-	if (kind == TOO_LONG) {
-		snprintf(it->error, sizeof(it->error), "line longer than %u bytes", MAX_LINE);
-		return;
-	}
-	if (kind == CUT_SHORT) {
-		/* Its bytes were taken from the input, so it is answered, but it is not all of a line. */
-		snprintf(it->error, sizeof(it->error), "line cut short: the input stopped before its newline");
-		return;
-	}
-	cfgpool_error_init(&err);
-	rc = cfgpool_config_load_string(text, len, NULL, &line, &err);
-	if (rc == CFGPOOL_ESCHEMA) {
-		snprintf(it->error, sizeof(it->error), "expected a JSON object, e.g. %s",
-			 r->codec->example ? r->codec->example : "{}");
-		return;
-	}
-	if (rc == CFGPOOL_ESYNTAX || rc == -ELOOP) {
-		snprintf(it->error, sizeof(it->error), "invalid JSON at column %d: %s", err.column, err.text);
-		return;
-	}
-	if (rc != 0) {
-		snprintf(it->error, sizeof(it->error), "cannot read the line: %s (%s)", err.text, cfgpool_err_name(rc));
-		return;
-	}
-	if (cfgpool_object_get(cfgpool_config_root(line), "id", 2, &id) == 0 && !copy_id(it, text, len)) {
-		cfgpool_config_free(line);
-		return;
-	}
 	it->slot = r->nvalid;
-	input = r->inputs + r->nvalid * r->kernel->input_size;
-	memset(input, 0, r->kernel->input_size);
-	cfgpool_error_init(&err);
-	rc = r->codec->decode(r->kernel->arg, cfgpool_config_root(line), input, &err);
-	if (rc != 0)
-		decode_error(r, it, rc < 0 ? rc : -EINVAL, &err);
-	else
+	if (cli_line_decode(&r->conv, it, text, len, kind, r->inputs + r->nvalid * r->kernel->input_size))
 		r->nvalid++;
-	cfgpool_config_free(line);
-}
-
-/*
- * Writes the members of a result line after its id into the writer: the version, the time
- * and either the encoded result or the error. 0, or the writer's or the codec's code.
- */
-static int put_answer(struct run *r, const struct item *it, const cfgpool_result_t *res, const char *msg,
-		      uint64_t version)
-{
-	cfgpool_writer_t *w = r->writer;
-	int rc;
-
-	cfgpool_writer_reset(w);
-	(void)(cfgpool_write_object_begin(w) || cfgpool_write_key(w, "config_version") ||
-	       cfgpool_write_uint(w, version) || cfgpool_write_key(w, "elapsed_us"));
-	/* An input that never reached the kernel took no time; one that ran did, whatever came of it. */
-	if (it->error[0] != '\0')
-		cfgpool_write_int(w, 0);
-	else
-		cfgpool_write_double(w, (double)res->elapsed_ns / 1000.0);
-	if (msg != NULL) {
-		(void)(cfgpool_write_key(w, "error") || cfgpool_write_object_begin(w) || cfgpool_write_key(w, "line") ||
-		       cfgpool_write_uint(w, it->line) || cfgpool_write_key(w, "message") ||
-		       cfgpool_write_string(w, msg, strlen(msg)) || cfgpool_write_object_end(w));
-	} else if (cfgpool_write_key(w, "result") == 0 && cfgpool_write_object_begin(w) == 0) {
-		rc = r->codec->encode(r->kernel->arg, r->outputs + it->slot * r->kernel->output_size, w);
-		if (rc != 0)
-			return rc;
-		cfgpool_write_object_end(w);
-	}
-	cfgpool_write_object_end(w);
-	return cfgpool_writer_error(w, NULL);
-}
-
-/* Why an output could not be encoded: the writer's message, or the codec's own code. */
-static void encode_error(struct run *r, int rc, char *msg, size_t size)
-{
-	const char *why;
-	char kmsg[256];
-
-	if (cfgpool_writer_error(r->writer, &why) == -EDOM) {
-		snprintf(msg, size, "result %s", why); /* "result field std_error is not finite (nan)" */
-	} else if (cfgpool_writer_error(r->writer, NULL) != 0) {
-		snprintf(msg, size, "result could not be encoded: %s", why);
-	} else {
-		cli_kernel_error(r->kernel, rc, kmsg, sizeof(kmsg));
-		snprintf(msg, size, "result could not be encoded: %s", kmsg);
-	}
-}
-
-/*
- * Writes one result line for `it` to `mem` and returns true when it is an error. The id
- * goes first, as the text it was written as; the writer writes the rest. A line that cannot
- * be built (no memory) is still written, as an error with a fixed message.
- */
-static bool format_result(struct run *r, const struct item *it, const cfgpool_result_t *res, FILE *mem)
-{
-	char msg[sizeof(it->error) + 320] = "";
-	uint64_t version = res ? res->version : cfgpool_pool_version(r->pool);
-	bool failed = true;
-	const char *text;
-	size_t len;
-	int rc = 0;
-
-	if (it->error[0] != '\0') {
-		snprintf(msg, sizeof(msg), "%s", it->error);
-	} else if (res->status != 0) {
-		/* Every status here is the kernel's: the batches have no deadline and are never cancelled. */
-		cli_kernel_error(r->kernel, res->status, msg, sizeof(msg));
-	} else {
-		rc = put_answer(r, it, res, NULL, version);
-		if (rc == 0)
-			failed = false;
-		else
-			encode_error(r, rc, msg, sizeof(msg));
-	}
-	if (failed)
-		rc = put_answer(r, it, res, msg, version);
-
-	if (it->id != NULL)
-		fprintf(mem, "{\"id\":%.*s,", (int)it->id_len, it->id);
-	else
-		fprintf(mem, "{\"id\":%lu,", it->line);
-	text = cfgpool_writer_text(r->writer, &len);
-	/* The object's members without its opening brace follow the id. */
-	if (rc == 0 && text != NULL) {
-		fwrite(text + 1, 1, len - 1, mem);
-		fputc('\n', mem);
-		return failed;
-	}
-	fprintf(mem, "\"config_version\":%llu,\"elapsed_us\":0,\"error\":{\"line\":%lu,\"message\":\"%s (%s)\"}}\n",
-		(unsigned long long)version, it->line, "the answer could not be written", cfgpool_err_name(rc));
-	return true;
 }
 
 /* Writes buf[0, len); 0 or -errno, with the bytes that were written in *sent either way. */
@@ -547,10 +347,12 @@ static int flush_batch(struct run *r)
 	if (mem == NULL)
 		return -ENOMEM;
 	for (size_t i = 0; i < r->nitems; i++) {
-		struct item *it = &r->items[i];
+		struct cli_item *it = &r->items[i];
 		cfgpool_result_t *res = it->error[0] ? NULL : &r->results[it->slot];
+		uint64_t version = res ? res->version : cfgpool_pool_version(r->pool);
 
-		it->failed = format_result(r, it, res, mem);
+		it->failed = cli_line_answer(&r->conv, it, res, r->outputs + it->slot * r->kernel->output_size, version,
+					     mem);
 		it->end = (size_t)ftell(mem);
 		free(it->id);
 		it->id = NULL;
@@ -733,12 +535,13 @@ static int setup(struct run *r, struct reader *rd)
 		return EXIT_USAGE;
 	}
 	r->kernel = cfgpool_pool_kernel(r->pool);
-	r->codec = r->kernel->codec;
-	if (r->codec == NULL || r->codec->decode == NULL || r->codec->encode == NULL) {
+	r->conv.kernel = r->kernel;
+	r->conv.codec = r->kernel->codec;
+	if (r->conv.codec == NULL || r->conv.codec->decode == NULL || r->conv.codec->encode == NULL) {
 		cli_err("%s: kernel %s has no JSON codec", r->s.config, r->kernel->name);
 		return EXIT_USAGE;
 	}
-	if (cfgpool_writer_create(0, &r->writer) != 0) {
+	if (cfgpool_writer_create(0, &r->conv.writer) != 0) {
 		cli_err("out of memory");
 		return EXIT_USAGE;
 	}
@@ -773,7 +576,7 @@ static void teardown(struct run *r, struct reader *rd)
 	free(r->inputs);
 	free(r->outputs);
 	free(r->results);
-	cfgpool_writer_destroy(r->writer);
+	cfgpool_writer_destroy(r->conv.writer);
 }
 
 int cli_run(int argc, char **argv)
@@ -809,7 +612,7 @@ int cli_run(int argc, char **argv)
 		}
 		got = next_line(&rd, timeout, &line, &len, &kind);
 		if (got == LINE) {
-			if (kind != TOO_LONG && is_blank(line, len)) {
+			if (kind != TOO_LONG && cli_line_is_blank(line, len)) {
 				r.lines++; /* not an input, but still a line of the file */
 				continue;
 			}
