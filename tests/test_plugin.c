@@ -515,7 +515,10 @@ static int run_cfgpool(const char *args, char *out, size_t size)
 	return WEXITSTATUS(status);
 }
 
-/* `cfgpool check` loads the plug-in (exit 1 when it cannot); `cfgpool run` exits 2. */
+/*
+ * `cfgpool check` loads the plug-in (exit 1 when it cannot); `cfgpool run` exits 2, also for
+ * a kernel with no JSON codec.
+ */
 static void the_command_loads_the_plugin(void **state)
 {
 	char out[4096], args[2 * PATH_MAX];
@@ -533,6 +536,10 @@ static void the_command_loads_the_plugin(void **state)
 	assert_int_equal(run_cfgpool(args, out, sizeof(out)), 2);
 	assert_contains(out, "kernel.plugin");
 	assert_contains(out, "undefined symbol");
+	/* A kernel without a JSON codec can run in a host, not under the command. */
+	snprintf(args, sizeof(args), "run -q -c '%s'", write_config("c.json", plugin_path("good"), 1, ""));
+	assert_int_equal(run_cfgpool(args, out, sizeof(out)), 2);
+	assert_contains(out, "kernel scale has no JSON codec");
 }
 
 /* Copies the source tree's examples/kernels/NAME to tmp/NAME. */
