@@ -29,9 +29,8 @@
 
 #include "cli.h"
 
-#define MAX_LINE CLI_MAX_LINE
 /* The help text and the man page state the number. */
-_Static_assert(MAX_LINE == 1048576, "say the new limit in usage() and cfgpool.1");
+_Static_assert(CLI_MAX_LINE == 1048576, "say the new limit in usage() and cfgpool.1");
 #define MAX_BATCH 65536
 
 struct settings {
@@ -137,8 +136,6 @@ struct reader {
 
 enum { LINE, TIMEOUT, END, WOKEN, READ_ERROR };
 
-/* What a LINE is: the whole line, or one that is answered without being parsed. */
-enum { WHOLE = CLI_WHOLE, TOO_LONG = CLI_TOO_LONG, CUT_SHORT = CLI_CUT_SHORT };
 
 /*
  * Moves one complete line (or the last unterminated one at EOF or stop) out of the buffer;
@@ -161,8 +158,8 @@ static bool take_line(struct reader *r, char **line, size_t *len, bool *cut)
 }
 
 /*
- * Returns LINE with *line (valid until the next call) and *kind: WHOLE, TOO_LONG for a
- * line over MAX_LINE bytes (its bytes are dropped), or CUT_SHORT for the unterminated rest
+ * Returns LINE with *line (valid until the next call) and *kind: CLI_WHOLE, CLI_TOO_LONG for a
+ * line over CLI_MAX_LINE bytes (its bytes are dropped), or CLI_CUT_SHORT for the unterminated rest
  * of the buffer once the reading has stopped. Otherwise TIMEOUT after timeout_ms (-1:
  * none), END (at EOF, or when stopped and the buffer is empty), WOKEN when the signal
  * thread wrote to the pipe, or READ_ERROR. Once stopped, it never reads or waits again.
@@ -171,16 +168,16 @@ static int next_line(struct reader *r, int timeout_ms, char **line, size_t *len,
 {
 	bool cut;
 
-	*kind = WHOLE;
+	*kind = CLI_WHOLE;
 	for (;;) {
 		if (!r->skipping && take_line(r, line, len, &cut)) {
 			/* However the bytes arrived, the limit is the same. */
-			if (*len > MAX_LINE) {
-				*kind = TOO_LONG;
+			if (*len > CLI_MAX_LINE) {
+				*kind = CLI_TOO_LONG;
 				*line = NULL;
 				*len = 0;
 			} else if (cut) {
-				*kind = CUT_SHORT;
+				*kind = CLI_CUT_SHORT;
 			}
 			return LINE;
 		}
@@ -191,7 +188,7 @@ static int next_line(struct reader *r, int timeout_ms, char **line, size_t *len,
 				r->len -= nl ? (size_t)(nl - (r->buf + r->start)) + 1 : r->len;
 				r->start = nl ? (size_t)(nl - r->buf) + 1 : 0;
 				r->skipping = false;
-				*kind = TOO_LONG;
+				*kind = CLI_TOO_LONG;
 				*line = NULL;
 				*len = 0;
 				return LINE;
@@ -205,8 +202,8 @@ static int next_line(struct reader *r, int timeout_ms, char **line, size_t *len,
 			memmove(r->buf, r->buf + r->start, r->len);
 			r->start = 0;
 		}
-		/* A line of MAX_LINE bytes may still be followed by "\r\n". */
-		if (r->len > MAX_LINE + 1) {
+		/* A line of CLI_MAX_LINE bytes may still be followed by "\r\n". */
+		if (r->len > CLI_MAX_LINE + 1) {
 			r->skipping = true;
 			r->len = 0;
 			continue;
@@ -551,7 +548,7 @@ static int setup(struct run *r, struct reader *rd)
 	r->inputs = calloc(r->s.batch, r->kernel->input_size);
 	r->outputs = calloc(r->s.batch, r->kernel->output_size);
 	r->results = calloc(r->s.batch, sizeof(*r->results));
-	rd->cap = MAX_LINE + 65536;
+	rd->cap = CLI_MAX_LINE + 65536;
 	rd->buf = malloc(rd->cap);
 	if (!r->items || !r->inputs || !r->outputs || !r->results || !rd->buf) {
 		cli_err("out of memory");
@@ -612,7 +609,7 @@ int cli_run(int argc, char **argv)
 		}
 		got = next_line(&rd, timeout, &line, &len, &kind);
 		if (got == LINE) {
-			if (kind != TOO_LONG && cli_line_is_blank(line, len)) {
+			if (kind != CLI_TOO_LONG && cli_line_is_blank(line, len)) {
 				r.lines++; /* not an input, but still a line of the file */
 				continue;
 			}
