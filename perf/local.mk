@@ -29,3 +29,12 @@ bench-python: $(BENCH_PROGS)
 		echo "== perf/bench_pool_mp.py: skipped, no python3 on PATH" >&2; \
 	fi
 .PHONY: bench-python
+
+# perf/bench_plugin.sh: `cfgpool run` with the built-in mc_option kernel against the same kernel
+# as a plug-in (tests/plugins/mc_option_twin.la, a check library built here on demand).
+EXTRA_DIST += perf/bench_plugin.sh
+bench: bench-plugin
+bench-plugin: cfgpool$(EXEEXT) tests/plugins/mc_option_twin.la $(BENCH_PROGS) bench-python
+	@echo "== perf/bench_plugin.sh" >&2
+	@$(srcdir)/perf/bench_plugin.sh
+.PHONY: bench-plugin

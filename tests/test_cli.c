@@ -607,7 +607,7 @@ static void install_var_plugin(const char *so)
 	const char *build = getenv("CFGPOOL_BUILD");
 	char cmd[3 * PATH_MAX];
 
-	snprintf(cmd, sizeof(cmd), "cp '%s/tests/plugins/.libs/example_var_codec.so' '%s.new' && mv '%s.new' '%s'",
+	snprintf(cmd, sizeof(cmd), "cp '%s/tests/plugins/.libs/example_var.so' '%s.new' && mv '%s.new' '%s'",
 		 build != NULL ? build : ".", so, so, so);
 	assert_int_equal(system(cmd), 0);
 }

@@ -235,7 +235,6 @@ static const char *var_strerror(int code)
 	return NULL;
 }
 
-#ifndef VAR_NO_CODEC
 /* The codec: an input line's object into a struct var_input, and a struct var_output out. */
 static int var_decode(void *arg, const cfgpool_node_t *in, void *input, cfgpool_error_t *err)
 {
@@ -272,11 +271,6 @@ static const cfgpool_codec_t var_codec = {
 	.decode = var_decode,
 	.encode = var_encode,
 };
-#define VAR_CODEC (&var_codec)
-#else
-/* cfgpool's own test suite builds the numerical part alone, through the library API. */
-#define VAR_CODEC NULL
-#endif
 
 static const cfgpool_kernel_t var_kernel = {
 	.name = "portfolio_var",
@@ -289,7 +283,7 @@ static const cfgpool_kernel_t var_kernel = {
 	.run = var_run,
 	.strerror = var_strerror,
 	.worker_reload = var_worker_reload,
-	.codec = VAR_CODEC,
+	.codec = &var_codec,
 };
 
 /* The one exported symbol: cfgpool_plugin_v1(), returning var_kernel and the ABI it was built for. */

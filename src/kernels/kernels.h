@@ -18,8 +18,11 @@ extern const cfgpool_kernel_t cfgpool__kernel_curve;
 /*
  * Checks the shape of a `kernel` section before a kernel reads its fields: that it is an
  * object (or absent, when `required` is false), that "name", if present, is the string
- * `kernel`, and that every other key is one of the `nkeys` names in `keys`. Reports the
- * first violation with its path and returns CFGPOOL_ESCHEMA, else 0.
+ * `kernel`, and that every other key is one of the `nkeys` names in `keys`, or "plugin": a
+ * kernel built as a plug-in is given its whole section, and the loader has checked that key
+ * already (a built-in kernel never sees it: the binding refuses a plug-in section for a pool
+ * of a built-in kernel). Reports the first violation with its path and returns
+ * CFGPOOL_ESCHEMA, else 0.
  */
 int cfgpool__kernel_check_section(const cfgpool_node_t *section, bool required, const char *kernel,
 				  const char *const *keys, size_t nkeys, cfgpool_error_t *err);
