@@ -379,8 +379,13 @@ static const char *string_end(const char *p, const char *end)
 	return NULL;
 }
 
-/* The byte offset of the first '[' or '{' past the limit, or `len` if there is none. */
-static size_t scan_depth(const char *text, size_t len, struct open_level *levels)
+/*
+ * The byte offset of the first '[' or '{' past the limit or of the first NUL byte outside a
+ * string (setting `*nul`), or `len` if there is neither. jansson's reader takes a NUL byte
+ * for the end of its buffer and reads on, so a raw NUL between tokens would load as if it
+ * were not there; JSON allows none (RFC 8259, section 2), and neither does cfgpool.
+ */
+static size_t scan_depth(const char *text, size_t len, struct open_level *levels, bool *nul)
 {
 	const char *p = text, *end = text + len, *last_string = NULL;
 	size_t depth = 0, last_len = 0;
@@ -418,6 +423,9 @@ static size_t scan_depth(const char *text, size_t len, struct open_level *levels
 			if (depth > 0)
 				levels[depth - 1].index++;
 			break;
+		case '\0':
+			*nul = true;
+			return (size_t)(p - text);
 		default:
 			break;
 		}
@@ -545,12 +553,16 @@ static int parse_failed(const json_error_t *je, size_t len, const char *source, 
 	return rc;
 }
 
-/* Refuses a document that nests deeper than CFGPOOL_MAX_DEPTH before jansson parses it. */
+/*
+ * Refuses a document that nests deeper than CFGPOOL_MAX_DEPTH, or holds a NUL byte outside a
+ * string, before jansson parses it.
+ */
 static int check_depth(const char *text, size_t len, const char *source, cfgpool_error_t *err)
 {
 	struct open_level levels[CFGPOOL_MAX_DEPTH];
 	char path[CFGPOOL_ERROR_PATH_LEN] = "";
-	size_t off = scan_depth(text, len, levels);
+	bool nul = false;
+	size_t off = scan_depth(text, len, levels, &nul);
 	json_error_t je;
 	json_t *prefix;
 	int line, column, rc;
@@ -558,15 +570,23 @@ static int check_depth(const char *text, size_t len, const char *source, cfgpool
 	if (off == len)
 		return 0;
 	/*
-	 * A syntax error before the first level too deep comes first in the text, so it is the
-	 * one to report. The text up to there nests no deeper than the limit, and parsing it
-	 * can only end early, unless something in it is wrong.
+	 * A syntax error before the first level too deep (or the NUL byte) comes first in the
+	 * text, so it is the one to report. The text up to there nests no deeper than the limit,
+	 * and parsing it can only end early, unless something in it is wrong.
 	 */
 	parse_ran_out = false;
 	prefix = json_loadb(text, off, PARSE_FLAGS, &je);
 	if (prefix == NULL && (parse_ran_out || json_error_code(&je) != json_error_premature_end_of_input))
 		return parse_failed(&je, off, source, err);
 	json_decref(prefix);
+	if (nul) {
+		if (err == NULL || err->code != 0)
+			return CFGPOOL_ESYNTAX;
+		rc = cfgpool_error_set(err, CFGPOOL_ESYNTAX, NULL, "a NUL byte outside a string (JSON allows none)");
+		locate_offset(text, off, &line, &column);
+		cfgpool__error_locate(err, source, line, column, (long)off + 1);
+		return rc;
+	}
 	for (size_t i = 0; i < CFGPOOL_MAX_DEPTH; i++)
 		path_step(path, sizeof(path), &levels[i]);
 	if (err == NULL || err->code != 0)

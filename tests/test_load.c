@@ -474,6 +474,43 @@ static void raw_nul_byte_inside_len_is_esyntax(void **state)
 	assert_null(cfg);
 }
 
+/*
+ * jansson's reader skips a raw NUL byte between tokens (it takes it for the end of its
+ * buffer), so before the pre-scan refused it these documents loaded as if it were absent.
+ */
+static void raw_nul_byte_between_tokens_is_esyntax_where_it_is(void **state)
+{
+	static const struct {
+		const char *text;
+		size_t len;
+		int column;
+	} cases[] = {
+		{"{\"a\": 1\0}", 9, 8},
+		{"{\"a\"\0: 1}", 9, 5},
+		{"{\"a\": [1,\0 2]}", 14, 10},
+		{"\0{\"a\": 1}", 9, 1},
+	};
+	cfgpool_config_t *cfg = NULL;
+	cfgpool_error_t err;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cfgpool_error_init(&err);
+		assert_int_equal(cfgpool_config_load_string(cases[i].text, cases[i].len, NULL, &cfg, &err),
+				 CFGPOOL_ESYNTAX);
+		assert_null(cfg);
+		assert_int_equal(err.line, 1);
+		assert_int_equal(err.column, cases[i].column);
+		assert_non_null(strstr(err.text, "NUL byte outside a string"));
+	}
+	/* Inside a string it is jansson's own error, and the escape \u0000 still loads. */
+	cfgpool_error_init(&err);
+	assert_int_equal(cfgpool_config_load_string("{\"a\": \"x\0y\"}", 12, NULL, &cfg, &err), CFGPOOL_ESYNTAX);
+	assert_non_null(strstr(err.text, "control character"));
+	assert_int_equal(cfgpool_config_load_string("{\"a\": \"x\\u0000y\"}", 17, NULL, &cfg, NULL), 0);
+	cfgpool_config_free(cfg);
+}
+
 static void null_err_is_allowed_on_failure_and_success(void **state)
 {
 	static const char bad_pin[] = "{\"pool\": {\"pin\": 1}}";
@@ -1192,6 +1229,7 @@ int main(void)
 	    cmocka_unit_test(string_bytes_after_len_are_ignored),
 	    cmocka_unit_test(string_of_zero_length_is_esyntax),
 	    cmocka_unit_test(raw_nul_byte_inside_len_is_esyntax),
+	    cmocka_unit_test(raw_nul_byte_between_tokens_is_esyntax_where_it_is),
 	    cmocka_unit_test(null_err_is_allowed_on_failure_and_success),
 	    cmocka_unit_test(successful_load_leaves_err_clear),
 	    cmocka_unit_test(syntax_error_reports_byte_position),

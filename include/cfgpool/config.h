@@ -94,9 +94,10 @@ typedef struct cfgpool_load_opts {
 
 /*
  * Loads a configuration from a file or from a string of `len` bytes (need not be
- * NUL-terminated). The document must be a JSON object; duplicate keys, invalid UTF-8,
- * nesting deeper than CFGPOOL_MAX_DEPTH and a `pool` section that breaks its schema (see
- * README) are errors. Everything outside `pool` is kept as it is.
+ * NUL-terminated). The document must be a JSON object; duplicate keys, invalid UTF-8, a
+ * NUL byte outside a string (CFGPOOL_ESYNTAX at its line and column; inside one, it must be
+ * written \u0000), nesting deeper than CFGPOOL_MAX_DEPTH and a `pool` section that breaks
+ * its schema (see README) are errors. Everything outside `pool` is kept as it is.
  *
  * Thread-safe (no shared state). May block on file I/O. `opts` may be NULL.
  * Returns 0, or: -ENOENT/-EACCES/-EISDIR/-ELOOP/... for the file (a symlink loop is -ELOOP;
