@@ -212,6 +212,46 @@ static void shutdown_then_close_with_callers_racing(void **state)
 	alarm(0);
 }
 
+/*
+ * stats while close joins the workers: each worker's worker_fini, called on its thread by
+ * close after the worker's last task, reads the pool's stats and must see every task (those
+ * the workers ran and those the mapping thread ran itself).
+ */
+static cfgpool_pool_t *fini_pool;
+static atomic_uint fini_calls, fini_saw_all;
+
+static void stats_fini(void *state, unsigned worker)
+{
+	cfgpool_pool_stats_t st;
+	cfgpool_worker_stats_t ws[2];
+
+	(void)state;
+	memset(ws, 0, sizeof(ws));
+	cfgpool_pool_stats(fini_pool, &st, ws, 2);
+	if (worker >= 2)
+		return; /* the state of the thread that helped in map: freed with the pool */
+	atomic_fetch_add(&fini_calls, 1);
+	if (st.completed == 4 && st.submitted == 4 && st.workers == 2 &&
+	    ws[0].tasks + ws[1].tasks + st.caller_tasks == 4)
+		atomic_fetch_add(&fini_saw_all, 1);
+}
+
+static void stats_from_worker_fini_during_close_see_every_task(void **state)
+{
+	cfgpool_kernel_t k = *cfgpool_kernel_find("spin");
+
+	(void)state;
+	k.worker_fini = stats_fini;
+	atomic_store(&fini_calls, 0);
+	atomic_store(&fini_saw_all, 0);
+	assert_int_equal(cfgpool_pool_open_string(spin_doc, strlen(spin_doc), &k, NULL, &fini_pool, NULL), 0);
+	map_spin(fini_pool, 0);
+	assert_int_equal(atomic_load(&fini_calls), 0);
+	assert_int_equal(cfgpool_pool_close(fini_pool, CFGPOOL_CLOSE_DRAIN), 0);
+	assert_int_equal(atomic_load(&fini_calls), 2);
+	assert_int_equal(atomic_load(&fini_saw_all), 2);
+}
+
 /* A reader of another pool's holder, inside its read-side section for `hold` seconds. */
 struct long_reader {
 	const cfgpool_holder_t *holder;
@@ -288,6 +328,7 @@ int main(void)
 		cmocka_unit_test(reload_through_the_holder_cannot_switch_kernels),
 		cmocka_unit_test(shutdown_refuses_later_calls_and_keeps_stats),
 		cmocka_unit_test(shutdown_then_close_with_callers_racing),
+		cmocka_unit_test(stats_from_worker_fini_during_close_see_every_task),
 		cmocka_unit_test(shutdown_waits_for_read_side_sections_of_other_pools),
 		cmocka_unit_test(barrier_inside_a_read_side_section_is_ebusy),
 	};

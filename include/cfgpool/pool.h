@@ -34,8 +34,9 @@ extern "C" {
  *   batch_wait, batch_done, group_wait
  *                          any, concurrently, on the caller's own storage; they never touch
  *                          the pool, so they also work after close
- *   stats                  any, also after shutdown; one racing with close either
- *                          completes before close frees the pool or reports all zeros
+ *   stats                  any, also after shutdown and while close joins the workers
+ *                          (a kernel's worker_fini may call it, and sees every task);
+ *                          never once close can have freed the pool
  *   shutdown               any, any number of times, until close
  *   version, holder, kernel, workers, worker_cpu
  *                          any, until close starts (they read the pool without a gate)
