@@ -93,10 +93,10 @@ def quantile(sorted_values, q):
     return sorted_values[min(i, len(sorted_values) - 1)]
 
 
-def report(config, unit, samples, extra):
+def report(config, unit, samples, extra, bench="pool_mp"):
     v = sorted(samples)
     line = {
-        "bench": "pool_mp",
+        "bench": bench,
         "config": config,
         "unit": unit,
         "median": float("%.4g" % quantile(v, 0.5)),
