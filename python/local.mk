@@ -19,7 +19,7 @@ EXTRA_DIST += python/local.mk
 
 TESTS += tests/check_python.sh
 EXTRA_DIST += tests/check_python.sh tests/python/conftest.py tests/python/test_pool.py tests/python/test_config.py \
-	tests/python/test_leaks.py tests/python/test_array.py
+	tests/python/test_leaks.py tests/python/test_array.py tests/python/test_readme.py
 AM_TESTS_ENVIRONMENT += \
 	CFGPOOL_PYTHON='$(PYTHON)'; export CFGPOOL_PYTHON; \
 	CFGPOOL_PYTHON_SRC='$(abs_top_srcdir)/python'; export CFGPOOL_PYTHON_SRC;
