@@ -157,6 +157,7 @@ def _complete(pool):
                 future.cancel()
             else:
                 future.set_result(result)
+        batch = future = result = None  # hold nothing while waiting for the next batch
 
 
 # --- NumPy: the kernels' structs as dtypes -------------------------------------------------------

@@ -50,7 +50,7 @@ def body(pool):
     assert cfg["loggers"]["another.module"]["level"] == "DEBUG"
     list(cfg.items())
     cfg.to_python()
-    pool.reload(mc_config(seed=len(futures)))
+    pool.reload(mc_config(seed=len(futures)), sync=True)  # the old snapshot is freed on return
     with pytest.raises(cfgpool.ConfigError):
         pool.reload(mc_config(volatility=-1))
     try:
@@ -74,26 +74,28 @@ def measure(pool, rounds):
 
 
 def test_suite_body_leaks_nothing():
-    """Three windows of 20 rounds after a warm-up: a leak grows every window, a cache that
+    """Three windows of 40 rounds after a warm-up: a leak grows every window, a cache that
     fills once (the interpreter has some that grow in one step, ~1 MB at a time) only one,
-    so the smallest growth of the three is what is asserted on."""
+    so the smallest growth of the three is what is asserted on. The thresholds leave room
+    for what a busy machine leaves in flight (the completer thread's last batch, glibc's
+    per-thread caches) and are below what one leaked object or frozen tree per item gives
+    (40 rounds convert 880 items and 440 futures)."""
     with cfgpool.Pool(mc_config(), workers=2) as pool:
         tracemalloc.start()
         try:
             last = measure(pool, 10)  # warm-up: caches, interned strings, the completer thread
             growth = []
             for _ in range(3):
-                now = measure(pool, 20)
+                now = measure(pool, 40)
                 growth.append([b - a for a, b in zip(last, now)])
                 last = now
         finally:
             tracemalloc.stop()
     py, c, objs, refs = (min(g[i] for g in growth) for i in range(4))
-    # 20 rounds convert 440 items and 220 futures: a leak of one object per item shows.
-    assert py < 16 * 1024, growth
-    assert c < 32 * 1024, growth
-    assert objs < 50, growth
-    assert refs < 50, growth
+    assert py < 32 * 1024, growth
+    assert c < 64 * 1024, growth
+    assert objs < 200, growth
+    assert refs < 200, growth
 
 
 def test_inputs_keep_their_reference_counts():
