@@ -7,6 +7,7 @@
  *             Python objects: the one path every input, output and document takes
  *  config.c   cfgpool.Config and cfgpool.ConfigArray, read-only views of a frozen tree
  *  pool.c     cfgpool._cfgpool.Pool: map, submit's C half, reload, stats, close
+ *  kernel.c   cfgpool._cfgpool.Kernel: a native run function (numba.cfunc) with dtype structs
  *
  * Every function here that takes or returns a PyObject runs with the GIL held; those that
  * run without it say so.
@@ -32,6 +33,7 @@ extern PyTypeObject cfgpy_ResultType;
 extern PyTypeObject cfgpy_ConfigType;
 extern PyTypeObject cfgpy_ConfigArrayType;
 extern PyTypeObject cfgpy_PoolType;
+extern PyTypeObject cfgpy_KernelType;
 
 /* Raises cfgpool.ConfigError from a filled cfgpool_error_t (code `rc` if err->code is 0). */
 void cfgpy_raise_config_error(int rc, const cfgpool_error_t *err);
@@ -85,5 +87,10 @@ int cfgpy_write_node(cfgpool_writer_t *w, const cfgpool_node_t *node);
 
 /* A Config owning `cfg` (freed with it); `version` is what Config.version reports. */
 PyObject *cfgpy_config_wrap(cfgpool_config_t *cfg, uint64_t version);
+
+/* --- kernel.c ------------------------------------------------------------------------------ */
+
+/* The kernel table of a cfgpool._cfgpool.Kernel (owned by it), NULL if it was never initialised. */
+const cfgpool_kernel_t *cfgpy_kernel_table(PyObject *kernel);
 
 #endif /* CFGPOOL_PYTHON_BINDING_H */

@@ -3,7 +3,7 @@
 # configure found Python 3 with its headers (python3-dev; --without-python turns it off).
 # Included from the top-level Makefile.am. tests/check_python.sh runs tests/python/ with
 # pytest against the build tree, without installing.
-PYTHON_BINDING_SOURCES = python/module.c python/convert.c python/config.c python/pool.c python/binding.h
+PYTHON_BINDING_SOURCES = python/module.c python/convert.c python/config.c python/pool.c python/kernel.c python/binding.h
 PYTHON_PACKAGE = python/cfgpool/__init__.py
 if HAVE_PYTHON
 pkgpyexec_LTLIBRARIES = python/cfgpool/_cfgpool.la
@@ -19,7 +19,7 @@ EXTRA_DIST += python/local.mk
 
 TESTS += tests/check_python.sh
 EXTRA_DIST += tests/check_python.sh tests/python/conftest.py tests/python/test_pool.py tests/python/test_config.py \
-	tests/python/test_leaks.py tests/python/test_array.py tests/python/test_readme.py
+	tests/python/test_leaks.py tests/python/test_array.py tests/python/test_readme.py tests/python/test_numba.py
 AM_TESTS_ENVIRONMENT += \
 	CFGPOOL_PYTHON='$(PYTHON)'; export CFGPOOL_PYTHON; \
 	CFGPOOL_PYTHON_SRC='$(abs_top_srcdir)/python'; export CFGPOOL_PYTHON_SRC;

@@ -315,7 +315,8 @@ PyMODINIT_FUNC PyInit__cfgpool(void)
 					   Py_NewRef(cfgpy_ItemError))) == NULL)
 		goto fail;
 	if (add_type(m, &cfgpy_ResultType, "Result") != 0 || add_type(m, &cfgpy_ConfigType, "Config") != 0 ||
-	    add_type(m, &cfgpy_ConfigArrayType, "ConfigArray") != 0 || add_type(m, &cfgpy_PoolType, "Pool") != 0)
+	    add_type(m, &cfgpy_ConfigArrayType, "ConfigArray") != 0 || add_type(m, &cfgpy_PoolType, "Pool") != 0 ||
+	    add_type(m, &cfgpy_KernelType, "Kernel") != 0)
 		goto fail;
 	if (add_new(m, "kernel_layouts", kernel_layouts()) != 0 ||
 	    add_new(m, "result_layout", result_layout()) != 0 ||

@@ -59,6 +59,7 @@ typedef struct PoolObject {
 	PyObject_HEAD
 	cfgpool_pool_t *pool;
 	const cfgpool_kernel_t *kernel;
+	PyObject *kernel_obj; /* the cfgpool.Kernel whose table the pool runs, or NULL: kept until closed */
 	size_t in_size; /* the input size rounded up to max_align_t: where a task's output starts */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -293,8 +294,9 @@ static int cpus_opt(PyObject *cpus, cfgpool_pool_opts_t *opts, int **list)
 
 static int pool_init(PoolObject *p, PyObject *args, PyObject *kwds)
 {
-	static char *kwlist[] = {"config", "workers", "cpus", "pin", "queue_capacity", "section", NULL};
-	PyObject *config, *workers = NULL, *cpus = NULL, *pin = NULL, *capacity = NULL, *path = NULL;
+	static char *kwlist[] = {"config", "workers", "cpus", "pin", "queue_capacity", "section", "kernel", NULL};
+	PyObject *config, *workers = NULL, *cpus = NULL, *pin = NULL, *capacity = NULL, *path = NULL, *kobj = NULL;
+	const cfgpool_kernel_t *table = NULL;
 	const char *section = NULL;
 	cfgpool_pool_opts_t opts = {0};
 	cfgpool_pool_t *pool = NULL;
@@ -303,9 +305,17 @@ static int pool_init(PoolObject *p, PyObject *args, PyObject *kwds)
 	char *text = NULL;
 	size_t len = 0;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOOOz:Pool", kwlist, &config, &workers, &cpus, &pin,
-					 &capacity, &section))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOOOzO:Pool", kwlist, &config, &workers, &cpus, &pin,
+					 &capacity, &section, &kobj))
 		return -1;
+	if (kobj == Py_None)
+		kobj = NULL;
+	if (kobj != NULL) {
+		if (!PyObject_TypeCheck(kobj, &cfgpy_KernelType) || (table = cfgpy_kernel_table(kobj)) == NULL) {
+			PyErr_SetString(PyExc_TypeError, "kernel must be a cfgpool.Kernel");
+			return -1;
+		}
+	}
 	if (p->pool != NULL || p->state != POOL_OPEN) {
 		PyErr_SetString(PyExc_RuntimeError, "Pool.__init__ called twice");
 		return -1;
@@ -331,9 +341,9 @@ static int pool_init(PoolObject *p, PyObject *args, PyObject *kwds)
 	cfgpool_error_init(&err);
 	Py_BEGIN_ALLOW_THREADS
 	if (text != NULL)
-		rc = cfgpool_pool_open_string(text, len, NULL, &opts, &pool, &err);
+		rc = cfgpool_pool_open_string(text, len, table, &opts, &pool, &err);
 	else
-		rc = cfgpool_pool_open_file(PyBytes_AS_STRING(path), NULL, &opts, &pool, &err);
+		rc = cfgpool_pool_open_file(PyBytes_AS_STRING(path), table, &opts, &pool, &err);
 	Py_END_ALLOW_THREADS
 	free(text);
 	Py_XDECREF(path);
@@ -347,6 +357,8 @@ static int pool_init(PoolObject *p, PyObject *args, PyObject *kwds)
 	}
 	p->pool = pool;
 	p->kernel = cfgpool_pool_kernel(pool);
+	Py_XINCREF(kobj);
+	p->kernel_obj = kobj;
 	p->in_size = (p->kernel->input_size + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1);
 	return 0;
 }
@@ -419,6 +431,7 @@ static void pool_dealloc(PoolObject *p)
 		Py_END_ALLOW_THREADS
 	}
 	drop_tasks(p->done);
+	Py_CLEAR(p->kernel_obj); /* the pool that ran its table is closed: nothing runs it any more */
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
 	Py_TYPE(p)->tp_free((PyObject *)p);

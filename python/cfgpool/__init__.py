@@ -15,6 +15,8 @@ Pool.map_array(array) -> (outputs, results)
 Pool.reload(config, *, sync=False)    a path or a dict, while maps run; returns the new version
 Pool.version, .workers, .kernel, .stats(), .config(), .close(cancel=False), with-statement
 Config(path_or_dict)                  a frozen configuration, read as a mapping without copies
+Kernel(name, run, input_dtype, output_dtype, params_dtype=None)
+                                      a kernel whose run is a numba.cfunc (Pool(..., kernel=k))
 
 Every input gets exactly one Result: its value (a dict, as the kernel's codec encodes it)
 or its error (InputError, KernelError or ResultError, all ItemError), never both.
@@ -47,7 +49,8 @@ from cfgpool import _cfgpool
 
 __all__ = [
     "Pool", "Config", "ConfigArray", "Result", "Error", "ConfigError", "ClosedError", "ItemError",
-    "InputError", "KernelError", "ResultError", "input_dtype", "output_dtype", "RESULT_DTYPE",
+    "InputError", "KernelError", "ResultError", "input_dtype", "output_dtype", "RESULT_DTYPE", "Kernel",
+    "KERNEL_SIGNATURE",
 ]
 __version__ = library_version
 
@@ -68,9 +71,11 @@ def _close_open_pools():
 class Pool(_cfgpool.Pool):
     """A cfgpool pool: see the module's documentation."""
 
-    def __init__(self, config, *, workers=None, cpus=None, pin=None, queue_capacity=None, section=None):
+    def __init__(self, config, *, workers=None, cpus=None, pin=None, queue_capacity=None, section=None,
+                 kernel=None):
         super().__init__(config, workers=workers, cpus=cpus, pin=pin, queue_capacity=queue_capacity,
-                         section=section)
+                         section=section, kernel=kernel)
+        self._kernel = kernel
         self._lock = threading.Lock()
         self._completer = None
         _open_pools.add(self)
@@ -104,14 +109,17 @@ class Pool(_cfgpool.Pool):
         import numpy as np
 
         in_size, out_size = self.struct_sizes
-        want = input_dtype(self.kernel)
+        k = self._kernel
+        want = k.input_dtype if k is not None else input_dtype(self.kernel)
         arr = np.ascontiguousarray(inputs)
         if want is not None and arr.dtype != want:
             raise TypeError("map_array: kernel %s takes dtype %r, got %r" % (self.kernel, want, arr.dtype))
         if arr.dtype.itemsize != in_size or arr.ndim != 1:
             raise TypeError("map_array: a one-dimensional array of %d-byte items is needed, got %d-byte items"
                             % (in_size, arr.dtype.itemsize))
-        odt = output_dtype or globals()["output_dtype"](self.kernel) or np.dtype("V%d" % out_size)
+        if output_dtype is None:
+            output_dtype = k.output_dtype if k is not None else globals()["output_dtype"](self.kernel)
+        odt = np.dtype(output_dtype) if output_dtype is not None else np.dtype("V%d" % out_size)
         if odt.itemsize != out_size:
             raise TypeError("map_array: output items are %d bytes, not %d" % (out_size, odt.itemsize))
         out = np.zeros(len(arr), odt)
@@ -188,3 +196,54 @@ def __getattr__(name):
     if name == "RESULT_DTYPE":
         return _dtype(result_layout, {"version": "config_version"})
     raise AttributeError("module 'cfgpool' has no attribute %r" % name)
+
+
+# --- kernels compiled from Python ----------------------------------------------------------------
+
+# The C signature of a Kernel's run, as numba.cfunc takes it: int32 run(params, input, output).
+KERNEL_SIGNATURE = "int32(voidptr, voidptr, voidptr)"
+
+
+def _fields(dtype, what):
+    """A flat structured dtype as the extension's (name, kind, size, offset) list."""
+    if dtype.names is None:
+        raise TypeError("Kernel: %s_dtype must be a structured dtype, got %r" % (what, dtype))
+    fields = []
+    for name in dtype.names:
+        ft, offset = dtype.fields[name][:2]
+        if ft.subdtype is not None or ft.names is not None or ft.kind not in "fiub" or not ft.isnative:
+            raise TypeError("Kernel: field %s of %s_dtype is %r: only native numbers and bools" % (name, what, ft))
+        fields.append((name, ft.kind, ft.itemsize, offset))
+    return fields
+
+
+class Kernel(_cfgpool.Kernel):
+    """A kernel whose run is native code compiled from Python, for Pool(config, kernel=k).
+
+    run           a numba.cfunc(KERNEL_SIGNATURE) (or an int address of a C function with that
+                  signature): int32 run(params, input, output), called on the pool's workers
+                  with no GIL. 0 or a negative errno code (the item's status); a positive one
+                  becomes -EINVAL.
+    input_dtype, output_dtype
+                  flat structured NumPy dtypes of one input and one output: inputs are read
+                  field by field from dicts (Pool.map) or taken as arrays (Pool.map_array), and
+                  outputs written back the same way.
+    params_dtype  the kernel section compiled once per load and reload: each field is a
+                  required member of `kernel`, and run gets a pointer to that struct.
+    The configuration's kernel.name, if it has one, must be `name`. In run, read the structs
+    with numba.carray(ptr, 1, dtype)[0].
+    """
+
+    def __init__(self, name, run, input_dtype, output_dtype, params_dtype=None):
+        import numpy as np
+
+        self.input_dtype = np.dtype(input_dtype)
+        self.output_dtype = np.dtype(output_dtype)
+        self.params_dtype = np.dtype(params_dtype if params_dtype is not None else [])
+        address = getattr(run, "address", run)
+        if not isinstance(address, int):
+            raise TypeError("Kernel: run must be a numba.cfunc or an address, not %r" % (run,))
+        super().__init__(name=name, address=address, keep=run,
+                         input=_fields(self.input_dtype, "input"), input_size=self.input_dtype.itemsize,
+                         output=_fields(self.output_dtype, "output"), output_size=self.output_dtype.itemsize,
+                         params=_fields(self.params_dtype, "params"), params_size=self.params_dtype.itemsize)

@@ -6,6 +6,7 @@ one TAP line ("ok N - file::test", "not ok N - ...", "ok N - ... # SKIP reason")
 import json
 import os
 import pathlib
+import threading
 
 import pytest
 
@@ -59,3 +60,23 @@ def write_config(tmp_path):
         p.write_text(doc if isinstance(doc, str) else json.dumps(doc, indent=2))
         return str(p)
     return write
+
+
+def python_progress_during(work):
+    """How many times a Python thread got the GIL while work() ran on this one."""
+    counter = [0]
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            counter[0] += 1
+
+    t = threading.Thread(target=spin)
+    t.start()
+    try:
+        before = counter[0]
+        result = work()
+        return counter[0] - before, result
+    finally:
+        stop.set()
+        t.join()

@@ -10,7 +10,7 @@ import threading
 import pytest
 
 import cfgpool
-from conftest import BIN, TOP, mc_config, option
+from conftest import BIN, TOP, mc_config, option, python_progress_during
 
 
 def test_map_equals_cfgpool_run():
@@ -221,21 +221,6 @@ def test_accessors_and_stats():
 
 def test_gil_released_during_map():
     """A Python thread keeps running while map computes: it counts while the pool works."""
-    counter = [0]
-    stop = threading.Event()
-
-    def spin():
-        while not stop.is_set():
-            counter[0] += 1
-
     with cfgpool.Pool(mc_config(paths=2000000), workers=1) as pool:
-        t = threading.Thread(target=spin)
-        t.start()
-        try:
-            before = counter[0]
-            pool.map([option(i) for i in range(4)])
-            during = counter[0] - before
-        finally:
-            stop.set()
-            t.join()
+        during, _ = python_progress_during(lambda: pool.map([option(i) for i in range(4)]))
     assert during > 1000
