@@ -30,7 +30,7 @@ bench: bench-python-binding
 bench-python-binding: $(BENCH_PROGS) bench-python
 	@if test -f python/cfgpool/.libs/_cfgpool.so; then \
 		echo "== perf/bench_python.py" >&2; \
-		CFGPOOL_BUILD='$(abs_top_builddir)' CFGPOOL_PYTHON_SRC='$(abs_top_srcdir)/python' \
+		CFGPOOL_BUILD='$(abs_top_builddir)' CFGPOOL_PYTHON_SRC='$(abs_top_srcdir)/python' CFGPOOL_PYTHON='$(PYTHON)' \
 			$(SHELL) $(srcdir)/tests/check_python.sh --run $(srcdir)/perf/bench_python.py || exit 1; \
 	else \
 		echo "== perf/bench_python.py: skipped, the Python binding was not built" >&2; \
