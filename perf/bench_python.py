@@ -26,7 +26,6 @@ import multiprocessing
 import os
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_pool_mp  # noqa: E402  (the multiprocessing peer: its configuration and task)
@@ -43,25 +42,6 @@ def pool_config(filler_bytes, workers):
     config["pool"] = {"workers": workers, "pin": False}
     config["kernel"] = {"name": "spin"}
     return config
-
-
-def latencies(run_batch, check, batches, warmup, period_ns):
-    """Latencies in us of `batches` calls of run_batch(), back to back or on a period_ns grid."""
-    samples = []
-    nxt = time.monotonic_ns()
-    for i in range(warmup + batches):
-        if period_ns:
-            nxt += period_ns
-            delay = nxt - time.monotonic_ns()
-            if delay > 0:
-                time.sleep(delay / 1e9)
-        t0 = time.perf_counter_ns()
-        out = run_batch()
-        t1 = time.perf_counter_ns()
-        check(out)
-        if i >= warmup:
-            samples.append((t1 - t0) / 1e3)
-    return samples
 
 
 def report(config, unit, samples, extra):
@@ -93,7 +73,7 @@ def latency_peers(scale, ncpu):
                 if [r.value for r in out] != want:
                     sys.exit("bench_python: wrong results from Pool.map")
 
-            s = latencies(lambda: pool.map(inputs), check_map, batches, warmup, period)
+            s = bench_pool_mp.latencies(lambda: pool.map(inputs), check_map, batches, warmup, period)
             common = {"regime": regime, "ncpu": ncpu, "tasks_per_batch": BATCH, "workers": pool.workers}
             medians["cfgpool"] = report("%s cfgpool.Pool.map" % regime, "us", s, dict(
                 common, peer="cfgpool.Pool.map", setting="Pool(config dict, spin kernel), map of 8 dicts"))
@@ -105,7 +85,7 @@ def latency_peers(scale, ncpu):
                     if list(out[0]["value"]) != [w["value"] for w in want]:
                         sys.exit("bench_python: wrong results from Pool.map_array")
 
-                s = latencies(lambda: pool.map_array(arr), check_array, batches, warmup, period)
+                s = bench_pool_mp.latencies(lambda: pool.map_array(arr), check_array, batches, warmup, period)
                 medians["cfgpool_array"] = report("%s cfgpool.Pool.map_array" % regime, "us", s, dict(
                     common, peer="cfgpool.Pool.map_array", setting="map_array of a structured array of 8"))
         method = multiprocessing.get_start_method()
@@ -116,7 +96,7 @@ def latency_peers(scale, ncpu):
                 if out != expected_mp:
                     sys.exit("bench_python: wrong results from multiprocessing")
 
-            s = latencies(lambda: mp.map(bench_pool_mp.task, items), check_mp, batches, warmup, period)
+            s = bench_pool_mp.latencies(lambda: mp.map(bench_pool_mp.task, items), check_mp, batches, warmup, period)
             medians["mp"] = report("%s multiprocessing.Pool.map" % regime, "us", s, {
                 "regime": regime, "ncpu": ncpu, "tasks_per_batch": BATCH, "workers": ncpu,
                 "peer": "python multiprocessing",
