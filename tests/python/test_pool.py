@@ -215,8 +215,12 @@ def test_accessors_and_stats():
         assert cfg.version == 1 and cfg["loggers"]["another.module"]["level"] == "DEBUG"
         assert "workers=2" in repr(pool)
     assert pool.closed and repr(pool) == "<cfgpool.Pool closed>"
-    with pytest.raises(cfgpool.ClosedError):
-        pool.version
+    for call in (lambda: pool.version, lambda: pool.workers, lambda: pool.kernel, lambda: pool.struct_sizes,
+                 pool.stats, pool.config, lambda: pool.map([]), lambda: pool.submit(option(0)),
+                 lambda: pool.reload(mc_config())):
+        with pytest.raises(cfgpool.ClosedError):
+            call()
+    pool.close()
 
 
 def test_gil_released_during_map():
