@@ -93,10 +93,10 @@ def quantile(sorted_values, q):
     return sorted_values[min(i, len(sorted_values) - 1)]
 
 
-def report(config, unit, samples, extra):
+def report(config, unit, samples, extra, bench="pool_mp"):
     v = sorted(samples)
     line = {
-        "bench": "pool_mp",
+        "bench": bench,
         "config": config,
         "unit": unit,
         "median": float("%.4g" % quantile(v, 0.5)),
@@ -109,10 +109,9 @@ def report(config, unit, samples, extra):
     print(json.dumps(line), flush=True)
 
 
-def run(pool, batches, warmup, period_ns):
-    """Latencies in us of `batches` maps of 8 items, back to back or on a period_ns grid."""
-    items = list(range(BATCH))
-    expected = [task(i) for i in items]
+def latencies(run_batch, check, batches, warmup, period_ns):
+    """Latencies in us of `batches` calls of run_batch() after `warmup` untimed ones, back to
+    back or on a period_ns grid; check() sees every call's result."""
     samples = []
     nxt = time.monotonic_ns()
     for i in range(warmup + batches):
@@ -122,13 +121,24 @@ def run(pool, batches, warmup, period_ns):
             if delay > 0:
                 time.sleep(delay / 1e9)
         t0 = time.perf_counter_ns()
-        out = pool.map(task, items)
+        out = run_batch()
         t1 = time.perf_counter_ns()
-        if out != expected:
-            sys.exit("bench_pool_mp: wrong results %r" % (out,))
+        check(out)
         if i >= warmup:
             samples.append((t1 - t0) / 1e3)
     return samples
+
+
+def run(pool, batches, warmup, period_ns):
+    """Latencies in us of `batches` maps of 8 items, back to back or on a period_ns grid."""
+    items = list(range(BATCH))
+    expected = [task(i) for i in items]
+
+    def check(out):
+        if out != expected:
+            sys.exit("bench_pool_mp: wrong results %r" % (out,))
+
+    return latencies(lambda: pool.map(task, items), check, batches, warmup, period_ns)
 
 
 def main():
