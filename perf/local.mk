@@ -36,6 +36,9 @@ endif
 # --workers N [--quick] like the others, no change needed there.
 EXTRA_DIST += perf/bench_pool_mp.py perf/README.md perf/run perf/plot_lines.gp perf/plot_regimes.gp \
 	perf/plot_disturbance.gp
+# perf/check_run.sh tests perf/run itself on stand-in programs (no benchmark runs).
+TESTS += perf/check_run.sh
+EXTRA_DIST += perf/check_run.sh
 BENCH_ARGS =
 bench: bench-build
 	$(srcdir)/perf/run --srcdir $(srcdir) --progs "$(BENCH_PROGS)" $(BENCH_ARGS)
