@@ -7,6 +7,7 @@
 #define CFGPOOL_BENCH_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,45 @@ static inline double bench_scale(void)
 	double v = s ? atof(s) : 1.0;
 
 	return v > 0 ? v : 1.0;
+}
+
+/*
+ * The options every benchmark takes, so that perf/run can pass the same ones to all:
+ * --quick (a smoke run), --workers N (1 to 1024; threads or workers, where the program has
+ * any) and --help (prints usage(stdout), exits 0). Returns true when argv[*i] is one of
+ * them, after moving *i past its value and setting *quick or *workers (either may be NULL
+ * for a program that ignores it); false when it is not; exits 2 after usage(stderr) on a
+ * missing or bad value.
+ */
+static inline bool bench_common_option(int argc, char **argv, int *i, bool *quick, unsigned *workers,
+				       void (*usage)(FILE *))
+{
+	const char *a = argv[*i];
+
+	if (strcmp(a, "--quick") == 0) {
+		if (quick != NULL)
+			*quick = true;
+		return true;
+	}
+	if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+		usage(stdout);
+		exit(0);
+	}
+	if (strcmp(a, "--workers") == 0) {
+		char *end = NULL;
+		long n = *i + 1 < argc ? strtol(argv[*i + 1], &end, 10) : 0;
+
+		if (end == NULL || *end != '\0' || n < 1 || n > 1024) {
+			fprintf(stderr, "--workers takes a number from 1 to 1024\n");
+			usage(stderr);
+			exit(2);
+		}
+		if (workers != NULL)
+			*workers = (unsigned)n;
+		(*i)++;
+		return true;
+	}
+	return false;
 }
 
 /*

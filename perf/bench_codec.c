@@ -6,6 +6,8 @@
  * One thread, no pool: each sample converts the same batch of mc_option input lines
  * (decode: parse and read the four fields) and writes as many results (encode: the result
  * object with three members, as text). One JSON line per path and direction, in ns per line.
+ * --quick takes 5 samples instead of 31; --workers N is accepted like every benchmark's and
+ * unused (a line is converted on one thread).
  */
 #include "config.h"
 
@@ -100,10 +102,28 @@ static void encode_codec(const cfgpool_kernel_t *k, cfgpool_writer_t *w)
 	}
 }
 
-int main(void)
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: bench_codec [--quick] [--workers N]\n"
+		   "  --quick      5 samples instead of 31; CFGPOOL_BENCH_SCALE multiplies them\n"
+		   "  --workers N  accepted like every benchmark's, unused: a line is converted on one thread\n");
+}
+
+int main(int argc, char **argv)
 {
 	const cfgpool_kernel_t *k = cfgpool_kernel_find("mc_option");
 	size_t samples = (size_t)(31 * bench_scale());
+
+	bool quick = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (!bench_common_option(argc, argv, &i, &quick, NULL, usage)) {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (quick)
+		samples = (size_t)(5 * bench_scale());
 	double *t[4];
 	cfgpool_writer_t *w;
 	static const char *const names[] = {"decode jansson", "decode frozen tree + codec", "encode jansson",

@@ -7,7 +7,9 @@
  * and runs them as 20 us spin tasks. With k in flight the host reads the next batch while
  * k run (k + 1 buffers); with map it reads only between batches.
  *
- *   perf/bench_inflight [--quick]      CFGPOOL_BENCH_SCALE multiplies the batch counts
+ *   perf/bench_inflight [--quick] [--workers N]   CFGPOOL_BENCH_SCALE multiplies the batch counts
+ *
+ * --workers N opens the pool with N workers (default: the pool's, one per CPU).
  *
  * One JSON line per (rate, mode): the median and p99 over repetitions of batches per
  * second, then a ratios line per rate: each in-flight mode's median over map's.
@@ -150,25 +152,35 @@ static double run_once(cfgpool_pool_t *pool, unsigned k, uint64_t rate, size_t b
 	return (double)batches * 1e9 / (double)(t1 - t0);
 }
 
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: bench_inflight [--quick] [--workers N]\n"
+		   "  --quick      a fifth of the batches; CFGPOOL_BENCH_SCALE multiplies them\n"
+		   "  --workers N  the pool's workers (default: one per CPU)\n");
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const mode_names[] = {"map", "inflight1", "inflight2", "inflight3"};
-	const char *doc = "{\"kernel\": {\"name\": \"spin\"}}";
+	char doc[128] = "{\"kernel\": {\"name\": \"spin\"}}";
 	double scale = bench_scale();
 	cfgpool_pool_t *pool;
 	cfgpool_error_t err;
 	uint64_t iters;
-	unsigned workers;
+	unsigned workers = 0; /* --workers; 0: the pool's default */
+	bool quick = false;
 	char msg[512];
 
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--quick") == 0) {
-			scale *= 0.2;
-		} else {
-			fprintf(stderr, "usage: bench_inflight [--quick]\n");
+		if (!bench_common_option(argc, argv, &i, &quick, &workers, usage)) {
+			usage(stderr);
 			return 2;
 		}
 	}
+	if (quick)
+		scale *= 0.2;
+	if (workers != 0)
+		snprintf(doc, sizeof(doc), "{\"pool\": {\"workers\": %u}, \"kernel\": {\"name\": \"spin\"}}", workers);
 	cfgpool_error_init(&err);
 	if (cfgpool_pool_open_string(doc, strlen(doc), NULL, NULL, &pool, &err) != 0) {
 		fprintf(stderr, "%s\n", cfgpool_error_format(&err, msg, sizeof(msg)));

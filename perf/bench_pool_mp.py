@@ -12,7 +12,8 @@ is reported. The task reads two values of the configuration and returns a number
 
 Prints one JSON line per configuration in perf/bench.h's format (bench, config, unit,
 median, p99, min, samples, iterations, then extra members). Standard library only.
-Usage: bench_pool_mp.py [--quick]   (CFGPOOL_BENCH_SCALE multiplies the batch counts)
+Usage: bench_pool_mp.py [--quick] [--workers N]   (CFGPOOL_BENCH_SCALE multiplies the batch
+counts; --workers sets the processes, default one per CPU)
 """
 import json
 import multiprocessing
@@ -142,13 +143,18 @@ def run(pool, batches, warmup, period_ns):
 
 
 def main():
-    quick = "--quick" in sys.argv[1:]
-    unknown = [a for a in sys.argv[1:] if a != "--quick"]
-    if unknown:
-        sys.exit("usage: bench_pool_mp.py [--quick]")
+    argv, quick, ncpu = sys.argv[1:], False, len(os.sched_getaffinity(0))
+    while argv:
+        a = argv.pop(0)
+        if a == "--quick":
+            quick = True
+        elif a == "--workers" and argv and argv[0].isdigit() and int(argv[0]) > 0:
+            ncpu = int(argv.pop(0))
+        else:
+            print("usage: bench_pool_mp.py [--quick] [--workers N]", file=sys.stderr)
+            sys.exit(2)
     scale = float(os.environ.get("CFGPOOL_BENCH_SCALE", "1") or 1)
     scale = (scale if scale > 0 else 1.0) * (0.1 if quick else 1.0)
-    ncpu = len(os.sched_getaffinity(0))
     method = multiprocessing.get_start_method()
 
     global _config

@@ -6,6 +6,9 @@
  *   single thread   push then pop of one task, repeated: the uncontended cost per task
  *   1P/1C           one producer and one consumer on the two cores: tasks per second
  *   2P/2C           two of each (on 2 cores, oversubscribed): tasks per second
+ * --workers N measures kP/kC for k = 1, 2, 4, ... up to N (default 2), so that on a larger
+ * machine the lines show how the queue's shared head and tail scale with the threads on
+ * them; --tasks sets the tasks per repetition (default 2000000), --quick a fiftieth.
  * The wfcqueue variant bounds itself as the pool must (an atomic count of queued tasks) and
  * its tasks are caller-owned nodes, so neither variant allocates per task.
  */
@@ -112,9 +115,14 @@ static void *consumer(void *arg)
 static double run_mpmc(enum kind kind, int producers, int consumers, size_t per_producer)
 {
 	struct shared s = {.kind = kind, .per_producer = per_producer, .producers = producers};
-	struct producer_arg pa[4];
-	pthread_t pt[4], ct[4];
+	struct producer_arg *pa = calloc((size_t)producers, sizeof(*pa));
+	pthread_t *pt = calloc((size_t)producers, sizeof(*pt)), *ct = calloc((size_t)consumers, sizeof(*ct));
 	uint64_t t0;
+
+	if (pa == NULL || pt == NULL || ct == NULL) {
+		fprintf(stderr, "bench_queue: out of memory\n");
+		exit(1);
+	}
 
 	s.total = per_producer * (size_t)producers;
 	cfgpool__queue_init(&s.ring, CAPACITY);
@@ -137,11 +145,16 @@ static double run_mpmc(enum kind kind, int producers, int consumers, size_t per_
 
 	for (int i = 0; i < producers; i++)
 		free(pa[i].nodes);
+	free(pa);
+	free(pt);
+	free(ct);
 	cfgpool__queue_destroy(&s.ring);
 	cds_wfcq_destroy(&s.wf.head, &s.wf.tail);
 	pthread_barrier_destroy(&s.start);
 	return (double)s.total / secs;
 }
+
+static int single_samples = 101;
 
 static void single_thread(enum kind kind, const char *name)
 {
@@ -154,7 +167,7 @@ static void single_thread(enum kind kind, const char *name)
 
 	cfgpool__queue_init(&ring, CAPACITY);
 	cds_wfcq_init(&wf.head, &wf.tail);
-	for (int s = 0; s < SAMPLES; s++) {
+	for (int s = 0; s < single_samples; s++) {
 		uint64_t t0 = bench_now_ns();
 
 		for (int i = 0; i < BATCH; i++) {
@@ -171,31 +184,61 @@ static void single_thread(enum kind kind, const char *name)
 		}
 		ns[s] = (double)(bench_now_ns() - t0) / BATCH;
 	}
-	bench_report("queue", name, "ns", ns, SAMPLES, (uint64_t)SAMPLES * BATCH, "\"what\": \"push + pop, one thread\"");
+	bench_report("queue", name, "ns", ns, (size_t)single_samples, (uint64_t)single_samples * BATCH,
+		     "\"what\": \"push + pop, one thread\"");
 	cfgpool__queue_destroy(&ring);
 	cds_wfcq_destroy(&wf.head, &wf.tail);
 }
+
+static double tasks_per_rep = 2000000;
 
 static void mpmc(enum kind kind, const char *name, int p, int c)
 {
 	enum { REPS = 7 };
 	double rate[REPS];
-	size_t per = (size_t)(2000000 * bench_scale()) / (size_t)p;
+	size_t per = (size_t)(tasks_per_rep * bench_scale()) / (size_t)p;
 	char config[96];
 
 	for (int r = 0; r < REPS; r++)
 		rate[r] = run_mpmc(kind, p, c, per);
 	snprintf(config, sizeof(config), "%s %dP/%dC", name, p, c);
-	bench_report("queue", config, "tasks/s", rate, REPS, (uint64_t)REPS * per * (uint64_t)p, NULL);
+	bench_report("queue", config, "tasks/s", rate, REPS, (uint64_t)REPS * per * (uint64_t)p,
+		     "\"producers\": %d, \"consumers\": %d", p, c);
 }
 
-int main(void)
+static void usage(FILE *f)
 {
+	fprintf(f, "usage: bench_queue [--workers N] [--tasks N] [--quick]\n"
+		   "  --workers N  measure kP/kC for k = 1, 2, 4, ... and N (default 2)\n"
+		   "  --tasks N    tasks per repetition of a kP/kC measurement (default 2000000)\n"
+		   "  --quick      a fiftieth of the tasks, a fifth of the one-thread samples;\n"
+		   "               CFGPOOL_BENCH_SCALE multiplies the tasks\n");
+}
+
+int main(int argc, char **argv)
+{
+	unsigned workers = 2;
+	bool quick = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (bench_common_option(argc, argv, &i, &quick, &workers, usage))
+			continue;
+		if (strcmp(argv[i], "--tasks") == 0 && i + 1 < argc && atof(argv[i + 1]) >= 1) {
+			tasks_per_rep = atof(argv[++i]);
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (quick) {
+		tasks_per_rep /= 50;
+		single_samples = 21;
+	}
 	single_thread(RING, "ring");
 	single_thread(WFCQ, "wfcqueue+mutex");
-	mpmc(RING, "ring", 1, 1);
-	mpmc(WFCQ, "wfcqueue+mutex", 1, 1);
-	mpmc(RING, "ring", 2, 2);
-	mpmc(WFCQ, "wfcqueue+mutex", 2, 2);
+	for (int k = 1; k <= (int)workers; k = k * 2 > (int)workers && k < (int)workers ? (int)workers : k * 2) {
+		mpmc(RING, "ring", k, k);
+		mpmc(WFCQ, "wfcqueue+mutex", k, k);
+	}
 	return 0;
 }

@@ -17,6 +17,13 @@
  *   throughput_empty  one thread submits empty tasks one at a time, asynchronously, and
  *                     waits for all: the cost of one submission and completion (OpenMP has
  *                     no per-task submission and is skipped)
+ * and two sweeps, run when asked for (--regime, or their lists given):
+ *   sweep_task        8 tasks of each length of --task-us back to back: efficiency against
+ *                     task length
+ *   sweep_batch       batches of each size of --batch of empty tasks back to back: latency
+ *                     against batch size
+ * --workers N gives every peer N threads instead of one per CPU, so the same program
+ * measures 1 to ncpu workers (perf/run sweeps it for throughput_empty).
  * Every result is one JSON line (perf/bench.h) with the median and p99 over samples; after
  * each regime a "ratios" line gives peer median / cfgpool median for every peer.
  *
@@ -48,13 +55,19 @@
 #ifdef HAVE_GLIB
 #include <glib.h>
 #endif
+#ifdef HAVE_TBB
+#include "peer_tbb.h"
+#endif
 
 #include "bench.h"
 
-#define BATCH 8
+#define BATCH 8       /* tasks per batch of the fixed regimes */
+#define MAX_BATCH 64  /* the largest --batch */
+#define MAX_SWEEP 32  /* points per sweep list */
 
 static const cfgpool_kernel_t *spin;
-static unsigned ncpu;
+static unsigned ncpu;     /* CPUs this process may run on */
+static unsigned nthreads; /* threads every peer gets: --workers, default ncpu */
 static double count_scale = 1.0;         /* bench_scale(), divided by 10 with --quick */
 static const char *pool_section = "{}";  /* cfgpool's `pool` section (--pool) */
 static const cfgpool_spin_input_t zero_input = {0};
@@ -78,11 +91,11 @@ static void watchdog(int sig)
 	_exit(3);
 }
 
-static void watchdog_arm(const char *regime, const char *peer)
+static void watchdog_arm(const char *what)
 {
 	double limit = 120.0 * (count_scale > 1 ? count_scale : 1);
 
-	snprintf(watchdog_what, sizeof(watchdog_what), "%s %s", regime, peer);
+	snprintf(watchdog_what, sizeof(watchdog_what), "%s", what);
 	signal(SIGALRM, watchdog);
 	alarm((unsigned)limit);
 }
@@ -170,12 +183,15 @@ static double others_cpu_s(void)
  * all are done, or is NULL when the peer has no per-task submission. `counters` (may be
  * NULL) appends the peer's own counters since the previous call with buf == NULL, divided
  * by `per`, as a JSON fragment. A peer with `child` set runs in a child process with
- * OMP_WAIT_POLICY=`wait_policy` (NULL: unset).
+ * OMP_WAIT_POLICY=`wait_policy` (NULL: unset): libgomp reads it at start-up, and oneTBB's
+ * worker threads outlive its arena, so neither may run in the process that measures the
+ * next peer.
  */
 struct peer {
 	const char *name;
 	bool available;
 	bool child;
+	const char *needs; /* what configure must find for the peer to be built */
 	const char *wait_policy;
 	int (*open)(void **self);
 	void (*batch)(void *self, const cfgpool_spin_input_t *in, cfgpool_spin_output_t *out, size_t n);
@@ -220,6 +236,25 @@ struct cfgpool_peer {
 	cfgpool_worker_stats_t wmark[MAX_REPORTED_WORKERS];
 };
 
+/*
+ * The `pool` section cfgpool is opened with: --pool, plus "workers": N when --workers was
+ * given and --pool does not set workers itself.
+ */
+static bool workers_given;
+
+static const char *pool_with_workers(void)
+{
+	static char buf[600];
+	const char *brace = strchr(pool_section, '{'), *rest;
+
+	if (!workers_given || brace == NULL || strstr(pool_section, "\"workers\"") != NULL)
+		return pool_section;
+	rest = brace + 1 + strspn(brace + 1, " \t\r\n");
+	snprintf(buf, sizeof(buf), "%.*s{\"workers\": %u%s%s", (int)(brace - pool_section), pool_section, nthreads,
+		 *rest == '}' ? "" : ", ", rest);
+	return buf;
+}
+
 static int cfgpool_peer_open(void **self)
 {
 	struct cfgpool_peer *p = calloc(1, sizeof(*p));
@@ -229,7 +264,7 @@ static int cfgpool_peer_open(void **self)
 
 	if (p == NULL)
 		return -ENOMEM;
-	snprintf(text, sizeof(text), "{\"pool\": %s, \"kernel\": {\"name\": \"spin\"}}", pool_section);
+	snprintf(text, sizeof(text), "{\"pool\": %s, \"kernel\": {\"name\": \"spin\"}}", pool_with_workers());
 	cfgpool_error_init(&err);
 	rc = cfgpool_pool_open_string(text, strlen(text), NULL, NULL, &p->pool, &err);
 	if (rc != 0) {
@@ -318,7 +353,7 @@ static void cfgpool_peer_setting(char *buf, size_t len)
 {
 	char esc[512];
 
-	json_escape(esc, sizeof(esc), pool_section);
+	json_escape(esc, sizeof(esc), pool_with_workers());
 	snprintf(buf, len, "pool section %s, map for batches, submit + callback for streams", esc);
 }
 
@@ -335,7 +370,7 @@ static int omp_peer_open(void **self)
 static void omp_peer_batch(void *self, const cfgpool_spin_input_t *in, cfgpool_spin_output_t *out, size_t n)
 {
 	(void)self;
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
 	for (long i = 0; i < (long)n; i++)
 		run_spin(&in[i], &out[i]);
 }
@@ -354,7 +389,7 @@ static void omp_peer_close(void *self)
 static void omp_setting(char *buf, size_t len, const char *policy)
 {
 	snprintf(buf, len, "parallel for schedule(dynamic,1), %u threads, OMP_WAIT_POLICY %s, OMP_PROC_BIND unset",
-		 ncpu, policy);
+		 nthreads, policy);
 }
 
 static void omp_active_setting(char *buf, size_t len)
@@ -390,7 +425,7 @@ struct cv_pool {
 	bool stop;
 	/* Submitter-side only. */
 	uint64_t submitted;
-	struct task batch[BATCH];
+	struct task batch[MAX_BATCH];
 	struct task *tasks;
 	size_t cap;
 	unsigned nthreads;
@@ -452,14 +487,14 @@ static void cv_wait_all(struct cv_pool *p)
 
 static int cv_open(void **self)
 {
-	struct cv_pool *p = calloc(1, sizeof(*p) + ncpu * sizeof(pthread_t));
+	struct cv_pool *p = calloc(1, sizeof(*p) + nthreads * sizeof(pthread_t));
 
 	if (p == NULL)
 		return -ENOMEM;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->work, NULL);
 	pthread_cond_init(&p->idle, NULL);
-	for (p->nthreads = 0; p->nthreads < ncpu; p->nthreads++)
+	for (p->nthreads = 0; p->nthreads < nthreads; p->nthreads++)
 		check(pthread_create(&p->threads[p->nthreads], NULL, cv_worker, p), "pthread_create");
 	*self = p;
 	return 0;
@@ -509,7 +544,7 @@ static void cv_close(void *self)
 
 static void cv_setting(char *buf, size_t len)
 {
-	snprintf(buf, len, "%u unpinned workers, one mutex, condvars for work and completion, linked FIFO", ncpu);
+	snprintf(buf, len, "%u unpinned workers, one mutex, condvars for work and completion, linked FIFO", nthreads);
 }
 
 /* --- GLib's GThreadPool --------------------------------------------------------------------- */
@@ -528,7 +563,7 @@ struct glib_peer {
 	guint64 target;
 	/* Submitter-side only. */
 	guint64 submitted;
-	struct task batch[BATCH];
+	struct task batch[MAX_BATCH];
 	struct task *tasks;
 	size_t cap;
 };
@@ -573,7 +608,7 @@ static int glib_open(void **self)
 	g_mutex_init(&p->mu);
 	g_cond_init(&p->cv);
 	/* exclusive: the ncpu threads are started now and belong to this pool alone. */
-	p->pool = g_thread_pool_new(glib_task, p, (gint)ncpu, TRUE, &error);
+	p->pool = g_thread_pool_new(glib_task, p, (gint)nthreads, TRUE, &error);
 	if (p->pool == NULL) {
 		fprintf(stderr, "bench_regimes: g_thread_pool_new: %s\n", error ? error->message : "failed");
 		free(p);
@@ -627,17 +662,75 @@ static void glib_close(void *self)
 
 static void glib_setting(char *buf, size_t len)
 {
-	snprintf(buf, len, "g_thread_pool_new(max_threads %u, exclusive TRUE), GMutex+GCond completion count", ncpu);
+	snprintf(buf, len, "g_thread_pool_new(max_threads %u, exclusive TRUE), GMutex+GCond completion count", nthreads);
+}
+
+/* --- oneTBB --------------------------------------------------------------------------------- */
+
+#ifdef HAVE_TBB
+/* A batch or stream as perf/peer_tbb.cpp sees it: item i runs in[i] (or in[0]) into out[i]. */
+struct tbb_work {
+	const cfgpool_spin_input_t *in;
+	cfgpool_spin_output_t *out;
+	bool same_input;
+};
+
+static void tbb_item(void *arg, size_t i)
+{
+	const struct tbb_work *w = arg;
+
+	run_spin(w->same_input ? w->in : &w->in[i], &w->out[i]);
+}
+
+static int tbb_open(void **self)
+{
+	return peer_tbb_open(nthreads, (struct peer_tbb **)self);
+}
+
+static void tbb_batch(void *self, const cfgpool_spin_input_t *in, cfgpool_spin_output_t *out, size_t n)
+{
+	struct tbb_work w = {in, out, false};
+
+	peer_tbb_batch(self, n, tbb_item, &w);
+}
+
+static void tbb_stream(void *self, const cfgpool_spin_input_t *in, cfgpool_spin_output_t *out, size_t n)
+{
+	struct tbb_work w = {in, out, true};
+
+	peer_tbb_stream(self, n, tbb_item, &w);
+}
+
+static void tbb_close(void *self)
+{
+	peer_tbb_close(self);
+}
+#define TBB_PEER_OPS tbb_open, tbb_batch, tbb_stream, NULL, tbb_close
+#define TBB_AVAILABLE true
+#define TBB_VERSION peer_tbb_version()
+#else
+#define TBB_PEER_OPS NULL, NULL, NULL, NULL, NULL
+#define TBB_AVAILABLE false
+#define TBB_VERSION "none"
+#endif
+
+static void tbb_setting(char *buf, size_t len)
+{
+	snprintf(buf, len,
+		 "oneTBB %s: task_arena(%u) (the caller takes a slot); batch = parallel_for(blocked_range grain 1, "
+		 "simple_partitioner), stream = task_group::run per task, then wait",
+		 TBB_VERSION, nthreads);
 }
 
 static const struct peer peers[] = {
-	{"cfgpool", true, false, NULL, cfgpool_peer_open, cfgpool_peer_batch, cfgpool_peer_stream,
+	{"cfgpool", true, false, NULL, NULL, cfgpool_peer_open, cfgpool_peer_batch, cfgpool_peer_stream,
 	 cfgpool_peer_counters, cfgpool_peer_close, cfgpool_peer_setting},
-	{"omp_active", OMP_AVAILABLE, true, "ACTIVE", OMP_PEER_OPS, omp_active_setting},
-	{"omp_default", OMP_AVAILABLE, true, NULL, OMP_PEER_OPS, omp_default_setting},
-	{"omp_passive", OMP_AVAILABLE, true, "PASSIVE", OMP_PEER_OPS, omp_passive_setting},
-	{"condvar", true, false, NULL, cv_open, cv_batch, cv_stream, NULL, cv_close, cv_setting},
-	{"glib", GLIB_AVAILABLE, false, NULL, GLIB_PEER_OPS, glib_setting},
+	{"omp_active", OMP_AVAILABLE, true, "OpenMP", "ACTIVE", OMP_PEER_OPS, omp_active_setting},
+	{"omp_default", OMP_AVAILABLE, true, "OpenMP", NULL, OMP_PEER_OPS, omp_default_setting},
+	{"omp_passive", OMP_AVAILABLE, true, "OpenMP", "PASSIVE", OMP_PEER_OPS, omp_passive_setting},
+	{"tbb", TBB_AVAILABLE, true, "tbb (libtbb-dev)", NULL, TBB_PEER_OPS, tbb_setting},
+	{"condvar", true, false, NULL, NULL, cv_open, cv_batch, cv_stream, NULL, cv_close, cv_setting},
+	{"glib", GLIB_AVAILABLE, false, "glib-2.0 (libglib2.0-dev)", NULL, GLIB_PEER_OPS, glib_setting},
 };
 #define NPEERS (sizeof(peers) / sizeof(peers[0]))
 
@@ -648,8 +741,12 @@ static const struct peer peers[] = {
 enum efficiency { EFF_NONE, EFF_BATCH, EFF_WALL };
 
 /*
- * count: batches (latency regimes) or tasks per repetition (throughput), before scaling;
- * min: the floor after scaling; warmup: untimed batches first; period_ms: 0 = back to back.
+ * count: batches (latency regimes; a sweep's ceiling) or tasks per repetition (throughput),
+ * before scaling; min: the floor after scaling; warmup: untimed batches first; period_ms:
+ * 0 = back to back; batch: tasks per batch. A sweep point has budget_s > 0: its number of
+ * batches is what fits in budget_s (x the count scale) at the batch time the warm-up
+ * measured, within [min, count], so that 1 us and 10 ms tasks both take about as long;
+ * label is its value in the config ("20us", "16").
  */
 struct regime {
 	const char *name;
@@ -660,19 +757,51 @@ struct regime {
 	size_t warmup;
 	unsigned period_ms;
 	enum efficiency efficiency;
+	size_t batch;
+	double budget_s;
+	char label[24];
 };
 
 #define THROUGHPUT_REPS 7
+#define SWEEP_BUDGET_S 0.25
 
 static const struct regime regimes[] = {
-	{"b2b_tiny", false, 0, 20000, 200, 1000, 0, EFF_NONE},
-	{"periodic_tiny", false, 0, 300, 20, 3, 10, EFF_NONE},
-	{"b2b_20us", false, 20, 5000, 100, 200, 0, EFF_BATCH},
-	{"periodic_20us", false, 20, 300, 20, 3, 10, EFF_BATCH},
-	{"tasks_1ms", false, 1000, 200, 20, 5, 0, EFF_WALL},
-	{"throughput_empty", true, 0, 200000, 1000, 0, 0, EFF_NONE},
+	{"b2b_tiny", false, 0, 20000, 200, 1000, 0, EFF_NONE, BATCH, 0, ""},
+	{"periodic_tiny", false, 0, 300, 20, 3, 10, EFF_NONE, BATCH, 0, ""},
+	{"b2b_20us", false, 20, 5000, 100, 200, 0, EFF_BATCH, BATCH, 0, ""},
+	{"periodic_20us", false, 20, 300, 20, 3, 10, EFF_BATCH, BATCH, 0, ""},
+	{"tasks_1ms", false, 1000, 200, 20, 5, 0, EFF_WALL, BATCH, 0, ""},
+	{"throughput_empty", true, 0, 200000, 1000, 0, 0, EFF_NONE, BATCH, 0, ""},
+	/* The sweeps: task_us (sweep_task) or batch (sweep_batch) comes from its list. */
+	{"sweep_task", false, 0, 20000, 10, 0, 0, EFF_BATCH, BATCH, SWEEP_BUDGET_S, ""},
+	{"sweep_batch", false, 0, 20000, 20, 50, 0, EFF_NONE, 0, SWEEP_BUDGET_S, ""},
 };
 #define NREGIMES (sizeof(regimes) / sizeof(regimes[0]))
+#define NFIXED 6 /* regimes[0..NFIXED) run by default; the sweeps when asked for */
+
+static const double default_task_us[] = {1, 3, 10, 30, 100, 300, 1000, 3000, 10000};
+static const double default_batch[] = {1, 2, 4, 8, 16, 32, 64};
+
+static bool is_sweep(const struct regime *r)
+{
+	return r->budget_s > 0;
+}
+
+/* A sweep's point at `value` (task length in us for sweep_task, batch size for sweep_batch). */
+static struct regime sweep_point(const struct regime *base, double value)
+{
+	struct regime r = *base;
+
+	if (strcmp(base->name, "sweep_task") == 0) {
+		r.task_us = value;
+		r.warmup = value >= 1000 ? 3 : value >= 100 ? 10 : 50;
+		snprintf(r.label, sizeof(r.label), "%gus", value);
+	} else {
+		r.batch = (size_t)value;
+		snprintf(r.label, sizeof(r.label), "%zu", r.batch);
+	}
+	return r;
+}
 
 static size_t scaled(const struct regime *r)
 {
@@ -753,16 +882,18 @@ static void run_throughput(const struct regime *r, const struct peer *peer, void
 
 /*
  * Fills samples[0..n) with batch latencies in us, after r->warmup untimed batches, back to
- * back or on the regime's period; returns the wall time of the n timed batches in ns.
+ * back or on the regime's period, and returns n: scaled(r), or for a sweep point what fits
+ * in its budget (at most cap). *wall is the wall time of the n timed batches in ns.
  */
-static uint64_t run_latency(const struct regime *r, const struct peer *peer, void *self, uint64_t iterations,
-			    size_t n, double *samples)
+static size_t run_latency(const struct regime *r, const struct peer *peer, void *self, uint64_t iterations,
+			  size_t cap, double *samples, uint64_t *wall)
 {
-	uint64_t period = (uint64_t)r->period_ms * 1000000u, next = bench_now_ns(), wall0 = 0;
-	cfgpool_spin_input_t in[BATCH];
-	cfgpool_spin_output_t out[BATCH];
+	uint64_t period = (uint64_t)r->period_ms * 1000000u, next = bench_now_ns(), wall0 = 0, warm0 = 0;
+	cfgpool_spin_input_t in[MAX_BATCH];
+	cfgpool_spin_output_t out[MAX_BATCH];
+	size_t n = cap;
 
-	for (size_t i = 0; i < BATCH; i++)
+	for (size_t i = 0; i < r->batch; i++)
 		in[i].iterations = iterations;
 	for (size_t i = 0; i < r->warmup + n; i++) {
 		uint64_t t0;
@@ -775,14 +906,26 @@ static uint64_t run_latency(const struct regime *r, const struct peer *peer, voi
 		}
 		memset(out, 0, sizeof(out));
 		t0 = bench_now_ns();
-		if (i == r->warmup)
+		if (i == 0)
+			warm0 = t0;
+		if (i == r->warmup) {
 			wall0 = t0;
-		peer->batch(self, in, out, BATCH);
+			if (is_sweep(r) && r->warmup > 0) {
+				double each = (double)(t0 - warm0) / 1e9 / (double)r->warmup;
+				double fit = r->budget_s * count_scale / (each > 0 ? each : 1e-9);
+
+				double lo = count_scale < 1 ? 5 : (double)r->min; /* --quick: a smoke run */
+
+				n = fit < lo ? (size_t)lo : fit > (double)cap ? cap : (size_t)fit;
+			}
+		}
+		peer->batch(self, in, out, r->batch);
 		if (i >= r->warmup)
 			samples[i - r->warmup] = (double)(bench_now_ns() - t0) / 1e3;
-		check_outputs(r, peer, out, BATCH);
+		check_outputs(r, peer, out, r->batch);
 	}
-	return bench_now_ns() - wall0;
+	*wall = bench_now_ns() - wall0;
+	return n;
 }
 
 /*
@@ -790,7 +933,7 @@ static uint64_t run_latency(const struct regime *r, const struct peer *peer, voi
  * and `t0`, warning on stderr when it is enough to disturb a measurement long enough to
  * tell; -1 when unknown.
  */
-static double others_share(const struct regime *r, const struct peer *peer, double others0, uint64_t t0)
+static double others_share(const char *config, double others0, uint64_t t0)
 {
 	double others = others_cpu_s(), seconds = (double)(bench_now_ns() - t0) / 1e9;
 
@@ -800,9 +943,18 @@ static double others_share(const struct regime *r, const struct peer *peer, doub
 	others = (others - others0) / seconds;
 	others = others < 0 ? 0 : others;
 	if (others > 0.1 && seconds >= 0.5)
-		fprintf(stderr, "bench_regimes: %s %s: other processes used %.0f%% of a CPU meanwhile: figures disturbed\n",
-			r->name, peer->name, others * 100);
+		fprintf(stderr, "bench_regimes: %s: other processes used %.0f%% of a CPU meanwhile: figures disturbed\n",
+			config, others * 100);
 	return others;
+}
+
+/* "regime peer", or "regime label peer" for a sweep point. */
+static void config_name(char *buf, size_t len, const struct regime *r, const char *peer)
+{
+	if (r->label[0] != '\0')
+		snprintf(buf, len, "%s %s %s", r->name, r->label, peer);
+	else
+		snprintf(buf, len, "%s %s", r->name, peer);
 }
 
 /*
@@ -811,22 +963,23 @@ static double others_share(const struct regime *r, const struct peer *peer, doub
  */
 static double measure(const struct regime *r, const struct peer *peer, uint64_t iterations, double one_ns)
 {
-	size_t n = scaled(r), nsamples = r->throughput ? THROUGHPUT_REPS : n;
-	double *samples = calloc(nsamples, sizeof(*samples)), median, eff = -1, others0, others;
-	char config[96], setting[600], counters[600] = "", effbuf[64] = "";
+	size_t cap = scaled(r), n = cap, nsamples;
+	double *samples = calloc(r->throughput ? THROUGHPUT_REPS : cap, sizeof(*samples)), median, eff = -1,
+	       others0, others;
+	char config[128], setting[600], counters[600] = "", effbuf[64] = "", sweepbuf[64] = "";
 	uint64_t wall = 0, t0;
 	void *self;
 	int rc;
 
 	if (samples == NULL)
 		die("out of memory", NULL);
-	watchdog_arm(r->name, peer->name);
+	config_name(config, sizeof(config), r, peer->name);
+	watchdog_arm(config);
 	others0 = others_cpu_s();
 	t0 = bench_now_ns();
 	rc = peer->open(&self);
 	if (rc != 0) {
-		fprintf(stderr, "bench_regimes: %s %s: skipped, open failed: %s\n", r->name, peer->name,
-			cfgpool_strerror(rc));
+		fprintf(stderr, "bench_regimes: %s: skipped, open failed: %s\n", config, cfgpool_strerror(rc));
 		free(samples);
 		alarm(0);
 		return NAN;
@@ -834,29 +987,32 @@ static double measure(const struct regime *r, const struct peer *peer, uint64_t 
 	if (r->throughput)
 		run_throughput(r, peer, self, n, samples);
 	else
-		wall = run_latency(r, peer, self, iterations, n, samples);
+		n = run_latency(r, peer, self, iterations, cap, samples, &wall);
+	nsamples = r->throughput ? THROUGHPUT_REPS : n;
 	if (peer->counters != NULL)
 		peer->counters(self, r->throughput ? (double)THROUGHPUT_REPS * (double)n : (double)n, counters,
 			       sizeof(counters));
 	peer->close(self);
 	alarm(0);
-	others = others_share(r, peer, others0, t0);
+	others = others_share(config, others0, t0);
 
 	median = bench_quantile(samples, nsamples, 0.5);
 	if (r->efficiency == EFF_BATCH)
-		eff = BATCH * one_ns / (median * 1e3 * ncpu);
+		eff = (double)r->batch * one_ns / (median * 1e3 * ncpu);
 	else if (r->efficiency == EFF_WALL)
-		eff = (double)n * BATCH * one_ns / ((double)wall * ncpu);
+		eff = (double)n * (double)r->batch * one_ns / ((double)wall * ncpu);
 	if (eff >= 0)
 		snprintf(effbuf, sizeof(effbuf), ", \"efficiency\": %.3f", eff);
+	if (is_sweep(r))
+		snprintf(sweepbuf, sizeof(sweepbuf), ", \"sweep\": \"%s\", \"task_us_nominal\": %g",
+			 strcmp(r->name, "sweep_task") == 0 ? "task_us" : "batch", r->task_us);
 	peer->setting(setting, sizeof(setting));
-	snprintf(config, sizeof(config), "%s %s", r->name, peer->name);
 	bench_report("regimes", config, r->throughput ? "tasks/s" : "us", samples, nsamples,
 		     r->throughput ? (uint64_t)n * THROUGHPUT_REPS : (uint64_t)n,
-		     "\"regime\": \"%s\", \"peer\": \"%s\", \"setting\": \"%s\", \"ncpu\": %u, "
-		     "\"tasks_per_%s\": %zu, \"task_us\": %.3f%s, \"others_cpu\": %.2f%s",
-		     r->name, peer->name, setting, ncpu, r->throughput ? "repetition" : "batch",
-		     r->throughput ? n : (size_t)BATCH, one_ns / 1e3, effbuf, others, counters);
+		     "\"regime\": \"%s\", \"peer\": \"%s\", \"setting\": \"%s\", \"ncpu\": %u, \"threads\": %u, "
+		     "\"tasks_per_%s\": %zu, \"task_us\": %.3f%s%s, \"others_cpu\": %.2f%s",
+		     r->name, peer->name, setting, ncpu, nthreads, r->throughput ? "repetition" : "batch",
+		     r->throughput ? n : r->batch, one_ns / 1e3, effbuf, sweepbuf, others, counters);
 	free(samples);
 	return median;
 }
@@ -868,9 +1024,10 @@ static double measure(const struct regime *r, const struct peer *peer, uint64_t 
 static double measure_in_child(const struct regime *r, const struct peer *peer, uint64_t iterations, double one_ns,
 			       bool quick)
 {
-	char iters[32], ns[32], line[4096];
-	char *argv[] = {"bench_regimes", "--child", "--regime", (char *)r->name, "--peer", (char *)peer->name,
-			"--iterations", iters, "--task-ns", ns, quick ? "--quick" : NULL, NULL};
+	char iters[32], ns[32], workers[16], batch[16], task_us[32], line[4096];
+	char *argv[24] = {"bench_regimes", "--child", "--regime", (char *)r->name, "--peer", (char *)peer->name,
+			  "--iterations", iters, "--task-ns", ns};
+	int argc = 10;
 	double median = NAN;
 	int fd[2], status;
 	pid_t pid;
@@ -878,6 +1035,22 @@ static double measure_in_child(const struct regime *r, const struct peer *peer, 
 
 	snprintf(iters, sizeof(iters), "%llu", (unsigned long long)iterations);
 	snprintf(ns, sizeof(ns), "%.1f", one_ns);
+	snprintf(workers, sizeof(workers), "%u", nthreads);
+	snprintf(batch, sizeof(batch), "%zu", r->batch);
+	snprintf(task_us, sizeof(task_us), "%g", r->task_us);
+	if (quick)
+		argv[argc++] = "--quick";
+	if (workers_given) {
+		argv[argc++] = "--workers";
+		argv[argc++] = workers;
+	}
+	if (is_sweep(r)) {
+		argv[argc++] = "--batch";
+		argv[argc++] = batch;
+		argv[argc++] = "--task-us";
+		argv[argc++] = task_us;
+	}
+	argv[argc] = NULL;
 	if (pipe(fd) != 0)
 		die("pipe", strerror(errno));
 	fflush(NULL);
@@ -911,7 +1084,10 @@ static double measure_in_child(const struct regime *r, const struct peer *peer, 
 	}
 	fclose(f);
 	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "bench_regimes: %s %s: child failed\n", r->name, peer->name);
+		char config[128];
+
+		config_name(config, sizeof(config), r, peer->name);
+		fprintf(stderr, "bench_regimes: %s: child failed\n", config);
 		return NAN;
 	}
 	return median;
@@ -920,6 +1096,7 @@ static double measure_in_child(const struct regime *r, const struct peer *peer, 
 /* Prints peer median / cfgpool median for every peer measured, when cfgpool was. */
 static void print_ratios(const struct regime *r, const double *medians)
 {
+	char config[128];
 	int others = 0;
 
 	if (isnan(medians[0]))
@@ -928,7 +1105,9 @@ static void print_ratios(const struct regime *r, const double *medians)
 		others += !isnan(medians[p]);
 	if (others == 0)
 		return;
-	printf("{\"bench\": \"regimes\", \"config\": \"ratios %s\", \"unit\": \"%s\"", r->name,
+	config_name(config, sizeof(config), r, "");
+	config[strlen(config) - 1] = '\0'; /* the space before the empty peer name */
+	printf("{\"bench\": \"regimes\", \"config\": \"ratios %s\", \"unit\": \"%s\"", config,
 	       r->throughput ? "peer tasks/s over cfgpool tasks/s (below 1: cfgpool faster)"
 			     : "peer us over cfgpool us (above 1: cfgpool faster)");
 	for (size_t p = 1; p < NPEERS; p++)
@@ -952,38 +1131,86 @@ static bool selected(const char *list, const char *name)
 	return false;
 }
 
+/*
+ * Parses a comma-separated list of numbers in [lo, hi] into v[0..MAX_SWEEP); returns how
+ * many, or exits with a message naming the option and the bad item.
+ */
+static size_t parse_list(const char *opt, const char *list, double lo, double hi, bool integer, double *v)
+{
+	char buf[512], *save = NULL;
+	size_t n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		char *end;
+		double x = strtod(tok, &end);
+
+		if (end == tok || *end != '\0' || !(x >= lo && x <= hi) || (integer && x != floor(x)) ||
+		    n == MAX_SWEEP) {
+			fprintf(stderr, "bench_regimes: %s: '%s' is not %s in [%g, %g]%s\n", opt, tok,
+				integer ? "an integer" : "a number", lo, hi,
+				n == MAX_SWEEP ? " (or the list has too many items)" : "");
+			exit(2);
+		}
+		v[n++] = x;
+	}
+	if (n == 0) {
+		fprintf(stderr, "bench_regimes: %s: empty list\n", opt);
+		exit(2);
+	}
+	return n;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: bench_regimes [--regime NAME[,NAME]] [--peer NAME[,NAME]] [--quick] [--pool JSON]\n"
-		   "  regimes: b2b_tiny periodic_tiny b2b_20us periodic_20us tasks_1ms throughput_empty\n"
-		   "  peers:   cfgpool omp (= omp_active,omp_default,omp_passive) condvar glib\n"
+		   "                     [--workers N] [--task-us LIST] [--batch LIST]\n"
+		   "  regimes: b2b_tiny periodic_tiny b2b_20us periodic_20us tasks_1ms throughput_empty (default),\n"
+		   "           sweep_task sweep_batch (run when named or when their list is given)\n"
+		   "  peers:   cfgpool omp (= omp_active,omp_default,omp_passive) tbb condvar glib\n"
 		   "  --quick  10x fewer batches and tasks; CFGPOOL_BENCH_SCALE multiplies the counts\n"
-		   "  --pool   cfgpool's `pool` section (default {}: one pinned worker per CPU)\n");
+		   "  --pool   cfgpool's `pool` section (default {}: one pinned worker per CPU)\n"
+		   "  --workers N    N threads for every peer (cfgpool: \"workers\": N), default one per CPU\n"
+		   "  --task-us LIST sweep_task's task lengths in us (default 1,3,10,30,100,300,1000,3000,10000),\n"
+		   "                 8 tasks a batch, back to back: efficiency against task length\n"
+		   "  --batch LIST   sweep_batch's batch sizes, 1 to %d (default 1,2,4,8,16,32,64), empty tasks\n"
+		   "                 back to back: latency against batch size\n",
+		MAX_BATCH);
 }
 
 int main(int argc, char **argv)
 {
 	const char *regime_list = NULL, *peer_list = NULL;
-	bool quick = false, child = false;
+	bool quick = false, child = false, task_given = false, batch_given = false;
+	unsigned workers = 0; /* --workers; 0: one thread per CPU */
 	uint64_t child_iterations = 0;
-	double child_ns = 0, ipus;
+	double child_ns = 0, ipus, task_list[MAX_SWEEP], batch_list[MAX_SWEEP];
+	size_t ntask = sizeof(default_task_us) / sizeof(default_task_us[0]);
+	size_t nbatch = sizeof(default_batch) / sizeof(default_batch[0]);
 
+	memcpy(task_list, default_task_us, sizeof(default_task_us));
+	memcpy(batch_list, default_batch, sizeof(default_batch));
+	ncpu = count_cpus();
+	nthreads = ncpu;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
-		if (strcmp(a, "--quick") == 0) {
-			quick = true;
+		if (bench_common_option(argc, argv, &i, &quick, &workers, usage)) {
+			continue;
 		} else if (strcmp(a, "--child") == 0) {
 			child = true;
-		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			usage(stdout);
-			return 0;
 		} else if (v != NULL && strcmp(a, "--regime") == 0) {
 			regime_list = argv[++i];
 		} else if (v != NULL && strcmp(a, "--peer") == 0) {
 			peer_list = argv[++i];
 		} else if (v != NULL && strcmp(a, "--pool") == 0) {
 			pool_section = argv[++i];
+		} else if (v != NULL && strcmp(a, "--task-us") == 0) {
+			ntask = parse_list(a, argv[++i], 0, 1e6, false, task_list);
+			task_given = true;
+		} else if (v != NULL && strcmp(a, "--batch") == 0) {
+			nbatch = parse_list(a, argv[++i], 1, MAX_BATCH, true, batch_list);
+			batch_given = true;
 		} else if (v != NULL && strcmp(a, "--iterations") == 0) {
 			child_iterations = strtoull(argv[++i], NULL, 10);
 		} else if (v != NULL && strcmp(a, "--task-ns") == 0) {
@@ -993,8 +1220,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (workers != 0) {
+		nthreads = workers;
+		workers_given = true;
+	}
 	count_scale = bench_scale() * (quick ? 0.1 : 1.0);
-	ncpu = count_cpus();
 	spin = cfgpool_kernel_find("spin");
 	if (spin == NULL)
 		die("the spin kernel is not built in", NULL);
@@ -1003,38 +1233,53 @@ int main(int argc, char **argv)
 		for (size_t r = 0; r < NREGIMES; r++)
 			for (size_t p = 0; p < NPEERS; p++)
 				if (strcmp(regimes[r].name, regime_list ? regime_list : "") == 0 &&
-				    strcmp(peers[p].name, peer_list ? peer_list : "") == 0 && peers[p].available)
-					return isnan(measure(&regimes[r], &peers[p], child_iterations, child_ns));
+				    strcmp(peers[p].name, peer_list ? peer_list : "") == 0 && peers[p].available) {
+					struct regime one = regimes[r];
+
+					if (is_sweep(&one))
+						one = sweep_point(&regimes[r], strcmp(one.name, "sweep_task") == 0
+										      ? task_list[0]
+										      : batch_list[0]);
+					return isnan(measure(&one, &peers[p], child_iterations, child_ns));
+				}
 		die("--child needs one available --peer and one --regime", NULL);
 	}
 
 	ipus = cfgpool_spin_calibrate();
-	fprintf(stderr, "bench_regimes: %u CPUs, spin %.1f iterations/us, counts x%g\n", ncpu, ipus, count_scale);
+	fprintf(stderr, "bench_regimes: %u CPUs, %u threads a peer, spin %.1f iterations/us, counts x%g\n", ncpu,
+		nthreads, ipus, count_scale);
 	for (size_t p = 0; p < NPEERS; p++)
 		if (selected(peer_list, peers[p].name) && !peers[p].available)
-			fprintf(stderr, "bench_regimes: %s: not built (no %s at configure time)\n", peers[p].name,
-				peers[p].child ? "OpenMP" : "glib-2.0");
+			fprintf(stderr, "bench_regimes: %s: skipped, not built (configure found no %s)\n", peers[p].name,
+				peers[p].needs);
 
 	for (size_t ri = 0; ri < NREGIMES; ri++) {
-		const struct regime *r = &regimes[ri];
-		uint64_t iterations = (uint64_t)llround(r->task_us * ipus);
-		double one_ns, medians[NPEERS];
+		const struct regime *base = &regimes[ri];
+		bool sweep = is_sweep(base), by_task = strcmp(base->name, "sweep_task") == 0;
+		size_t points = !sweep ? 1 : by_task ? ntask : nbatch;
 
-		if (!selected(regime_list, r->name))
+		if (regime_list != NULL ? !selected(regime_list, base->name)
+					: ri >= NFIXED && !(by_task ? task_given : batch_given))
 			continue;
-		one_ns = task_ns(iterations, r->task_us >= 1000 ? 21 : 201);
-		for (size_t p = 0; p < NPEERS; p++) {
-			const struct peer *peer = &peers[p];
+		for (size_t pt = 0; pt < points; pt++) {
+			struct regime r = sweep ? sweep_point(base, by_task ? task_list[pt] : batch_list[pt]) : *base;
+			uint64_t iterations = (uint64_t)llround(r.task_us * ipus);
+			double one_ns, medians[NPEERS];
 
-			medians[p] = NAN;
-			if (!selected(peer_list, peer->name) || !peer->available)
-				continue;
-			if (r->throughput && peer->stream == NULL)
-				continue; /* OpenMP has no per-task submission */
-			medians[p] = peer->child ? measure_in_child(r, peer, iterations, one_ns, quick)
-						 : measure(r, peer, iterations, one_ns);
+			one_ns = task_ns(iterations, r.task_us >= 1000 ? 21 : 201);
+			for (size_t p = 0; p < NPEERS; p++) {
+				const struct peer *peer = &peers[p];
+
+				medians[p] = NAN;
+				if (!selected(peer_list, peer->name) || !peer->available)
+					continue;
+				if (r.throughput && peer->stream == NULL)
+					continue; /* OpenMP has no per-task submission */
+				medians[p] = peer->child ? measure_in_child(&r, peer, iterations, one_ns, quick)
+							 : measure(&r, peer, iterations, one_ns);
+			}
+			print_ratios(&r, medians);
 		}
-		print_ratios(r, medians);
 	}
 	return 0;
 }

@@ -6,8 +6,11 @@
  * difference RSS(8) - RSS(1) is what 7 more workers cost; with one shared tree it should
  * be the same for both sizes (thread stacks and per-worker state), not 7 × the config.
  * Each configuration is measured REPS times in fresh processes; the line gives medians.
+ * --workers N takes N instead of 8 for the many-workers process; --quick measures 1 MB and
+ * 10 MB configurations, 3 times each.
  */
 #include <cfgpool/cfgpool.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -16,6 +19,9 @@
 #include "bench.h"
 
 #define REPS 5
+
+static int reps = REPS;
+static unsigned many = 8; /* workers of the second process */
 
 static long rss_kib(void)
 {
@@ -92,28 +98,57 @@ static long child_rss(size_t config_bytes, unsigned workers)
 	return rss;
 }
 
+/*
+ * One line per configuration. With the default 8 workers the fields are those of the first
+ * version (rss_8_workers_kib); with --workers N, rss_many_workers_kib and workers say N.
+ */
 static void measure(const char *name, size_t bytes)
 {
 	double one[REPS], eight[REPS], delta[REPS];
+	char what[64], many_field[64];
 
-	for (int r = 0; r < REPS; r++) {
+	for (int r = 0; r < reps; r++) {
 		one[r] = (double)child_rss(bytes, 1);
-		eight[r] = (double)child_rss(bytes, 8);
+		eight[r] = (double)child_rss(bytes, many);
 		delta[r] = eight[r] - one[r];
 	}
-	double m1 = bench_quantile(one, REPS, 0.5), m8 = bench_quantile(eight, REPS, 0.5);
+	double m1 = bench_quantile(one, (size_t)reps, 0.5), m8 = bench_quantile(eight, (size_t)reps, 0.5);
 
-	bench_report("rss", name, "KiB", delta, REPS, REPS,
-		     "\"what\": \"RSS(8 workers) - RSS(1 worker)\", \"config_bytes\": %zu, \"rss_1_worker_kib\": %.0f, "
-		     "\"rss_8_workers_kib\": %.0f",
-		     bytes, m1, m8);
+	snprintf(what, sizeof(what), "RSS(%u workers) - RSS(1 worker)", many);
+	if (many == 8)
+		snprintf(many_field, sizeof(many_field), "rss_8_workers_kib");
+	else
+		snprintf(many_field, sizeof(many_field), "rss_many_workers_kib");
+	bench_report("rss", name, "KiB", delta, (size_t)reps, (uint64_t)reps,
+		     "\"what\": \"%s\", \"config_bytes\": %zu, \"rss_1_worker_kib\": %.0f, \"%s\": %.0f, "
+		     "\"workers\": %u",
+		     what, bytes, m1, many_field, m8, many);
 }
 
-int main(void)
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: bench_rss [--workers N] [--quick]\n"
+		   "  --workers N  the second process's workers (default 8)\n"
+		   "  --quick      1 MB and 10 MB configurations, 3 processes each; CFGPOOL_BENCH_SCALE\n"
+		   "               multiplies the sizes\n");
+}
+
+int main(int argc, char **argv)
 {
 	double scale = bench_scale();
+	bool quick = false;
 
+	for (int i = 1; i < argc; i++) {
+		if (!bench_common_option(argc, argv, &i, &quick, &many, usage)) {
+			usage(stderr);
+			return 2;
+		}
+	}
+	reps = quick ? 3 : REPS;
 	measure("1MB config", (size_t)(1e6 * scale));
-	measure("50MB config", (size_t)(50e6 * scale));
+	if (quick)
+		measure("10MB config", (size_t)(10e6 * scale));
+	else
+		measure("50MB config", (size_t)(50e6 * scale));
 	return 0;
 }

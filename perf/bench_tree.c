@@ -1,13 +1,15 @@
 /*
  * Question: how much memory does the frozen tree take, against the JSON text and against
  * jansson's own tree of the same document, and how long do loading and a path lookup take?
- * One JSON line per document: the seed example, ~1 MB and ~50 MB generated configurations.
+ * Three JSON lines per document: by default the seed example, ~1 MB and ~50 MB generated
+ * configurations; --sizes picks others (perf/run: 1 KB to 100 MB).
  * jansson's bytes are counted through json_set_alloc_funcs(): the usable size of every
  * live block plus 8 bytes of malloc header each, measured once the document is parsed.
  */
 #include <cfgpool/cfgpool.h>
 #include <jansson.h>
 #include <malloc.h>
+#include <stdbool.h>
 
 #include "bench.h"
 
@@ -90,23 +92,86 @@ static void bench_doc(const char *name, const char *text, size_t len, int reps)
 		     "\"what\": \"get_string loggers[\\\"another.module\\\"].level\"");
 }
 
-int main(void)
+/* "seed", or a size: a number with an optional KB, MB or GB suffix (powers of 1000); 0 if bad. */
+static double parse_size(const char *s)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || v <= 0)
+		return 0;
+	if (*end == '\0')
+		return v;
+	if (strcmp(end, "KB") == 0)
+		return v * 1e3;
+	if (strcmp(end, "MB") == 0)
+		return v * 1e6;
+	if (strcmp(end, "GB") == 0)
+		return v * 1e9;
+	return 0;
+}
+
+/* Repetitions: fewer as documents grow, so that 100 MB stays a few seconds per path. */
+static int reps_for(double bytes, bool quick)
+{
+	int reps = bytes < 1e5 ? 21 : bytes < 2e6 ? 11 : bytes < 2e7 ? 5 : 3;
+
+	return quick ? (reps + 2) / 3 : reps;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: bench_tree [--sizes LIST] [--quick] [--workers N]\n"
+		   "  --sizes LIST  comma-separated documents: seed, or sizes such as 1KB,10MB,100MB\n"
+		   "                (default seed,1MB,50MB); each generated as perf/bench.h describes\n"
+		   "  --quick       a third of the repetitions\n"
+		   "  --workers N   accepted like every benchmark's, unused: loading is one thread's work\n"
+		   "  CFGPOOL_BENCH_SCALE multiplies the generated sizes\n");
+}
+
+int main(int argc, char **argv)
 {
 	static const char seed[] = "{\"version\": 1, \"disable_existing_loggers\": false, \"loggers\": "
 				   "{\"\": {\"level\": \"INFO\"}, \"another.module\": {\"level\": \"DEBUG\"}}}";
+	const char *sizes = "seed,1MB,50MB";
 	double scale = bench_scale();
-	size_t len;
-	char *text;
+	bool quick = false;
+	char buf[512], *save = NULL;
 
+	for (int i = 1; i < argc; i++) {
+		if (bench_common_option(argc, argv, &i, &quick, NULL, usage))
+			continue;
+		if (strcmp(argv[i], "--sizes") == 0 && i + 1 < argc) {
+			sizes = argv[++i];
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
 	json_set_alloc_funcs(counting_malloc, counting_free);
-	bench_doc("seed", seed, sizeof(seed) - 1, 21);
+	snprintf(buf, sizeof(buf), "%s", sizes);
+	for (char *tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		double bytes;
+		size_t len;
+		char *text;
 
-	text = bench_gen_config((size_t)(1e6 * scale), NULL, &len);
-	bench_doc("1MB", text, len, 11);
-	free(text);
-
-	text = bench_gen_config((size_t)(50e6 * scale), NULL, &len);
-	bench_doc("50MB", text, len, 3);
-	free(text);
+		if (strcmp(tok, "seed") == 0) {
+			bench_doc("seed", seed, sizeof(seed) - 1, reps_for(0, quick));
+			continue;
+		}
+		bytes = parse_size(tok);
+		if (bytes <= 0) {
+			fprintf(stderr, "bench_tree: --sizes: '%s' is neither seed nor a size such as 10KB or 100MB\n",
+				tok);
+			return 2;
+		}
+		text = bench_gen_config((size_t)(bytes * scale), NULL, &len);
+		if (text == NULL) {
+			fprintf(stderr, "bench_tree: out of memory for a %s document\n", tok);
+			return 1;
+		}
+		bench_doc(tok, text, len, reps_for(bytes * scale, quick));
+		free(text);
+	}
 	return 0;
 }
