@@ -72,6 +72,8 @@ bool cli_line_answer(const struct cli_lines *l, const struct cli_item *it, const
 /* Subcommands: each returns the process's exit status. */
 int cli_run(int argc, char **argv);
 int cli_check(int argc, char **argv);
+int cli_feed(int argc, char **argv);    /* with Redis support only */
+int cli_collect(int argc, char **argv); /* with Redis support only */
 
 /* Exit statuses. */
 enum { EXIT_ALL_OK = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2 };
