@@ -429,6 +429,10 @@ redisReply *cli_redis_argv(struct cli_redis *r, int argc, const char **argv, con
 				cli_err("reconnected to %s", r->url->text);
 			return rep;
 		}
+		if (r->c && r->c->err != REDIS_ERR_IO && r->c->err != REDIS_ERR_EOF) {
+			cli_err("%s: %s", r->url->text, r->c->errstr);
+			return NULL;
+		}
 		/* The connection is gone (or timed out, which counts the same): the reply, if
 		 * the command ran, is lost, which the caller learns from r->reconnects. */
 		if (since == 0) {
@@ -456,8 +460,16 @@ redisReply *cli_redis_cmd(struct cli_redis *r, const char *fmt, ...)
 			rep = redisvCommand(r->c, fmt, ap);
 			va_end(ap);
 		}
-		if (rep != NULL)
+		if (rep != NULL) {
+			if (since != 0)
+				cli_err("reconnected to %s", r->url->text);
 			return rep;
+		}
+		if (r->c && r->c->err != REDIS_ERR_IO && r->c->err != REDIS_ERR_EOF) {
+			/* Not the connection: a command that cannot be sent (a bug, or no memory). */
+			cli_err("%s: %s", r->url->text, r->c->errstr);
+			return NULL;
+		}
 		if (since == 0) {
 			since = mono_ms();
 			cli_err("lost the connection to %s: %s; reconnecting for up to %ld ms", r->url->text,

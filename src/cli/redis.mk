@@ -7,3 +7,18 @@ cfgpool_CFLAGS += $(HIREDIS_CFLAGS)
 cfgpool_LDADD += $(HIREDIS_LIBS)
 endif
 EXTRA_DIST += src/cli/redis.mk
+
+# tests/test_redis runs the command against a redis-server it starts; the poison plug-in
+# is its kernel (an input that kills the process running it).
+if HAVE_REDIS
+if HAVE_CMOCKA
+check_PROGRAMS += tests/test_redis
+endif
+TESTS += tests/test_redis
+check_LTLIBRARIES += tests/plugins/poison.la
+endif
+tests_test_redis_SOURCES = tests/test_redis.c tests/helpers.h tests/cli_helpers.h
+tests_test_redis_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS) $(HIREDIS_CFLAGS)
+tests_test_redis_LDADD = $(TEST_LIBS) $(JANSSON_LIBS) $(HIREDIS_LIBS)
+tests_plugins_poison_la_SOURCES = tests/plugins/poison.c
+tests_plugins_poison_la_LDFLAGS = $(PLUGIN_LDFLAGS)

@@ -214,8 +214,8 @@ static int mark_redelivered(struct stream_source *s, struct batch *b)
 
 	if (b->n == 0)
 		return 0;
-	rep = cli_redis_cmd(&s->rd, "XPENDING %s %s %s %s %zu %s", s->url.stream, s->url.group, b->e[0].eid,
-			    b->e[b->n - 1].eid, b->n * 2 + 16, s->url.consumer);
+	rep = cli_redis_cmd(&s->rd, "XPENDING %s %s %s %s %lu %s", s->url.stream, s->url.group, b->e[0].eid,
+			    b->e[b->n - 1].eid, (unsigned long)(b->n * 2 + 16), s->url.consumer);
 	if (rep == NULL)
 		return -1;
 	if (rep->type != REDIS_REPLY_ARRAY) {
