@@ -9,7 +9,10 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "cli_helpers.h"
 
@@ -442,6 +445,18 @@ static void kill_and_restart(void **state)
 			assert_int_equal(seen[at], 0);
 			seen[at] = 1;
 			assert_string_equal(json_string_value(json_object_get(o, "entry")), eid);
+			/* The entry's id and config_version fields are the line's. */
+			assert_non_null(field(r->element[i], "id"));
+			assert_int_equal(atoll(field(r->element[i], "config_version")),
+					 json_integer_value(json_object_get(o, "config_version")));
+			if (i % 1000 == 0) {
+				/* The guard maps the input entry to its result entry. */
+				redisReply *g = cmd("HGET out:answered:in %s", eid);
+
+				assert_int_equal(g->type, REDIS_REPLY_STRING);
+				assert_string_equal(g->str, r->element[i]->element[0]->str);
+				freeReplyObject(g);
+			}
 			assert_non_null(json_object_get(o, "config_version"));
 			if (kind_of(at) == NORMAL) {
 				char id[16];
@@ -455,6 +470,10 @@ static void kill_and_restart(void **state)
 				assert_non_null(msg);
 				errors++;
 				if (kind_of(at) == POISON) {
+					char id[16];
+
+					snprintf(id, sizeof(id), "in-%05d", at);
+					assert_string_equal(json_string_value(json_object_get(o, "id")), id);
 					assert_non_null(strstr(msg, "dead-lettered"));
 					dead++;
 				} else if (kind_of(at) == MALFORMED) {
@@ -463,6 +482,7 @@ static void kill_and_restart(void **state)
 					assert_non_null(strstr(msg, "kernel poison"));
 				}
 			}
+			json_decref(o);
 		}
 		assert_int_equal(errors, 11);
 		assert_int_equal(dead, 3);
@@ -553,7 +573,25 @@ static void sigterm_answers_what_was_read(void **state)
 	assert_true(read_n >= 100 && read_n < 5000);
 	assert_int_equal(cmd_int("XLEN out"), read_n);
 	assert_int_equal(pending("in", "g"), 0);
-	assert_non_null(strstr(buf_str(&p->e), "\"source\":{\"read\":"));
+	{
+		/* --stats: the source's counts and settings, the defaults where the URL set none. */
+		const char *e = strstr(buf_str(&p->e), "{\"written\"");
+		json_t *st = e ? json_loads(e, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+		json_t *so = json_object_get(st, "source");
+		char host[256] = "";
+
+		gethostname(host, sizeof(host) - 1);
+		assert_non_null(so);
+		assert_int_equal(json_integer_value(json_object_get(so, "read")), read_n);
+		assert_int_equal(json_integer_value(json_object_get(so, "max_deliveries")), 3);
+		assert_int_equal(json_integer_value(json_object_get(so, "claim_idle_ms")), 60000);
+		assert_int_equal(json_integer_value(json_object_get(so, "reconnect_ms")), 30000);
+		assert_string_equal(json_string_value(json_object_get(so, "dead_letter")), "in:dead");
+		assert_string_equal(json_string_value(json_object_get(so, "consumer")), "solo");
+		/* The next batch was fetched while the pool computed the one before. */
+		assert_true(json_integer_value(json_object_get(so, "prefetched")) > 0);
+		json_decref(st);
+	}
 
 	snprintf(count, sizeof(count), "%lld", read_n);
 	col = run_to_end(30, "collect", out, "--count", count, NULL);
@@ -705,12 +743,159 @@ static void server_gone_for_good(void **state)
 	start_server();
 	poison_config(cfg, sizeof(cfg), NULL);
 	add_inputs("in", 0, 10);
-	p = run_consumer(cfg, url(src, sizeof(src), "in", "&group=g&consumer=a&reconnect_ms=300"), NULL, "8");
+	p = run_consumer(cfg, url(src, sizeof(src), "in", "&group=g&reconnect_ms=300"), NULL, "8");
 	wait_lines(p, 10, 60);
 	stop_server(SIGKILL);
 	finish(p, 60);
 	assert_exit_status(p, 3);
 	assert_non_null(strstr(buf_str(&p->e), "gave up after 300 ms"));
+	{
+		/* No consumer named: the host's name. */
+		char want[300], host[256] = "";
+
+		gethostname(host, sizeof(host) - 1);
+		snprintf(want, sizeof(want), "\"consumer\":\"%s\"", host);
+		assert_non_null(strstr(buf_str(&p->e), want));
+	}
+}
+
+/* SIGHUP reloads; the results read after it carry the new configuration version. */
+static void sighup_reloads(void **state)
+{
+	char cfg[PATH_MAX], src[PATH_MAX + 128], out[PATH_MAX + 64];
+	struct proc *p;
+	redisReply *r;
+
+	(void)state;
+	start_server();
+	poison_config(cfg, sizeof(cfg), NULL);
+	add_inputs("in", 0, 5);
+	p = run_consumer(cfg, url(src, sizeof(src), "in", "&group=g&consumer=a"), url(out, sizeof(out), "out", ""), "8");
+	struct count_cond five = {"out", 5}, ten = {"out", 10};
+
+	wait_until(stream_has, &five, 60, "5 results");
+	kill(p->pid, SIGHUP);
+	wait_stderr(p, "configuration version 2", 60);
+	add_inputs("in", 5, 10);
+	wait_until(stream_has, &ten, 60, "10 results");
+	term_and_finish(p, 0, 0);
+	r = all_entries("out");
+	assert_int_equal(r->elements, 10);
+	for (size_t i = 0; i < r->elements; i++) {
+		const char *want = i < 5 ? "1" : "2";
+		char member[32];
+
+		assert_string_equal(field(r->element[i], "config_version"), want);
+		snprintf(member, sizeof(member), "\"config_version\":%s,", want);
+		assert_non_null(strstr(field(r->element[i], "line"), member));
+		snprintf(member, sizeof(member), "%zu", i);
+		assert_string_equal(field(r->element[i], "id"), member);
+	}
+	freeReplyObject(r);
+	assert_int_equal(pending("in", "g"), 0);
+}
+
+/* A free TCP port on the loopback interface, as the kernel hands one out. */
+static int free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+/*
+ * The README's three commands ("Scaling out"), over TCP on the loopback interface, with the
+ * shipped example configuration and inputs: 40 results, one per input, each priced.
+ */
+static void readme_three_commands(void **state)
+{
+	const char *data = getenv("CFGPOOL_TEST_DATA");
+	char port[16], in[64], src[128], out[64], cfg[PATH_MAX], inputs[PATH_MAX];
+	const char *extra[] = {"--port", port, "--bind", "127.0.0.1", NULL};
+	struct proc *f, *p, *c;
+
+	(void)state;
+	snprintf(port, sizeof(port), "%d", free_port());
+	start_server_with(extra);
+	snprintf(in, sizeof(in), "redis://127.0.0.1:%s/options", port);
+	snprintf(src, sizeof(src), "redis://127.0.0.1:%s/options?group=pricers&consumer=host-a", port);
+	snprintf(out, sizeof(out), "redis://127.0.0.1:%s/prices", port);
+	snprintf(cfg, sizeof(cfg), "%s/../examples/config.json", data ? data : "tests");
+	snprintf(inputs, sizeof(inputs), "%s/../examples/inputs.jsonl", data ? data : "tests");
+
+	f = run_to_end(60, "feed", in, inputs, NULL);
+	assert_exit_status(f, 0);
+	p = spawn(STDIN_NULL, "run", "-c", cfg, "--source", src, "--sink", out, NULL);
+	c = run_to_end(300, "collect", out, "--count", "40", NULL);
+	assert_exit_status(c, 0);
+	assert_int_equal(count_lines(&c->o), 40);
+	for (int i = 1; i <= 40; i++) {
+		char id[48];
+
+		snprintf(id, sizeof(id), "{\"id\":\"opt-%06d\",\"entry\":\"", i);
+		assert_non_null(strstr(buf_str(&c->o), id));
+	}
+	assert_null(strstr(buf_str(&c->o), "\"error\""));
+	term_and_finish(p, 0, 0);
+	assert_int_equal(pending("options", "pricers"), 0);
+}
+
+/*
+ * What an entry may hold: the id comes from the input, else the entry's id field (as JSON
+ * when it is JSON, else as a string), else the entry's ID; an entry without an input field
+ * is answered with an error. The URL's settings win over the config section's. collect
+ * stops at the stream's end and prints an entry without a line as a JSON object.
+ */
+static void entry_fields_and_collect(void **state)
+{
+	char cfg[PATH_MAX], section[PATH_MAX + 200], src[PATH_MAX + 128], dl[PATH_MAX + 64];
+	struct proc *p, *c;
+	const char *o;
+	redisReply *r;
+
+	(void)state;
+	start_server();
+	freeReplyObject(cmd("XADD in * input %s id %s", "{\"x\": 1}", "job-7"));
+	freeReplyObject(cmd("XADD in * input %s id %s", "{\"x\": 2}", "42"));
+	freeReplyObject(cmd("XADD in * input %s", "{\"x\": 3}"));
+	freeReplyObject(cmd("XADD in * input %s id %s", "{\"id\": \"own\", \"x\": 4}", "ignored"));
+	freeReplyObject(cmd("XADD in * other %s", "nothing"));
+	snprintf(section, sizeof(section), ", \"source\": {\"url\": \"unused\", \"consumer\": \"fromconfig\"}");
+	poison_config(cfg, sizeof(cfg), section);
+	p = spawn(STDIN_NULL, "run", "-c", cfg, "-q", "--stats", "--source",
+		  url(src, sizeof(src), "in", "&group=g&consumer=fromurl"), NULL);
+	wait_lines(p, 5, 60);
+	term_and_finish(p, 1, 1); /* one error answer */
+	o = buf_str(&p->o);
+	assert_non_null(strstr(o, "{\"id\":\"job-7\",\"entry\":"));
+	assert_non_null(strstr(o, "{\"id\":42,\"entry\":"));
+	assert_non_null(strstr(o, "{\"id\":\"own\",\"entry\":"));
+	assert_non_null(strstr(o, "has no \\\"input\\\" field"));
+	r = all_entries("in");
+	{
+		char want[96];
+
+		snprintf(want, sizeof(want), "{\"id\":\"%s\",\"entry\":\"%s\"", r->element[2]->element[0]->str,
+			 r->element[2]->element[0]->str);
+		assert_non_null(strstr(o, want));
+	}
+	freeReplyObject(r);
+	assert_non_null(strstr(buf_str(&p->e), "\"consumer\":\"fromurl\""));
+	assert_int_equal(pending("in", "g"), 0);
+
+	freeReplyObject(cmd("XADD dl * entry 1-0 reason %s", "why"));
+	freeReplyObject(cmd("XADD dl * entry 2-0 reason %s", "because"));
+	c = run_to_end(30, "collect", url(dl, sizeof(dl), "dl", ""), NULL);
+	assert_exit_status(c, 0);
+	assert_int_equal(count_lines(&c->o), 2);
+	assert_non_null(strstr(buf_str(&c->o), "\"entry\":\"1-0\",\"reason\":\"why\"}"));
 }
 
 /* Bad URLs: said, exit 2, before anything is contacted. */
@@ -750,6 +935,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(server_without_xautoclaim, setup, teardown),
 	    cmocka_unit_test_setup_teardown(server_restarts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(server_gone_for_good, setup, teardown),
+	    cmocka_unit_test_setup_teardown(sighup_reloads, setup, teardown),
+	    cmocka_unit_test_setup_teardown(readme_three_commands, setup, teardown),
+	    cmocka_unit_test_setup_teardown(entry_fields_and_collect, setup, teardown),
 	    cmocka_unit_test_setup_teardown(bad_urls, setup, teardown),
 	};
 

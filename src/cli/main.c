@@ -59,7 +59,7 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "check") == 0)
 		return cli_check(argc - 1, argv + 1);
 	if (strcmp(argv[1], "feed") == 0 || strcmp(argv[1], "collect") == 0) {
-#ifdef HAVE_REDIS
+#if CLI_REDIS
 		return argv[1][0] == 'f' ? cli_feed(argc - 1, argv + 1) : cli_collect(argc - 1, argv + 1);
 #else
 		cli_err("%s: this cfgpool was built without Redis support (configure --with-redis, with "

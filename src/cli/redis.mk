@@ -22,3 +22,16 @@ tests_test_redis_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS) $(HIREDIS_CFLAGS)
 tests_test_redis_LDADD = $(TEST_LIBS) $(JANSSON_LIBS) $(HIREDIS_LIBS)
 tests_plugins_poison_la_SOURCES = tests/plugins/poison.c
 tests_plugins_poison_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+# The command built without Redis support, whatever configure found: what it says when
+# asked for a stream (tests/check_noredis.sh).
+if HAVE_REDIS
+check_PROGRAMS += tests/cfgpool-noredis
+TESTS += tests/check_noredis.sh
+endif
+tests_cfgpool_noredis_SOURCES = src/cli/main.c src/cli/run.c src/cli/check.c src/cli/codec.c src/cli/lines.c \
+	src/cli/cli.h src/cli/run.h
+tests_cfgpool_noredis_CPPFLAGS = $(AM_CPPFLAGS) -DCFGPOOL_NO_REDIS
+tests_cfgpool_noredis_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_cfgpool_noredis_LDADD = libcfgpool.la $(JANSSON_LIBS) $(PTHREAD_LIBS) $(LIBM)
+EXTRA_DIST += tests/check_noredis.sh

@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#ifdef HAVE_REDIS
+#if CLI_REDIS
 #include "redis.h"
 #endif
 #include "run.h"
@@ -263,7 +263,7 @@ struct run {
 	uint64_t start_ns, last_progress_ns;
 	bool progress;
 	int status;
-#ifdef HAVE_REDIS
+#if CLI_REDIS
 	struct stream_source *source; /* NULL: lines */
 	struct stream_sink *sink;     /* NULL: standard output */
 #endif
@@ -314,8 +314,9 @@ static void add_input(struct run *r, const struct run_input *in)
 	it->line = ++r->lines;
 	it->slot = r->nvalid;
 	if (in->dead != NULL) {
-		it->id = NULL;
-		it->id_len = 0;
+		/* Decoded only for its id; the decoded input is not run. */
+		(void)cli_line_decode(&r->conv, it, in->text, in->len, in->kind,
+				      r->inputs + r->nvalid * r->kernel->input_size);
 		snprintf(it->error, sizeof(it->error), "dead-lettered: %s", in->dead);
 	} else if (in->entry != NULL && in->len == 0) {
 		it->id = NULL;
@@ -478,7 +479,7 @@ static int flush_batch(struct run *r)
 	free(sbuf);
 	for (size_t i = 0; i < r->nitems; i++)
 		r->answers[i].line = buf + (uintptr_t)r->answers[i].line;
-#ifdef HAVE_REDIS
+#if CLI_REDIS
 	if (r->sink != NULL) {
 		int src = stream_sink_write(r->sink, r->answers, r->nitems);
 
@@ -490,7 +491,7 @@ static int flush_batch(struct run *r)
 	} else
 #endif
 		rc = write_stdout(r, buf, buflen, &whole);
-#ifdef HAVE_REDIS
+#if CLI_REDIS
 	/* Results on standard output: acknowledged once written, so a crash in between
 	 * answers them again (at least once). */
 	if (r->sink == NULL && r->source != NULL && whole > 0) {
@@ -686,7 +687,7 @@ static int stream_sections(struct run *r, json_t **root, const json_t **source, 
 			*source != NULL && !json_is_object(*source) ? "source" : "sink");
 		return EXIT_USAGE;
 	}
-#ifndef HAVE_REDIS
+#if !CLI_REDIS
 	if (r->s.source || r->s.sink || *source || *sink) {
 		cli_err("run: %s: this cfgpool was built without Redis support (configure --with-redis, with "
 			"libhiredis-dev installed)",
@@ -705,7 +706,7 @@ static int open_streams(struct run *r)
 	const json_t *source, *sink;
 	int st = stream_sections(r, &root, &source, &sink);
 
-#ifdef HAVE_REDIS
+#if CLI_REDIS
 	if (st == 0 && (r->s.source || source) && strcmp(r->s.input, "-") != 0) {
 		cli_err("run: an INPUT and a source both name where inputs come from: give one");
 		st = EXIT_USAGE;
@@ -783,7 +784,7 @@ static void teardown(struct run *r, struct reader *rd)
 {
 	json_t *extra = json_object();
 
-#ifdef HAVE_REDIS
+#if CLI_REDIS
 	stream_source_close(r->source, r->s.stats ? extra : NULL);
 	stream_sink_close(r->sink);
 #endif
@@ -812,7 +813,7 @@ static int next_input(struct run *r, struct reader *rd, int timeout, struct run_
 	size_t len;
 	int kind, got;
 
-#ifdef HAVE_REDIS
+#if CLI_REDIS
 	if (r->source != NULL)
 		return stream_source_next(r->source, timeout, in);
 #endif
@@ -847,7 +848,7 @@ int cli_run(int argc, char **argv)
 		 * entry a stream gave, and no more XREADGROUP. */
 		if (atomic_load_explicit(&run_stop_requested, memory_order_relaxed)) {
 			rd.stopped = true;
-#ifdef HAVE_REDIS
+#if CLI_REDIS
 			if (r.source != NULL)
 				stream_source_stop(r.source);
 #endif
@@ -888,7 +889,7 @@ int cli_run(int argc, char **argv)
 	}
 	if (flush_batch(&r) != 0 && r.status == 0)
 		r.status = EXIT_SOME_FAILED;
-#ifdef HAVE_REDIS
+#if CLI_REDIS
 	if (r.source != NULL && r.status == 0)
 		r.status = stream_source_status(r.source);
 #endif

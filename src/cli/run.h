@@ -4,7 +4,7 @@
  * loop answers them and gives the answers back for writing and acknowledging.
  *
  * The line source lives in run.c; the stream source and sink exist only with Redis
- * support (HAVE_REDIS).
+ * support (CLI_REDIS).
  */
 #ifndef CFGPOOL_SRC_CLI_RUN_H
 #define CFGPOOL_SRC_CLI_RUN_H
@@ -15,6 +15,8 @@
 #include <stdint.h>
 
 #include <jansson.h>
+
+#include "cli.h"
 
 /* What a source's next() returns. */
 enum { RUN_ITEM, RUN_TIMEOUT, RUN_END, RUN_WOKEN, RUN_READ_ERROR, RUN_FLUSH };
@@ -45,7 +47,7 @@ struct run_answer {
 extern atomic_bool run_stop_requested;
 extern int run_wake_fd;
 
-#ifdef HAVE_REDIS
+#if CLI_REDIS
 struct stream_source;
 struct stream_sink;
 

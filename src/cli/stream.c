@@ -81,6 +81,7 @@ struct stream_source {
 
 	/* The reading thread's counts, read after it was joined. */
 	unsigned long read, claimed, dead, deleted, redelivered;
+	unsigned long prefetched; /* batches fetched while the main thread held one (under lock) */
 };
 
 static uint64_t mono_ms(void)
@@ -143,6 +144,9 @@ static bool stopping(struct stream_source *s)
 static void post(struct stream_source *s, struct batch *b)
 {
 	pthread_mutex_lock(&s->lock);
+	/* Fetched while the main thread computes: the pipelining --stats shows. */
+	if (s->holding)
+		s->prefetched++;
 	while (s->slot != NULL)
 		pthread_cond_wait(&s->cond, &s->lock);
 	s->slot = b;
@@ -635,10 +639,15 @@ void stream_source_close(struct stream_source *s, json_t *stats)
 		pthread_join(s->thread, NULL);
 	}
 	if (stats != NULL)
-		json_object_set_new(stats, "source",
-				    json_pack("{s:I, s:I, s:I, s:I, s:I}", "read", (json_int_t)s->read, "claimed",
-					      (json_int_t)s->claimed, "redelivered", (json_int_t)s->redelivered,
-					      "dead_lettered", (json_int_t)s->dead, "deleted", (json_int_t)s->deleted));
+		json_object_set_new(
+			stats, "source",
+			json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:I, s:I, s:I}", "read", (json_int_t)s->read,
+				  "claimed", (json_int_t)s->claimed, "redelivered", (json_int_t)s->redelivered,
+				  "dead_lettered", (json_int_t)s->dead, "deleted", (json_int_t)s->deleted, "prefetched",
+				  (json_int_t)s->prefetched, "consumer", s->url.consumer, "dead_letter",
+				  s->url.dead_letter, "max_deliveries", (json_int_t)s->url.max_deliveries,
+				  "claim_idle_ms", (json_int_t)s->url.claim_idle_ms, "reconnect_ms",
+				  (json_int_t)s->url.reconnect_ms));
 	free_batch(s->slot);
 	free_batch(s->cur);
 	free_batch(s->prev);
