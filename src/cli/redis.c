@@ -417,21 +417,28 @@ void cli_redis_close(struct cli_redis *r)
 	r->c = NULL;
 }
 
-redisReply *cli_redis_argv(struct cli_redis *r, int argc, const char **argv, const size_t *lens)
+/*
+ * Sends a command already in the protocol's form and returns its reply; on a lost
+ * connection, reconnects and sends it again (see cli_redis_argv()).
+ */
+static redisReply *send_formatted(struct cli_redis *r, const char *cmd, int len)
 {
 	uint64_t since = 0;
 
+	if (len < 0) {
+		/* Not the connection: a command that cannot be formatted (a bug, or no memory). */
+		cli_err("%s: cannot format a command", r->url->text);
+		return NULL;
+	}
 	for (;;) {
-		redisReply *rep = r->c ? redisCommandArgv(r->c, argc, argv, lens) : NULL;
+		void *rep = NULL;
 
+		if (r->c && redisAppendFormattedCommand(r->c, cmd, (size_t)len) == REDIS_OK)
+			(void)redisGetReply(r->c, &rep);
 		if (rep != NULL) {
 			if (since != 0)
 				cli_err("reconnected to %s", r->url->text);
 			return rep;
-		}
-		if (r->c && r->c->err != REDIS_ERR_IO && r->c->err != REDIS_ERR_EOF) {
-			cli_err("%s: %s", r->url->text, r->c->errstr);
-			return NULL;
 		}
 		/* The connection is gone (or timed out, which counts the same): the reply, if
 		 * the command ran, is lost, which the caller learns from r->reconnects. */
@@ -447,39 +454,30 @@ redisReply *cli_redis_argv(struct cli_redis *r, int argc, const char **argv, con
 	}
 }
 
+redisReply *cli_redis_argv(struct cli_redis *r, int argc, const char **argv, const size_t *lens)
+{
+	char *cmd = NULL;
+	int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+	redisReply *rep = send_formatted(r, cmd, len);
+
+	redisFreeCommand(cmd);
+	return rep;
+}
+
 redisReply *cli_redis_cmd(struct cli_redis *r, const char *fmt, ...)
 {
-	uint64_t since = 0;
+	char *cmd = NULL;
+	redisReply *rep;
+	va_list ap;
+	int len;
 
-	for (;;) {
-		redisReply *rep = NULL;
-		va_list ap;
-
-		if (r->c) {
-			va_start(ap, fmt);
-			rep = redisvCommand(r->c, fmt, ap);
-			va_end(ap);
-		}
-		if (rep != NULL) {
-			if (since != 0)
-				cli_err("reconnected to %s", r->url->text);
-			return rep;
-		}
-		if (r->c && r->c->err != REDIS_ERR_IO && r->c->err != REDIS_ERR_EOF) {
-			/* Not the connection: a command that cannot be sent (a bug, or no memory). */
-			cli_err("%s: %s", r->url->text, r->c->errstr);
-			return NULL;
-		}
-		if (since == 0) {
-			since = mono_ms();
-			cli_err("lost the connection to %s: %s; reconnecting for up to %ld ms", r->url->text,
-				r->c ? r->c->errstr : "not connected", r->url->reconnect_ms);
-		}
-		cli_redis_close(r);
-		r->reconnects++;
-		if (connect_retrying(r, since) != 0)
-			return NULL;
-	}
+	va_start(ap, fmt);
+	len = redisvFormatCommand(&cmd, fmt, ap);
+	va_end(ap);
+	rep = send_formatted(r, cmd, len);
+	if (len >= 0)
+		redisFreeCommand(cmd);
+	return rep;
 }
 
 const char *cli_redis_str(const redisReply *rep, size_t *len)

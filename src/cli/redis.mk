@@ -35,3 +35,12 @@ tests_cfgpool_noredis_CPPFLAGS = $(AM_CPPFLAGS) -DCFGPOOL_NO_REDIS
 tests_cfgpool_noredis_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_cfgpool_noredis_LDADD = libcfgpool.la $(JANSSON_LIBS) $(PTHREAD_LIBS) $(LIBM)
 EXTRA_DIST += tests/check_noredis.sh
+
+# perf/bench_redis: inputs/s end to end and XADD-to-result latency with 1, 2 and 4
+# consumers, against `cfgpool run` on a file and on a pipe (`make bench`).
+if HAVE_REDIS
+BENCH_PROGS += perf/bench_redis
+endif
+perf_bench_redis_SOURCES = perf/bench_redis.c perf/bench.h
+perf_bench_redis_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS)
+perf_bench_redis_LDADD = $(HIREDIS_LIBS)
