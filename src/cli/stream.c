@@ -81,7 +81,7 @@ struct stream_source {
 
 	/* The reading thread's counts, read after it was joined. */
 	unsigned long read, claimed, dead, deleted, redelivered;
-	unsigned long prefetched; /* batches fetched while the main thread held one (under lock) */
+	unsigned long prefetched; /* batches fetched while the main thread had one (under lock) */
 };
 
 static uint64_t mono_ms(void)
@@ -144,8 +144,8 @@ static bool stopping(struct stream_source *s)
 static void post(struct stream_source *s, struct batch *b)
 {
 	pthread_mutex_lock(&s->lock);
-	/* Fetched while the main thread computes: the pipelining --stats shows. */
-	if (s->holding)
+	/* Fetched while the main thread had a batch to answer: the pipelining --stats shows. */
+	if (s->holding || s->slot != NULL)
 		s->prefetched++;
 	while (s->slot != NULL)
 		pthread_cond_wait(&s->cond, &s->lock);
