@@ -835,6 +835,69 @@ static void next_batch_read_while_computing(void **state)
 	assert_int_equal(pending("in", "g"), 0);
 }
 
+/* The consumer that owns entry `eid` now, and its delivery count; false when not pending. */
+static bool owner_of(const char *eid, char *owner, size_t size, long long *count)
+{
+	redisReply *r = cmd("XPENDING in g %s %s 1", eid, eid);
+	bool found = r->type == REDIS_REPLY_ARRAY && r->elements == 1;
+
+	if (found) {
+		snprintf(owner, size, "%s", r->element[0]->element[1]->str);
+		*count = r->element[0]->element[3]->integer;
+	}
+	freeReplyObject(r);
+	return found;
+}
+
+struct owner_cond {
+	const char *eid, *consumer;
+	long long count;
+};
+
+static bool owned_by(const void *arg)
+{
+	const struct owner_cond *c = arg;
+	char owner[64];
+	long long n;
+
+	return owner_of(c->eid, owner, sizeof(owner), &n) && strcmp(owner, c->consumer) == 0 && n == c->count;
+}
+
+/*
+ * An entry claimed from a consumer still running it (longer than claim_idle_ms) is run by
+ * both; the guard lets only the first result into the sink, and both acknowledge.
+ */
+static void claimed_while_running_answered_once(void **state)
+{
+	char cfg[PATH_MAX], a_src[PATH_MAX + 128], b_src[PATH_MAX + 128], out[PATH_MAX + 64];
+	char gate[PATH_MAX], input[PATH_MAX + 64], eid[64];
+	struct proc *a, *b;
+	redisReply *r;
+
+	(void)state;
+	start_server();
+	poison_config(cfg, sizeof(cfg), NULL);
+	tmp_path(gate, sizeof(gate), "gate");
+	snprintf(input, sizeof(input), "{\"id\": \"slow\", \"x\": 1, \"wait_for\": \"%s\"}", gate);
+	r = cmd("XADD in * input %s", input);
+	snprintf(eid, sizeof(eid), "%s", r->str);
+	freeReplyObject(r);
+	freeReplyObject(cmd("XGROUP CREATE in g 0"));
+	url(out, sizeof(out), "out", "");
+	a = run_consumer(cfg, url(a_src, sizeof(a_src), "in", "&group=g&consumer=a&claim_idle_ms=86400000"), out, "8");
+	struct owner_cond by_a = {eid, "a", 1}, by_b = {eid, "b", 2};
+
+	wait_until(owned_by, &by_a, 60, "the entry read by a");
+	b = run_consumer(cfg, url(b_src, sizeof(b_src), "in", "&group=g&consumer=b&claim_idle_ms=100"), out, "8");
+	wait_until(owned_by, &by_b, 60, "the entry claimed by b");
+	write_text(gate, "");
+	term_and_finish(a, 0, 0);
+	term_and_finish(b, 0, 0);
+	assert_int_equal(cmd_int("XLEN out"), 1);
+	assert_int_equal(pending("in", "g"), 0);
+	assert_non_null(strstr(buf_str(&b->e), "\"claimed\":1"));
+}
+
 /* SIGHUP reloads; the results read after it carry the new configuration version. */
 static void sighup_reloads(void **state)
 {
@@ -1012,6 +1075,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(server_restarts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(server_gone_for_good, setup, teardown),
 	    cmocka_unit_test_setup_teardown(next_batch_read_while_computing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(claimed_while_running_answered_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(sighup_reloads, setup, teardown),
 	    cmocka_unit_test_setup_teardown(readme_three_commands, setup, teardown),
 	    cmocka_unit_test_setup_teardown(entry_fields_and_collect, setup, teardown),
