@@ -297,6 +297,33 @@ static struct proc *run_consumer(const char *cfg, const char *source, const char
 	return spawn(STDIN_NULL, "run", "-c", cfg, "-q", "-b", batch, "--stats", "--source", source, NULL);
 }
 
+static void add_inputs(const char *stream, int from, int to)
+{
+	for (int i = from; i < to; i++) {
+		char input[64];
+
+		snprintf(input, sizeof(input), "{\"id\": %d, \"x\": %d}", i, i);
+		freeReplyObject(cmd("XADD %s * input %s", stream, input));
+	}
+}
+
+/*
+ * The usual start: a server, the poison config, inputs 0 to n-1 in "in", and one consumer
+ * of group g with URL settings `more`, writing to "out" when `to_sink`, else to stdout.
+ */
+static struct proc *start_one(int n, const char *more, bool to_sink)
+{
+	static char cfg[PATH_MAX], src[PATH_MAX + 128], out[PATH_MAX + 64];
+	char settings[128];
+
+	start_server();
+	poison_config(cfg, sizeof(cfg), NULL);
+	add_inputs("in", 0, n);
+	snprintf(settings, sizeof(settings), "&group=g%s", more);
+	return run_consumer(cfg, url(src, sizeof(src), "in", settings), to_sink ? url(out, sizeof(out), "out", "") : NULL,
+			    "8");
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* The test that matters                                                                      */
 /* ------------------------------------------------------------------------------------------ */
@@ -553,16 +580,6 @@ static void kill_and_restart(void **state)
 /* One behaviour each                                                                         */
 /* ------------------------------------------------------------------------------------------ */
 
-static void add_inputs(const char *stream, int from, int to)
-{
-	for (int i = from; i < to; i++) {
-		char input[64];
-
-		snprintf(input, sizeof(input), "{\"id\": %d, \"x\": %d}", i, i);
-		freeReplyObject(cmd("XADD %s * input %s", stream, input));
-	}
-}
-
 /*
  * SIGTERM while a batch is held: the consumer stops reading, answers and acknowledges
  * everything it read, and exits 0; collect prints every result line.
@@ -731,16 +748,11 @@ static void server_without_xautoclaim(void **state)
  */
 static void server_restarts(void **state)
 {
-	char cfg[PATH_MAX], src[PATH_MAX + 128], out[PATH_MAX + 64];
 	struct proc *p;
 	redisReply *r;
 
 	(void)state;
-	start_server();
-	poison_config(cfg, sizeof(cfg), NULL);
-	add_inputs("in", 0, 3000);
-	p = run_consumer(cfg, url(src, sizeof(src), "in", "&group=g&consumer=a&reconnect_ms=120000"),
-			 url(out, sizeof(out), "out", ""), "8");
+	p = start_one(3000, "&consumer=a&reconnect_ms=120000", true);
 	struct count_cond some = {"out", 300};
 
 	wait_until(stream_has, &some, 60, "300 results");
@@ -767,14 +779,10 @@ static void server_restarts(void **state)
 /* A server that never comes back: a clear message and exit status 3 after reconnect_ms. */
 static void server_gone_for_good(void **state)
 {
-	char cfg[PATH_MAX], src[PATH_MAX + 128];
 	struct proc *p;
 
 	(void)state;
-	start_server();
-	poison_config(cfg, sizeof(cfg), NULL);
-	add_inputs("in", 0, 10);
-	p = run_consumer(cfg, url(src, sizeof(src), "in", "&group=g&reconnect_ms=300"), NULL, "8");
+	p = start_one(10, "&reconnect_ms=300", false);
 	wait_lines(p, 10, 60);
 	stop_server(SIGKILL);
 	finish(p, 60);
@@ -901,15 +909,11 @@ static void claimed_while_running_answered_once(void **state)
 /* SIGHUP reloads; the results read after it carry the new configuration version. */
 static void sighup_reloads(void **state)
 {
-	char cfg[PATH_MAX], src[PATH_MAX + 128], out[PATH_MAX + 64];
 	struct proc *p;
 	redisReply *r;
 
 	(void)state;
-	start_server();
-	poison_config(cfg, sizeof(cfg), NULL);
-	add_inputs("in", 0, 5);
-	p = run_consumer(cfg, url(src, sizeof(src), "in", "&group=g&consumer=a"), url(out, sizeof(out), "out", ""), "8");
+	p = start_one(5, "&consumer=a", true);
 	struct count_cond five = {"out", 5}, ten = {"out", 10};
 
 	wait_until(stream_has, &five, 60, "5 results");

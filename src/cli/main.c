@@ -13,11 +13,14 @@ void cli_err(const char *fmt, ...)
 {
 	va_list ap;
 
+	/* One message a lock: the stream source's reading thread reports too. */
+	flockfile(stderr);
 	fputs("cfgpool: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }
 
 static void usage(FILE *f)

@@ -2,6 +2,13 @@
  * `cfgpool run -c CONFIG [INPUT]`: JSON Lines in, one JSON Lines result per input out, in
  * input order, through a pool running the configured kernel.
  *
+ * Inputs come from a source, one at a time (next_input()): the line reader below, or a
+ * Redis stream's consumer group (--source, stream.c), which also says where each batch it
+ * fetched ends (RUN_FLUSH). Answers go to a sink: standard output, or a Redis stream
+ * (--sink, stream.c), which writes them and acknowledges their entries in one step; with
+ * a stream source and standard output, entries are acknowledged once their lines are
+ * written. What follows describes the line source and standard output.
+ *
  * The main thread reads lines (poll() on the input and on a self-pipe), groups them into
  * batches of --batch lines, flushes a partial batch --linger-ms after its first line
  * arrived, runs each batch with cfgpool_pool_map() and writes its results with one
