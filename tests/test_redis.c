@@ -1039,6 +1039,15 @@ static void entry_fields_and_collect(void **state)
 	assert_exit_status(c, 0);
 	assert_int_equal(count_lines(&c->o), 2);
 	assert_non_null(strstr(buf_str(&c->o), "\"entry\":\"1-0\",\"reason\":\"why\"}"));
+
+	/* --follow: what is added later is printed too. */
+	c = spawn(STDIN_NULL, "collect", dl, "--follow", NULL);
+	wait_lines(c, 2, 30);
+	freeReplyObject(cmd("XADD dl * entry 3-0 reason %s", "later"));
+	wait_lines(c, 3, 30);
+	assert_non_null(strstr(buf_str(&c->o), "\"reason\":\"later\"}"));
+	kill(c->pid, SIGTERM);
+	finish(c, 30);
 }
 
 /* Bad URLs: said, exit 2, before anything is contacted. */
