@@ -906,6 +906,69 @@ static void claimed_while_running_answered_once(void **state)
 	assert_non_null(strstr(buf_str(&b->e), "\"claimed\":1"));
 }
 
+/*
+ * An input that never finishes: past task_timeout_ms the process says so and exits 4,
+ * leaving its entries pending; restarted under its name it runs them one at a time, and the
+ * hanging one, delivered more than max_deliveries times, is dead-lettered.
+ */
+static void hanging_input_dead_lettered(void **state)
+{
+	char cfg[PATH_MAX], src[PATH_MAX + 128], out[PATH_MAX + 64], never[PATH_MAX], input[PATH_MAX + 64];
+	struct proc *p;
+	int timeouts = 0;
+	double deadline;
+	redisReply *r;
+
+	(void)state;
+	start_server();
+	poison_config(cfg, sizeof(cfg), NULL);
+	tmp_path(never, sizeof(never), "never-made");
+	snprintf(input, sizeof(input), "{\"id\": 1, \"x\": 1, \"wait_for\": \"%s\"}", never);
+	add_inputs("in", 0, 1);
+	freeReplyObject(cmd("XADD in * input %s", input));
+	add_inputs("in", 2, 3);
+	url(src, sizeof(src), "in", "&group=g&consumer=a&task_timeout_ms=1000&max_deliveries=2&claim_idle_ms=86400000");
+	url(out, sizeof(out), "out", "");
+	p = run_consumer(cfg, src, out, "8");
+	deadline = deadline_in(120);
+	while (cmd_int("XLEN out") < 3 || pending("in", "g") > 0) {
+		drain(p);
+		if (!still_running(p)) {
+			finish(p, 30);
+			assert_exit_status(p, 4);
+			assert_non_null(strstr(buf_str(&p->e), "ran longer than task_timeout_ms 1000"));
+			timeouts++;
+			p = run_consumer(cfg, src, out, "8");
+		}
+		if (now_s() > deadline) {
+			print_error("after %d timeouts: %lld results\n", timeouts, cmd_int("XLEN out"));
+			show_streams(p);
+			fail();
+		}
+		sleep_s(0.01);
+	}
+	term_and_finish(p, 1, 1); /* the dead-lettered input's error */
+	/* The first batch (all three), then the hanging input alone. */
+	assert_int_equal(timeouts, 2);
+	assert_int_equal(cmd_int("XLEN out"), 3);
+	r = all_entries("in:dead");
+	assert_int_equal(r->elements, 1);
+	assert_string_equal(field(r->element[0], "id"), "1");
+	assert_string_equal(field(r->element[0], "deliveries"), "3");
+	assert_non_null(strstr(field(r->element[0], "reason"), "task_timeout_ms"));
+	freeReplyObject(r);
+	r = all_entries("out");
+	for (size_t i = 0; i < r->elements; i++) {
+		const char *line = field(r->element[i], "line");
+
+		if (strcmp(field(r->element[i], "id"), "1") == 0)
+			assert_non_null(strstr(line, "dead-lettered"));
+		else
+			assert_non_null(strstr(line, "\"result\":{\"y\":"));
+	}
+	freeReplyObject(r);
+}
+
 /* SIGHUP reloads; the results read after it carry the new configuration version. */
 static void sighup_reloads(void **state)
 {
@@ -1089,6 +1152,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(server_gone_for_good, setup, teardown),
 	    cmocka_unit_test_setup_teardown(next_batch_read_while_computing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(claimed_while_running_answered_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(hanging_input_dead_lettered, setup, teardown),
 	    cmocka_unit_test_setup_teardown(sighup_reloads, setup, teardown),
 	    cmocka_unit_test_setup_teardown(readme_three_commands, setup, teardown),
 	    cmocka_unit_test_setup_teardown(entry_fields_and_collect, setup, teardown),

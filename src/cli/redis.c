@@ -111,8 +111,10 @@ static int set_key(struct cli_redis_url *u, const char *key, const char *value, 
 		return set_number(&u->claim_idle_ms, value, key, 1, 86400000, msg, size);
 	if (strcmp(key, "reconnect_ms") == 0)
 		return set_number(&u->reconnect_ms, value, key, 0, 86400000, msg, size);
+	if (strcmp(key, "task_timeout_ms") == 0)
+		return set_number(&u->task_timeout_ms, value, key, 0, 86400000, msg, size);
 	snprintf(msg, size, "unknown setting '%s' (known: stream, group, consumer, dead_letter, max_deliveries, "
-			    "claim_idle_ms, reconnect_ms)", key);
+			    "claim_idle_ms, reconnect_ms, task_timeout_ms)", key);
 	return -1;
 }
 
@@ -150,7 +152,8 @@ int cli_redis_url_parse(const char *text, struct cli_redis_url *u, char *msg, si
 {
 	const char *rest, *q, *slash;
 
-	*u = (struct cli_redis_url){.max_deliveries = -1, .claim_idle_ms = -1, .reconnect_ms = -1};
+	*u = (struct cli_redis_url){
+		.max_deliveries = -1, .claim_idle_ms = -1, .reconnect_ms = -1, .task_timeout_ms = -1};
 	u->text = strdup(text);
 	if (u->text == NULL) {
 		snprintf(msg, size, "out of memory");
@@ -247,6 +250,8 @@ int cli_redis_url_merge(struct cli_redis_url *u, const json_t *section, char *ms
 			nfield = &u->claim_idle_ms;
 		else if (strcmp(key, "reconnect_ms") == 0)
 			nfield = &u->reconnect_ms;
+		else if (strcmp(key, "task_timeout_ms") == 0)
+			nfield = &u->task_timeout_ms;
 		if ((sfield && *sfield) || (nfield && *nfield != -1))
 			continue;
 		if (set_key(u, key, v, msg, size) != 0)
@@ -278,6 +283,8 @@ void cli_redis_url_defaults(struct cli_redis_url *u)
 		u->claim_idle_ms = 60000;
 	if (u->reconnect_ms == -1)
 		u->reconnect_ms = 30000;
+	if (u->task_timeout_ms == -1)
+		u->task_timeout_ms = 0;
 }
 
 void cli_redis_url_free(struct cli_redis_url *u)

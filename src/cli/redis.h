@@ -16,15 +16,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Exit status when the server was lost and did not come back within reconnect_ms. */
-enum { EXIT_REDIS_LOST = 3 };
+/*
+ * Exit statuses: the server was lost and did not come back within reconnect_ms; a batch
+ * from the stream ran in the pool longer than task_timeout_ms.
+ */
+enum { EXIT_REDIS_LOST = 3, EXIT_TASK_TIMEOUT = 4 };
 
 /*
  * A stream as a URL names it:
  *   redis://HOST[:PORT]/STREAM[?KEY=VALUE&...]
  *   unix:///PATH/TO/redis.sock?stream=STREAM[&KEY=VALUE...]
  * Keys: group, consumer (a source's), dead_letter, max_deliveries, claim_idle_ms,
- * reconnect_ms. Values are percent-decoded. Unset numbers are -1, unset strings NULL, until
+ * reconnect_ms, task_timeout_ms. Values are percent-decoded. Unset numbers are -1, unset strings NULL, until
  * cli_redis_url_defaults() fills them.
  */
 struct cli_redis_url {
@@ -39,6 +42,7 @@ struct cli_redis_url {
 	long max_deliveries;
 	long claim_idle_ms;
 	long reconnect_ms;
+	long task_timeout_ms; /* 0: none */
 };
 
 /* Whether `text` is a URL this file parses (redis:// or unix://). */

@@ -453,8 +453,16 @@ static int flush_batch(struct run *r)
 	 * that ran nothing (-ESHUTDOWN, -EAGAIN, -EINVAL, -EDEADLK) leaves the results as they
 	 * were: each of its items is answered with that error instead. */
 	if (r->nvalid > 0) {
+#if CLI_REDIS
+		if (r->source != NULL)
+			stream_source_running(r->source, true);
+#endif
 		int mrc = cfgpool_pool_map(r->pool, r->inputs, 0, r->outputs, 0, r->nvalid, r->results, 0);
 
+#if CLI_REDIS
+		if (r->source != NULL)
+			stream_source_running(r->source, false);
+#endif
 		for (size_t i = 0; mrc != 0 && mrc != CFGPOOL_EKERNEL && i < r->nvalid; i++)
 			r->results[i] = (cfgpool_result_t){.status = mrc};
 	}
@@ -577,7 +585,8 @@ static void usage(FILE *f)
 	      "and the last line written may then be cut.\n"
 	      "Exit status, with or without a signal: 0 every input succeeded, 1 some failed or the\n"
 	      "output could not be written, 2 usage or configuration error, or no thread or file\n"
-	      "descriptor to start with, 3 the Redis server was lost for longer than reconnect_ms.\n",
+	      "descriptor to start with, 3 the Redis server was lost for longer than reconnect_ms,\n"
+	      "4 a batch from a stream ran longer than its task_timeout_ms.\n",
 	      f);
 }
 

@@ -67,6 +67,12 @@ int stream_source_open(const char *url, const json_t *section, size_t batch, int
  */
 int stream_source_next(struct stream_source *s, int timeout_ms, struct run_input *in);
 
+/*
+ * Says that the batch last handed out is in the pool (on) or out of it (off), for the
+ * watchdog of task_timeout_ms; nothing without one.
+ */
+void stream_source_running(struct stream_source *s, bool on);
+
 /* Asks the reading thread to stop reading; what it has read is still handed out. */
 void stream_source_stop(struct stream_source *s);
 

@@ -16,7 +16,13 @@
  * acknowledged by the answer script (redis.c) in one step.
  *
  * Lock order: `lock` only, never held across a Redis command or a write to `ready`.
- * Shared fields (struct stream_source): slot, holding, ended, status, stopping: under lock.
+ * Shared fields (struct stream_source): slot, holding, ended, status, stopping, running,
+ * running_since, running_batch, closing: under lock.
+ *
+ * With task_timeout_ms, a watchdog thread ends the process (status 4) when a batch has
+ * been in the pool longer than that: a kernel cannot be stopped from outside, so the
+ * process goes, like one that crashed, and its entries stay pending, to be delivered again
+ * one at a time and dead-lettered after max_deliveries.
  *
  * Entries delivered before (this consumer's pending ones, and claimed ones) may be the
  * poison that killed a consumer: they are read one at a time (COUNT 1) and only once the
@@ -73,6 +79,13 @@ struct stream_source {
 	bool ended;         /* the thread will post nothing more */
 	bool stopping;
 	int status;
+	bool running;               /* the main thread has a batch in the pool */
+	uint64_t running_since;     /* mono_ms() when it went in */
+	const struct batch *running_batch;
+	bool closing;
+	pthread_cond_t wd_cond;     /* the watchdog's, on CLOCK_MONOTONIC */
+	pthread_t wd;
+	bool wd_started;
 
 	/* The main thread's. */
 	struct batch *cur, *prev;
@@ -244,8 +257,8 @@ static int mark_redelivered(struct stream_source *s, struct batch *b)
 			char why[256];
 
 			snprintf(why, sizeof(why),
-				 "delivered %ld times without an answer (max_deliveries %ld): its consumer died or did "
-				 "not answer within claim_idle_ms %ld",
+				 "delivered %ld times without an answer (max_deliveries %ld): its consumer died, ran "
+				 "past task_timeout_ms or did not answer within claim_idle_ms %ld",
 				 b->e[j].deliveries, s->url.max_deliveries, s->url.claim_idle_ms);
 			b->e[j].dead = strdup(why);
 			s->dead++;
@@ -422,6 +435,50 @@ static void *reader(void *arg)
 	return NULL;
 }
 
+/* Ends the process when a batch stays in the pool longer than task_timeout_ms. */
+static void *watchdog(void *arg)
+{
+	struct stream_source *s = arg;
+	uint64_t limit = (uint64_t)s->url.task_timeout_ms;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->closing) {
+		uint64_t now = mono_ms();
+
+		if (!s->running) {
+			pthread_cond_wait(&s->wd_cond, &s->lock);
+			continue;
+		}
+		if (now - s->running_since >= limit) {
+			const struct batch *b = s->running_batch;
+
+			cli_err("%s: a batch of %zu entries (%s to %s) ran longer than task_timeout_ms %ld; exiting, "
+				"leaving them pending",
+				s->url.text, b ? b->n : 0, b && b->n ? b->e[0].eid : "?", b && b->n ? b->e[b->n - 1].eid : "?",
+				s->url.task_timeout_ms);
+			_exit(EXIT_TASK_TIMEOUT);
+		}
+		uint64_t due = s->running_since + limit;
+		struct timespec ts = {(time_t)(due / 1000), (long)(due % 1000) * 1000000L};
+
+		pthread_cond_timedwait(&s->wd_cond, &s->lock, &ts);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+void stream_source_running(struct stream_source *s, bool on)
+{
+	if (!s->wd_started)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->running = on;
+	s->running_since = mono_ms();
+	s->running_batch = s->cur;
+	pthread_cond_signal(&s->wd_cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* The source, on the main thread                                                             */
 /* ------------------------------------------------------------------------------------------ */
@@ -463,9 +520,15 @@ int stream_source_open(const char *url, const json_t *section, size_t batch, int
 	*out = s;
 	if (s == NULL)
 		return EXIT_USAGE;
+	pthread_condattr_t monotonic;
+
 	s->ready[0] = s->ready[1] = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
+	pthread_condattr_init(&monotonic);
+	pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->wd_cond, &monotonic);
+	pthread_condattr_destroy(&monotonic);
 	s->count = batch;
 	s->linger_ms = linger_ms;
 	st = open_url("source", url, section, true, &s->url);
@@ -487,6 +550,14 @@ int stream_source_open(const char *url, const json_t *section, size_t batch, int
 		return EXIT_USAGE;
 	}
 	s->started = true;
+	if (s->url.task_timeout_ms > 0) {
+		errno = pthread_create(&s->wd, NULL, watchdog, s);
+		if (errno != 0) {
+			cli_err("cannot start the watchdog thread: %s", strerror(errno));
+			return EXIT_USAGE;
+		}
+		s->wd_started = true;
+	}
 	return 0;
 }
 
@@ -638,7 +709,14 @@ void stream_source_close(struct stream_source *s, json_t *stats)
 		pthread_mutex_unlock(&s->lock);
 		pthread_join(s->thread, NULL);
 	}
-	if (stats != NULL)
+	if (s->wd_started) {
+		pthread_mutex_lock(&s->lock);
+		s->closing = true;
+		pthread_cond_signal(&s->wd_cond);
+		pthread_mutex_unlock(&s->lock);
+		pthread_join(s->wd, NULL);
+	}
+	if (stats != NULL) {
 		json_object_set_new(
 			stats, "source",
 			json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:I, s:I, s:I}", "read", (json_int_t)s->read,
@@ -648,6 +726,9 @@ void stream_source_close(struct stream_source *s, json_t *stats)
 				  s->url.dead_letter, "max_deliveries", (json_int_t)s->url.max_deliveries,
 				  "claim_idle_ms", (json_int_t)s->url.claim_idle_ms, "reconnect_ms",
 				  (json_int_t)s->url.reconnect_ms));
+		json_object_set_new(json_object_get(stats, "source"), "task_timeout_ms",
+				    json_integer(s->url.task_timeout_ms));
+	}
 	free_batch(s->slot);
 	free_batch(s->cur);
 	free_batch(s->prev);
@@ -660,6 +741,7 @@ void stream_source_close(struct stream_source *s, json_t *stats)
 	cli_redis_url_free(&s->url);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
+	pthread_cond_destroy(&s->wd_cond);
 	free(s);
 }
 
