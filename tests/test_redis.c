@@ -1113,6 +1113,30 @@ static void entry_fields_and_collect(void **state)
 	finish(c, 30);
 }
 
+/* Lines from a file to a stream sink: one result entry a line, no entry ID in them. */
+static void lines_to_a_stream_sink(void **state)
+{
+	char cfg[PATH_MAX], out[PATH_MAX + 64], inputs[PATH_MAX];
+	struct proc *p;
+	redisReply *r;
+
+	(void)state;
+	start_server();
+	poison_config(cfg, sizeof(cfg), NULL);
+	tmp_path(inputs, sizeof(inputs), "inputs.jsonl");
+	write_text(inputs, "{\"id\": \"a\", \"x\": 1}\n{\"x\": 2}\nnot json\n");
+	p = run_to_end(60, "run", "-c", cfg, "-q", "--sink", url(out, sizeof(out), "out", ""), inputs, NULL);
+	assert_exit_status(p, 1); /* the line that is not JSON */
+	assert_int_equal(count_lines(&p->o), 0);
+	r = all_entries("out");
+	assert_int_equal(r->elements, 3);
+	assert_true(strncmp(field(r->element[0], "line"), "{\"id\":\"a\",\"config_version\":1,", 29) == 0);
+	assert_non_null(strstr(field(r->element[0], "line"), "\"result\":{\"y\":2.0}}"));
+	assert_string_equal(field(r->element[1], "id"), "2");
+	assert_non_null(strstr(field(r->element[2], "line"), "invalid JSON"));
+	freeReplyObject(r);
+}
+
 /* Bad URLs: said, exit 2, before anything is contacted. */
 static void bad_urls(void **state)
 {
@@ -1156,6 +1180,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(sighup_reloads, setup, teardown),
 	    cmocka_unit_test_setup_teardown(readme_three_commands, setup, teardown),
 	    cmocka_unit_test_setup_teardown(entry_fields_and_collect, setup, teardown),
+	    cmocka_unit_test_setup_teardown(lines_to_a_stream_sink, setup, teardown),
 	    cmocka_unit_test_setup_teardown(bad_urls, setup, teardown),
 	};
 

@@ -333,6 +333,15 @@ static void add_input(struct run *r, const struct run_input *in)
 				   r->inputs + r->nvalid * r->kernel->input_size)) {
 		r->nvalid++;
 	}
+#if CLI_REDIS
+	/* A stream sink states the id in a field of its own: the line number, as the line does. */
+	if (in->entry == NULL && it->id == NULL && r->sink != NULL) {
+		char num[24];
+
+		snprintf(num, sizeof(num), "%lu", it->line);
+		it->id = dup_text(num, strlen(num), &it->id_len);
+	}
+#endif
 	if (in->entry != NULL && it->id == NULL) {
 		if (in->id != NULL) {
 			json_t *v = json_loadb(in->id, in->id_len, JSON_DECODE_ANY, NULL);
