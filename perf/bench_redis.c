@@ -10,7 +10,8 @@
  * result awaited with XREAD BLOCK on the sink, SAMPLES times; against one line at a time
  * written to `cfgpool run -b 1` on a pipe and its result line read back (-b 1, so that
  * neither waits for --linger-ms). The kernel is spin, 10000 iterations an input (about
- * 10 µs), on the default pool (one worker per CPU) in every process.
+ * 10 µs), on the default pool (one worker per CPU) in every process, with the default batch
+ * (one input per worker), and once with --batch 64 and 1 consumer.
  *
  * One JSON line per figure (bench.h). Run from the build directory (`make bench`): the
  * command is ./cfgpool. CFGPOOL_BENCH_SCALE scales N and SAMPLES.
@@ -105,10 +106,12 @@ static void start_server(void)
 	die("redis-server did not start");
 }
 
-static pid_t start_consumer(const char *stream, const char *group, int k)
+/* `batch`: the --batch of the consumer, NULL for the default (one input per worker). */
+static pid_t start_consumer(const char *stream, const char *group, int k, const char *batch)
 {
 	char src[512], sink[400], name[16];
-	const char *argv[] = {"./cfgpool", "run", "-c", cfg, "-q", "--source", src, "--sink", sink, NULL};
+	const char *argv[] = {"./cfgpool", "run", "-c", cfg, "-q", "--source", src, "--sink", sink,
+			      batch ? "-b" : NULL, batch, NULL};
 	int devnull = open("/dev/null", O_RDWR);
 	pid_t pid;
 
@@ -158,19 +161,19 @@ static double throughput_file(size_t n)
 	return (double)n / ((double)(bench_now_ns() - t0) / 1e9);
 }
 
-static double throughput_stream(size_t n, int consumers, int run)
+static double throughput_stream(size_t n, int consumers, int run, const char *batch)
 {
 	char stream[32], out[40];
 	pid_t pids[MAX_CONSUMERS];
 	uint64_t t0;
 	double secs;
 
-	snprintf(stream, sizeof(stream), "t%d-%d", consumers, run);
+	snprintf(stream, sizeof(stream), "t%d-%d-%s", consumers, run, batch ? batch : "d");
 	snprintf(out, sizeof(out), "%s:out", stream);
 	fill(stream, n);
 	t0 = bench_now_ns();
 	for (int k = 0; k < consumers; k++)
-		pids[k] = start_consumer(stream, "g", k);
+		pids[k] = start_consumer(stream, "g", k, batch);
 	while (cmd_int("XLEN %s", out) < (long long)n)
 		usleep(1000);
 	secs = (double)(bench_now_ns() - t0) / 1e9;
@@ -189,7 +192,7 @@ static void latency_stream(int consumers, double *us, size_t samples)
 	snprintf(out, sizeof(out), "%s:out", stream);
 	freeReplyObject(cmd("XGROUP CREATE %s g $ MKSTREAM", stream));
 	for (int k = 0; k < consumers; k++)
-		pids[k] = start_consumer(stream, "g", k);
+		pids[k] = start_consumer(stream, "g", k, NULL);
 	/* Warm-up: every consumer has started and answered once. */
 	for (size_t i = 0; i < samples + (size_t)consumers * 4; i++) {
 		char line[64];
@@ -298,9 +301,13 @@ int main(void)
 	bench_report("redis", "file", "inputs/s", v, RUNS, n, "\"consumers\": 0");
 	for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
 		for (int r = 0; r < RUNS; r++)
-			v[r] = throughput_stream(n, counts[c], r);
+			v[r] = throughput_stream(n, counts[c], r, NULL);
 		bench_report("redis", "stream", "inputs/s", v, RUNS, n, "\"consumers\": %d", counts[c]);
 	}
+	/* Larger batches: one XREADGROUP and one script call for 64 inputs. */
+	for (int r = 0; r < RUNS; r++)
+		v[r] = throughput_stream(n, 1, r, "64");
+	bench_report("redis", "stream, --batch 64", "inputs/s", v, RUNS, n, "\"consumers\": 1");
 	latency_pipe(us, samples);
 	bench_report("redis", "pipe latency", "us", us, samples, samples, "\"consumers\": 0");
 	for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
