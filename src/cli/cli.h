@@ -72,6 +72,18 @@ bool cli_line_answer(const struct cli_lines *l, const struct cli_item *it, const
 /* Subcommands: each returns the process's exit status. */
 int cli_run(int argc, char **argv);
 int cli_check(int argc, char **argv);
+int cli_feed(int argc, char **argv);    /* with Redis support only */
+int cli_collect(int argc, char **argv); /* with Redis support only */
+
+/*
+ * Whether this build of the command has the Redis Streams source and sink: configure found
+ * hiredis (HAVE_REDIS), and the build did not leave them out (tests/cfgpool-noredis does).
+ */
+#if defined(HAVE_REDIS) && !defined(CFGPOOL_NO_REDIS)
+#define CLI_REDIS 1
+#else
+#define CLI_REDIS 0
+#endif
 
 /* Exit statuses. */
 enum { EXIT_ALL_OK = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2 };

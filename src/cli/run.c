@@ -2,6 +2,13 @@
  * `cfgpool run -c CONFIG [INPUT]`: JSON Lines in, one JSON Lines result per input out, in
  * input order, through a pool running the configured kernel.
  *
+ * Inputs come from a source, one at a time (next_input()): the line reader below, or a
+ * Redis stream's consumer group (--source, stream.c), which also says where each batch it
+ * fetched ends (RUN_FLUSH). Answers go to a sink: standard output, or a Redis stream
+ * (--sink, stream.c), which writes them and acknowledges their entries in one step; with
+ * a stream source and standard output, entries are acknowledged once their lines are
+ * written. What follows describes the line source and standard output.
+ *
  * The main thread reads lines (poll() on the input and on a self-pipe), groups them into
  * batches of --batch lines, flushes a partial batch --linger-ms after its first line
  * arrived, runs each batch with cfgpool_pool_map() and writes its results with one
@@ -28,6 +35,10 @@
 #include <unistd.h>
 
 #include "cli.h"
+#if CLI_REDIS
+#include "redis.h"
+#endif
+#include "run.h"
 
 /* The help text and the man page state the number. */
 _Static_assert(CLI_MAX_LINE == 1048576, "say the new limit in usage() and cfgpool.1");
@@ -40,6 +51,8 @@ struct settings {
 	int linger_ms;
 	bool quiet;
 	bool stats;
+	const char *source; /* --source URL, or NULL */
+	const char *sink;   /* --sink URL, or NULL */
 };
 
 /*
@@ -49,8 +62,9 @@ struct settings {
  * look again.
  */
 static atomic_bool reload_requested;
-static atomic_bool stop_requested;
+atomic_bool run_stop_requested;
 static int wake_pipe[2] = {-1, -1};
+int run_wake_fd = -1;
 /* Held while result lines are written, so a forced exit between writes cuts none. */
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -71,7 +85,7 @@ static void *signal_thread(void *arg)
 		if (sig == SIGHUP) {
 			atomic_store_explicit(&reload_requested, true, memory_order_relaxed);
 		} else if (++stops == 1) {
-			atomic_store_explicit(&stop_requested, true, memory_order_relaxed);
+			atomic_store_explicit(&run_stop_requested, true, memory_order_relaxed);
 		} else {
 			/*
 			 * Second signal: leave now. When no write is under way, out_lock keeps one
@@ -97,6 +111,7 @@ static int start_signal_thread(void)
 		return -1;
 	fcntl(wake_pipe[0], F_SETFL, O_NONBLOCK);
 	fcntl(wake_pipe[1], F_SETFL, O_NONBLOCK);
+	run_wake_fd = wake_pipe[0];
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGINT);
@@ -134,7 +149,7 @@ struct reader {
 	bool skipping; /* inside an over-long line, dropping bytes up to its newline */
 };
 
-enum { LINE, TIMEOUT, END, WOKEN, READ_ERROR };
+enum { LINE = RUN_ITEM, TIMEOUT = RUN_TIMEOUT, END = RUN_END, WOKEN = RUN_WOKEN, READ_ERROR = RUN_READ_ERROR };
 
 
 /*
@@ -244,6 +259,8 @@ struct run {
 	struct cli_lines conv; /* the kernel, its codec, the writer of result lines */
 	const cfgpool_kernel_t *kernel;
 	struct cli_item *items;
+	struct run_input *ins;      /* what each item was taken as */
+	struct run_answer *answers; /* each item's result line, for a stream sink */
 	size_t nitems;
 	size_t nvalid; /* items that decoded; their inputs are inputs[0, nvalid) */
 	char *inputs, *outputs;
@@ -253,6 +270,10 @@ struct run {
 	uint64_t start_ns, last_progress_ns;
 	bool progress;
 	int status;
+#if CLI_REDIS
+	struct stream_source *source; /* NULL: lines */
+	struct stream_sink *sink;     /* NULL: standard output */
+#endif
 };
 
 static uint64_t now_ns(void)
@@ -263,15 +284,75 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Parses one line into the batch: a kernel input, or an error kept for its result. */
-static void add_line(struct run *r, const char *text, size_t len, int kind)
+static char *dup_text(const char *s, size_t n, size_t *len)
 {
-	struct cli_item *it = &r->items[r->nitems++];
+	char *d = malloc(n + 1);
 
+	if (d) {
+		memcpy(d, s, n);
+		d[n] = '\0';
+		*len = n;
+	}
+	return d;
+}
+
+/* The JSON text of a string: "..." with what JSON escapes escaped; malloc'ed, or NULL. */
+static char *json_quote(const char *s, size_t n, size_t *len)
+{
+	json_t *str = json_stringn(s, n);
+	char *text = str ? json_dumps(str, JSON_ENCODE_ANY) : NULL;
+
+	json_decref(str);
+	if (text)
+		*len = strlen(text);
+	return text;
+}
+
+/*
+ * Parses one input into the batch: a kernel input, or an error kept for its result. An
+ * input from a stream entry that states no id of its own takes the entry's `id` field, or
+ * else the entry's ID; a dead-lettered one is not decoded, only answered with its reason.
+ */
+static void add_input(struct run *r, const struct run_input *in)
+{
+	struct cli_item *it = &r->items[r->nitems];
+
+	r->ins[r->nitems++] = *in;
 	it->line = ++r->lines;
 	it->slot = r->nvalid;
-	if (cli_line_decode(&r->conv, it, text, len, kind, r->inputs + r->nvalid * r->kernel->input_size))
+	if (in->dead != NULL) {
+		/* Decoded only for its id; the decoded input is not run. */
+		(void)cli_line_decode(&r->conv, it, in->text, in->len, in->kind,
+				      r->inputs + r->nvalid * r->kernel->input_size);
+		snprintf(it->error, sizeof(it->error), "dead-lettered: %s", in->dead);
+	} else if (in->entry != NULL && in->len == 0) {
+		it->id = NULL;
+		it->id_len = 0;
+		snprintf(it->error, sizeof(it->error), "stream entry %s has no \"input\" field", in->entry);
+	} else if (cli_line_decode(&r->conv, it, in->text, in->len, in->kind,
+				   r->inputs + r->nvalid * r->kernel->input_size)) {
 		r->nvalid++;
+	}
+#if CLI_REDIS
+	/* A stream sink states the id in a field of its own: the line number, as the line does. */
+	if (in->entry == NULL && it->id == NULL && r->sink != NULL) {
+		char num[24];
+
+		snprintf(num, sizeof(num), "%lu", it->line);
+		it->id = dup_text(num, strlen(num), &it->id_len);
+	}
+#endif
+	if (in->entry != NULL && it->id == NULL) {
+		if (in->id != NULL) {
+			json_t *v = json_loadb(in->id, in->id_len, JSON_DECODE_ANY, NULL);
+
+			/* The field as JSON when it is JSON, else as a string. */
+			it->id = v ? dup_text(in->id, in->id_len, &it->id_len) : json_quote(in->id, in->id_len, &it->id_len);
+			json_decref(v);
+		} else {
+			it->id = json_quote(in->entry, strlen(in->entry), &it->id_len);
+		}
+	}
 }
 
 /* Writes buf[0, len); 0 or -errno, with the bytes that were written in *sent either way. */
@@ -320,12 +401,59 @@ static void show_progress(struct run *r, bool final)
 		r->failed, final ? "\n" : "");
 }
 
-/* Runs the batch, writes its results in input order, empties it. */
+/*
+ * The result line of an item from a stream entry: the line's members with the entry's ID
+ * after the id, {"id":...,"entry":"1-0","config_version":...}. `scratch` is reused.
+ */
+static bool answer_entry(struct run *r, struct cli_item *it, const struct run_input *in,
+			 const cfgpool_result_t *res, uint64_t version, FILE *mem, FILE *scratch, char **sbuf)
+{
+	size_t skip = 6 + it->id_len + 1; /* {"id":ID, */
+	bool failed;
+	long n;
+
+	rewind(scratch);
+	failed = cli_line_answer(&r->conv, it, res, r->outputs + it->slot * r->kernel->output_size, version, scratch);
+	fflush(scratch);
+	n = ftell(scratch);
+	if (it->id == NULL || n < (long)skip) {
+		fwrite(*sbuf, 1, (size_t)n, mem);
+		return failed;
+	}
+	fwrite(*sbuf, 1, skip, mem);
+	fprintf(mem, "\"entry\":\"%s\",", in->entry);
+	fwrite(*sbuf + skip, 1, (size_t)n - skip, mem);
+	return failed;
+}
+
+/* Writes the batch's lines to standard output; how many items were written whole in *whole. */
+static int write_stdout(struct run *r, const char *buf, size_t buflen, size_t *whole)
+{
+	size_t sent, done = 0;
+	int rc;
+
+	pthread_mutex_lock(&out_lock);
+	rc = write_all(STDOUT_FILENO, buf, buflen, &sent);
+	/* Only lines written whole count, in progress and --stats as in the exit status. */
+	while (done < r->nitems && r->items[done].end <= sent)
+		done++;
+	if (rc != 0)
+		take_back(sent - (done ? r->items[done - 1].end : 0));
+	pthread_mutex_unlock(&out_lock);
+	*whole = done;
+	return rc;
+}
+
+/*
+ * Runs the batch, writes its results in input order, acknowledges what came from a stream,
+ * empties it. 0, -errno when standard output failed, or 1 when a stream failed (said, and
+ * r->status set).
+ */
 static int flush_batch(struct run *r)
 {
-	size_t buflen = 0, sent, whole = 0;
-	char *buf = NULL;
-	FILE *mem;
+	size_t buflen = 0, whole = 0, slen = 0;
+	char *buf = NULL, *sbuf = NULL;
+	FILE *mem, *scratch = NULL;
 	int rc = 0;
 
 	if (r->nitems == 0)
@@ -334,8 +462,16 @@ static int flush_batch(struct run *r)
 	 * that ran nothing (-ESHUTDOWN, -EAGAIN, -EINVAL, -EDEADLK) leaves the results as they
 	 * were: each of its items is answered with that error instead. */
 	if (r->nvalid > 0) {
+#if CLI_REDIS
+		if (r->source != NULL)
+			stream_source_running(r->source, true);
+#endif
 		int mrc = cfgpool_pool_map(r->pool, r->inputs, 0, r->outputs, 0, r->nvalid, r->results, 0);
 
+#if CLI_REDIS
+		if (r->source != NULL)
+			stream_source_running(r->source, false);
+#endif
 		for (size_t i = 0; mrc != 0 && mrc != CFGPOOL_EKERNEL && i < r->nvalid; i++)
 			r->results[i] = (cfgpool_result_t){.status = mrc};
 	}
@@ -347,25 +483,58 @@ static int flush_batch(struct run *r)
 		struct cli_item *it = &r->items[i];
 		cfgpool_result_t *res = it->error[0] ? NULL : &r->results[it->slot];
 		uint64_t version = res ? res->version : cfgpool_pool_version(r->pool);
+		long start = ftell(mem);
 
-		it->failed = cli_line_answer(&r->conv, it, res, r->outputs + it->slot * r->kernel->output_size, version,
-					     mem);
+		if (r->ins[i].entry != NULL && scratch == NULL)
+			scratch = open_memstream(&sbuf, &slen);
+		if (r->ins[i].entry != NULL && scratch != NULL)
+			it->failed = answer_entry(r, it, &r->ins[i], res, version, mem, scratch, &sbuf);
+		else
+			it->failed = cli_line_answer(&r->conv, it, res, r->outputs + it->slot * r->kernel->output_size,
+						     version, mem);
 		it->end = (size_t)ftell(mem);
-		free(it->id);
-		it->id = NULL;
+		r->answers[i] = (struct run_answer){.in = &r->ins[i], .id = it->id, .id_len = it->id_len,
+						    .version = version, .line = (const char *)(uintptr_t)start,
+						    .len = it->end - (size_t)start - 1};
 	}
 	fclose(mem);
-	pthread_mutex_lock(&out_lock);
-	rc = write_all(STDOUT_FILENO, buf, buflen, &sent);
-	/* Only lines written whole count, in progress and --stats as in the exit status. */
-	for (size_t i = 0; i < r->nitems && r->items[i].end <= sent; i++) {
-		r->done++;
-		r->failed += r->items[i].failed;
-		whole = r->items[i].end;
+	if (scratch != NULL)
+		fclose(scratch);
+	free(sbuf);
+	for (size_t i = 0; i < r->nitems; i++)
+		r->answers[i].line = buf + (uintptr_t)r->answers[i].line;
+#if CLI_REDIS
+	if (r->sink != NULL) {
+		int src = stream_sink_write(r->sink, r->answers, r->nitems);
+
+		whole = src == 0 ? r->nitems : 0;
+		if (src != 0) {
+			r->status = src == -2 ? EXIT_REDIS_LOST : EXIT_SOME_FAILED;
+			rc = 1;
+		}
+	} else
+#endif
+		rc = write_stdout(r, buf, buflen, &whole);
+#if CLI_REDIS
+	/* Results on standard output: acknowledged once written, so a crash in between
+	 * answers them again (at least once). */
+	if (r->sink == NULL && r->source != NULL && whole > 0) {
+		int arc = stream_source_ack(r->source, r->answers, whole);
+
+		if (arc != 0) {
+			r->status = arc == -2 ? EXIT_REDIS_LOST : EXIT_SOME_FAILED;
+			rc = rc ? rc : 1;
+		}
 	}
-	if (rc != 0)
-		take_back(sent - whole);
-	pthread_mutex_unlock(&out_lock);
+#endif
+	for (size_t i = 0; i < r->nitems; i++) {
+		if (i < whole) {
+			r->done++;
+			r->failed += r->items[i].failed;
+		}
+		free(r->items[i].id);
+		r->items[i].id = NULL;
+	}
 	free(buf);
 	r->nitems = 0;
 	r->nvalid = 0;
@@ -398,6 +567,7 @@ static void reload(struct run *r)
 static void usage(FILE *f)
 {
 	fputs("Usage: cfgpool run -c CONFIG [OPTION]... [INPUT]\n"
+	      "       cfgpool run -c CONFIG --source URL [--sink URL] [OPTION]...\n"
 	      "Read JSON Lines inputs from INPUT (or standard input when absent or -), run the\n"
 	      "kernel named in CONFIG on each with a pool of pinned workers, and write one JSON\n"
 	      "Lines result per input to standard output, in input order. An input line holds at most\n"
@@ -411,6 +581,11 @@ static void usage(FILE *f)
 	      "  -l, --linger-ms MS    run a partial batch MS after its first input (default 50)\n"
 	      "  -q, --quiet           no progress on standard error\n"
 	      "  -s, --stats           print the pool's final stats as JSON on standard error\n"
+	      "      --source URL      read inputs from a Redis stream's consumer group instead:\n"
+	      "                        redis://HOST:PORT/STREAM?group=GROUP&consumer=NAME or\n"
+	      "                        unix:///PATH/redis.sock?stream=STREAM&group=GROUP&consumer=NAME\n"
+	      "      --sink URL        write results to a Redis stream (redis://HOST:PORT/STREAM or\n"
+	      "                        unix:///PATH/redis.sock?stream=STREAM) instead of standard output\n"
 	      "  -h, --help            this help\n"
 	      "\n"
 	      "SIGHUP reloads CONFIG (a broken file is reported and the old one stays).\n"
@@ -419,7 +594,8 @@ static void usage(FILE *f)
 	      "and the last line written may then be cut.\n"
 	      "Exit status, with or without a signal: 0 every input succeeded, 1 some failed or the\n"
 	      "output could not be written, 2 usage or configuration error, or no thread or file\n"
-	      "descriptor to start with.\n",
+	      "descriptor to start with, 3 the Redis server was lost for longer than reconnect_ms,\n"
+	      "4 a batch from a stream ran longer than its task_timeout_ms.\n",
 	      f);
 }
 
@@ -428,7 +604,8 @@ static int parse_args(int argc, char **argv, struct settings *s)
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'}, {"batch", required_argument, NULL, 'b'},
 		{"linger-ms", required_argument, NULL, 'l'}, {"quiet", no_argument, NULL, 'q'},
-		{"stats", no_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+		{"stats", no_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
+		{"source", required_argument, NULL, 'S'}, {"sink", required_argument, NULL, 'K'}, {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -461,6 +638,12 @@ static int parse_args(int argc, char **argv, struct settings *s)
 		case 's':
 			s->stats = true;
 			break;
+		case 'S':
+			s->source = optarg;
+			break;
+		case 'K':
+			s->sink = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -478,11 +661,15 @@ static int parse_args(int argc, char **argv, struct settings *s)
 		cli_err("run: one INPUT at most");
 		return -1;
 	}
+	if (s->source != NULL && optind < argc) {
+		cli_err("run: an INPUT and --source both name where inputs come from: give one");
+		return -1;
+	}
 	s->input = optind < argc ? argv[optind] : "-";
 	return 0;
 }
 
-static void print_stats(const struct run *r)
+static void print_stats(const struct run *r, json_t *extra)
 {
 	cfgpool_pool_stats_t st;
 	cfgpool_worker_stats_t ws[64];
@@ -502,10 +689,63 @@ static void print_stats(const struct run *r)
 		      (json_int_t)st.wakes, "reloads", (json_int_t)st.reloads, "reload_failures",
 		      (json_int_t)st.reload_failures, "config_version", (json_int_t)cfgpool_pool_version(r->pool),
 		      "workers", workers);
+	json_object_update(o, extra);
 	text = json_dumps(o, JSON_COMPACT);
 	fprintf(stderr, "%s\n", text ? text : "{}");
 	free(text);
 	json_decref(o);
+}
+
+/*
+ * The config's "source" and "sink" sections, read once at start (a reload changes the
+ * pool's configuration only). 0, or the exit status to return.
+ */
+static int stream_sections(struct run *r, json_t **root, const json_t **source, const json_t **sink)
+{
+	json_error_t jerr;
+
+	*root = json_load_file(r->s.config, JSON_REJECT_DUPLICATES, &jerr);
+	*source = json_object_get(*root, "source");
+	*sink = json_object_get(*root, "sink");
+	if ((*source != NULL && !json_is_object(*source)) || (*sink != NULL && !json_is_object(*sink))) {
+		cli_err("%s: \"%s\" must be an object with a \"url\"", r->s.config,
+			*source != NULL && !json_is_object(*source) ? "source" : "sink");
+		return EXIT_USAGE;
+	}
+#if !CLI_REDIS
+	if (r->s.source || r->s.sink || *source || *sink) {
+		cli_err("run: %s: this cfgpool was built without Redis support (configure --with-redis, with "
+			"libhiredis-dev installed)",
+			r->s.source ? "--source" : r->s.sink ? "--sink" : *source ? "the config's source section"
+										  : "the config's sink section");
+		return EXIT_USAGE;
+	}
+#endif
+	return 0;
+}
+
+/* Opens the stream source and sink, when there are any; 0 or the exit status to return. */
+static int open_streams(struct run *r)
+{
+	json_t *root;
+	const json_t *source, *sink;
+	int st = stream_sections(r, &root, &source, &sink);
+
+#if CLI_REDIS
+	if (st == 0 && (r->s.source || source) && strcmp(r->s.input, "-") != 0) {
+		cli_err("run: an INPUT and a source both name where inputs come from: give one");
+		st = EXIT_USAGE;
+	}
+	if (st == 0 && (r->s.source || source))
+		st = stream_source_open(r->s.source, source, r->s.batch, r->s.linger_ms, &r->source);
+	if (st == 0 && (r->s.sink || sink))
+		st = stream_sink_open(r->s.sink, sink, r->source, &r->sink);
+#else
+	(void)source;
+	(void)sink;
+#endif
+	json_decref(root);
+	return st;
 }
 
 /* Opens everything; 0 or the exit status to return. */
@@ -513,6 +753,7 @@ static int setup(struct run *r, struct reader *rd)
 {
 	cfgpool_error_t err;
 	char msg[1024];
+	int st;
 
 	rd->fd = STDIN_FILENO;
 	if (strcmp(r->s.input, "-") != 0) {
@@ -545,15 +786,20 @@ static int setup(struct run *r, struct reader *rd)
 	if (r->s.batch == 0)
 		r->s.batch = cfgpool_pool_workers(r->pool);
 	r->items = calloc(r->s.batch, sizeof(*r->items));
+	r->ins = calloc(r->s.batch, sizeof(*r->ins));
+	r->answers = calloc(r->s.batch, sizeof(*r->answers));
 	r->inputs = calloc(r->s.batch, r->kernel->input_size);
 	r->outputs = calloc(r->s.batch, r->kernel->output_size);
 	r->results = calloc(r->s.batch, sizeof(*r->results));
 	rd->cap = CLI_MAX_LINE + 65536;
 	rd->buf = malloc(rd->cap);
-	if (!r->items || !r->inputs || !r->outputs || !r->results || !rd->buf) {
+	if (!r->items || !r->inputs || !r->outputs || !r->results || !rd->buf || !r->ins || !r->answers) {
 		cli_err("out of memory");
 		return EXIT_USAGE;
 	}
+	st = open_streams(r);
+	if (st != 0)
+		return st;
 	r->progress = !r->s.quiet && isatty(STDERR_FILENO);
 	r->start_ns = now_ns();
 	return 0;
@@ -561,19 +807,45 @@ static int setup(struct run *r, struct reader *rd)
 
 static void teardown(struct run *r, struct reader *rd)
 {
+	json_t *extra = json_object();
+
+#if CLI_REDIS
+	stream_source_close(r->source, r->s.stats ? extra : NULL);
+	stream_sink_close(r->sink);
+#endif
 	if (r->pool != NULL) {
 		if (r->s.stats)
-			print_stats(r);
+			print_stats(r, extra);
 		cfgpool_pool_close(r->pool, CFGPOOL_CLOSE_DRAIN);
 	}
+	json_decref(extra);
 	if (rd->fd > STDIN_FILENO)
 		close(rd->fd);
 	free(rd->buf);
 	free(r->items);
+	free(r->ins);
+	free(r->answers);
 	free(r->inputs);
 	free(r->outputs);
 	free(r->results);
 	cfgpool_writer_destroy(r->conv.writer);
+}
+
+/* The next input from the stream source, or else from the lines. */
+static int next_input(struct run *r, struct reader *rd, int timeout, struct run_input *in)
+{
+	char *line;
+	size_t len;
+	int kind, got;
+
+#if CLI_REDIS
+	if (r->source != NULL)
+		return stream_source_next(r->source, timeout, in);
+#endif
+	got = next_line(rd, timeout, &line, &len, &kind);
+	if (got == LINE)
+		*in = (struct run_input){.text = line, .len = len, .kind = kind};
+	return got;
 }
 
 int cli_run(int argc, char **argv)
@@ -593,29 +865,33 @@ int cli_run(int argc, char **argv)
 
 	for (;;) {
 		int timeout = -1, got;
-		char *line;
-		size_t len;
-		int kind;
+		struct run_input in;
 
 		if (atomic_exchange_explicit(&reload_requested, false, memory_order_relaxed))
 			reload(&r);
-		/* Finish what was read: every line already in the buffer, and no more read(). */
-		if (atomic_load_explicit(&stop_requested, memory_order_relaxed))
+		/* Finish what was read: every line already in the buffer, and no more read(); every
+		 * entry a stream gave, and no more XREADGROUP. */
+		if (atomic_load_explicit(&run_stop_requested, memory_order_relaxed)) {
 			rd.stopped = true;
+#if CLI_REDIS
+			if (r.source != NULL)
+				stream_source_stop(r.source);
+#endif
+		}
 		if (r.nitems > 0) {
 			uint64_t now = now_ns();
 
 			timeout = now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
 		}
-		got = next_line(&rd, timeout, &line, &len, &kind);
+		got = next_input(&r, &rd, timeout, &in);
 		if (got == LINE) {
-			if (kind != CLI_TOO_LONG && cli_line_is_blank(line, len)) {
+			if (in.entry == NULL && in.kind != CLI_TOO_LONG && cli_line_is_blank(in.text, in.len)) {
 				r.lines++; /* not an input, but still a line of the file */
 				continue;
 			}
 			if (r.nitems == 0)
 				deadline = now_ns() + (uint64_t)r.s.linger_ms * 1000000u;
-			add_line(&r, line, len, kind);
+			add_input(&r, &in);
 			if (r.nitems < r.s.batch)
 				continue;
 		} else if (got == WOKEN) {
@@ -626,16 +902,22 @@ int cli_run(int argc, char **argv)
 		}
 		int wrc = flush_batch(&r);
 
-		if (wrc != 0) {
+		if (wrc < 0) {
 			cli_err("writing results: %s", strerror(-wrc));
 			r.status = EXIT_SOME_FAILED;
 			break;
 		}
+		if (wrc > 0)
+			break;
 		if (got == END || got == READ_ERROR)
 			break;
 	}
-	if (flush_batch(&r) != 0)
+	if (flush_batch(&r) != 0 && r.status == 0)
 		r.status = EXIT_SOME_FAILED;
+#if CLI_REDIS
+	if (r.source != NULL && r.status == 0)
+		r.status = stream_source_status(r.source);
+#endif
 	show_progress(&r, true);
 	teardown(&r, &rd);
 	if (r.status == 0 && r.failed > 0)
