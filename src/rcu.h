@@ -7,8 +7,16 @@
  *
  * ThreadSanitizer cannot see a grace period (liburcu ends it with sys_membarrier), so under
  * TSan every read-side unlock releases, and every free after a grace period acquires, one
- * synchronization object: exactly the happens-before edge a grace period provides. In other
- * builds these annotations are empty. Publication itself uses C11 atomics, which TSan sees.
+ * synchronization object: exactly the happens-before edge a grace period provides. The
+ * object is liburcu's grace-period state, urcu_memb_gp, which a host's inline sections
+ * (<cfgpool/holder.h>, CFGPOOL_INLINE_READ) can name too and release in their unlock.
+ * Publication itself uses C11 atomics, which TSan sees.
+ *
+ * A library built with TSan calls the annotations directly. Any other build finds them
+ * through weak references, so that a host built with TSan that runs an ordinary build of
+ * the library still gets the acquire after every grace period (and the release of its
+ * out-of-line unlocks); without the TSan runtime in the process the references are NULL
+ * and cost a test of a constant.
  */
 #ifndef CFGPOOL_SRC_RCU_H
 #define CFGPOOL_SRC_RCU_H
@@ -29,12 +37,13 @@
 #ifdef CFGPOOL_TSAN
 void __tsan_acquire(void *addr);
 void __tsan_release(void *addr);
-extern char cfgpool__grace_sync;
-#define cfgpool__tsan_release() __tsan_release(&cfgpool__grace_sync)
-#define cfgpool__tsan_acquire() __tsan_acquire(&cfgpool__grace_sync)
+#define cfgpool__tsan_release() __tsan_release(&urcu_memb_gp)
+#define cfgpool__tsan_acquire() __tsan_acquire(&urcu_memb_gp)
 #else
-#define cfgpool__tsan_release() ((void)0)
-#define cfgpool__tsan_acquire() ((void)0)
+void __tsan_acquire(void *addr) __attribute__((weak));
+void __tsan_release(void *addr) __attribute__((weak));
+#define cfgpool__tsan_release() (__tsan_release != NULL ? __tsan_release(&urcu_memb_gp) : (void)0)
+#define cfgpool__tsan_acquire() (__tsan_acquire != NULL ? __tsan_acquire(&urcu_memb_gp) : (void)0)
 #endif
 
 static inline void cfgpool__read_lock(void)
