@@ -12,11 +12,9 @@
  * (<cfgpool/holder.h>, CFGPOOL_INLINE_READ) can name too and release in their unlock.
  * Publication itself uses C11 atomics, which TSan sees.
  *
- * A library built with TSan calls the annotations directly. Any other build finds them
- * through weak references, so that a host built with TSan that runs an ordinary build of
- * the library still gets the acquire after every grace period (and the release of its
- * out-of-line unlocks); without the TSan runtime in the process the references are NULL
- * and cost a test of a constant.
+ * A host built with TSan needs the library built with it too (--enable-sanitizers=thread):
+ * an uninstrumented library's publishing exchange is invisible to TSan, which then reports
+ * the readers' loads as races with the writes that built the snapshot.
  */
 #ifndef CFGPOOL_SRC_RCU_H
 #define CFGPOOL_SRC_RCU_H
@@ -40,10 +38,8 @@ void __tsan_release(void *addr);
 #define cfgpool__tsan_release() __tsan_release(&urcu_memb_gp)
 #define cfgpool__tsan_acquire() __tsan_acquire(&urcu_memb_gp)
 #else
-void __tsan_acquire(void *addr) __attribute__((weak));
-void __tsan_release(void *addr) __attribute__((weak));
-#define cfgpool__tsan_release() (__tsan_release != NULL ? __tsan_release(&urcu_memb_gp) : (void)0)
-#define cfgpool__tsan_acquire() (__tsan_acquire != NULL ? __tsan_acquire(&urcu_memb_gp) : (void)0)
+#define cfgpool__tsan_release() ((void)0)
+#define cfgpool__tsan_acquire() ((void)0)
 #endif
 
 static inline void cfgpool__read_lock(void)

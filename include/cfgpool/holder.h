@@ -146,14 +146,17 @@ CFGPOOL_API void cfgpool_reader_unregister(void);
  *  - Registration: none to do. The begin tests liburcu's own `registered` flag of the
  *    thread and, the first time on a thread, calls cfgpool_holder_read_begin() instead,
  *    which registers the thread and arranges for its exit to unregister it. Nothing to call
- *    at thread exit. A thread must not exit inside a section.
+ *    at thread exit. A thread must not exit inside a section (one that cfgpool registered
+ *    is unregistered all the same, so grace periods do not wait for it).
  *  - fork(): sections keep working in a child, on the copy (see fork() above).
  *  - Plug-ins and dlopen() hosts (tests/check_dlopen.sh) and language bindings
  *    (tests/check_ctypes.sh) have no link-time liburcu to compile against: they use the
  *    out-of-line calls, which share the reader state with inline sections in one process.
  *  - ThreadSanitizer: in a host built with it, the inline end tells it what a grace period
  *    orders, as the library's own sections do (one release of a synchronization object,
- *    liburcu's urcu_memb_gp, that every grace period of the library acquires).
+ *    liburcu's urcu_memb_gp, that every grace period of the library acquires). The library
+ *    must be built with TSan too (--enable-sanitizers=thread), or TSan sees neither the
+ *    acquire nor the publishing exchange.
  *  - The holder's first member is its current snapshot (struct cfgpool_holder_head): that
  *    layout is compiled into the caller and is part of the library's ABI.
  *
