@@ -302,7 +302,7 @@ static void measure_readers(int threads, int ncpu, bool reload, size_t nvariants
 			 reload ? " + nonstop reloads" : "");
 		median[v] = bench_quantile(all[v], nall[v], 0.5);
 		bench_report("snapshot", config, "ns", all[v], nall[v], (uint64_t)nall[v] * BATCH,
-			     "\"variant\": \"%s\", \"readers\": %d, \"reloads\": %llu", variants[v].name, threads,
+			     "\"variant\": \"%s\", \"readers\": %d, \"threads\": %d, \"reloads\": %llu", variants[v].name, threads, threads,
 			     (unsigned long long)(reload ? atomic_load(&reloads) - reloads0 : 0));
 		free(all[v]);
 	}
