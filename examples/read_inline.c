@@ -21,8 +21,9 @@ static void *reader(void *arg)
 	for (int i = 0; i < 1000000; i++) {
 		const cfgpool_config_t *snap = cfgpool_holder_read_begin_inline(holder);
 
-		same += cfgpool_get_string(cfgpool_config_root(snap), "loggers[\"another.module\"].level", &level,
-					   NULL) == 0 && strcmp(level, "DEBUG") == 0;
+		if (cfgpool_get_string(cfgpool_config_root(snap), "loggers[\"another.module\"].level", &level, NULL) == 0 &&
+		    strcmp(level, "DEBUG") == 0)
+			same++;
 		cfgpool_holder_read_end_inline(holder);
 	}
 	return (void *)same;

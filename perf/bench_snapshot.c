@@ -105,7 +105,7 @@ struct object {
 	uint64_t word;
 };
 static struct object the_object = {1};
-static struct object *rcu_object;            /* liburcu: rcu_assign_pointer / rcu_dereference */
+static struct object *rcu_object;	     /* liburcu: rcu_assign_pointer / rcu_dereference */
 static _Atomic(struct object *) bare_object; /* no protection: the floor */
 static pthread_rwlock_t rwlock = PTHREAD_RWLOCK_INITIALIZER;
 static _Atomic uint64_t refs __attribute__((aligned(64)));
@@ -119,14 +119,14 @@ static inline uint64_t first_word(const void *p)
 }
 
 /* Each variant: `n` operations, inlined into one loop; returns what they read. */
-#define VARIANT(name, body)                                   \
-	static uint64_t loop_##name(long n)                   \
-	{                                                     \
-		uint64_t sink = 0;                            \
-		for (long i = 0; i < n; i++) {                \
-			body                                  \
-		}                                             \
-		return sink;                                  \
+#define VARIANT(name, body)                                                                                            \
+	static uint64_t loop_##name(long n)                                                                            \
+	{                                                                                                              \
+		uint64_t sink = 0;                                                                                     \
+		for (long i = 0; i < n; i++) {                                                                         \
+			body                                                                                           \
+		}                                                                                                      \
+		return sink;                                                                                           \
 	}
 
 #ifndef BENCH_DLOPEN
@@ -171,13 +171,13 @@ struct variant {
 
 static const struct variant variants[] = {
 #ifndef BENCH_DLOPEN
-	{"cfgpool_inline", "cfgpool read_begin_inline+read_end_inline", loop_cfgpool_inline, false},
+    {"cfgpool_inline", "cfgpool read_begin_inline+read_end_inline", loop_cfgpool_inline, false},
 #endif
-	{"cfgpool_call", "cfgpool read_begin+read_end (calls)" LOADED, loop_cfgpool_call, false},
-	{"liburcu_inline", "peer: liburcu urcu-memb inline (_LGPL_SOURCE)", loop_liburcu_inline, true},
-	{"bare_pointer", "peer: bare pointer, acquire load, no protection", loop_bare_pointer, false},
-	{"rwlock", "peer: pthread_rwlock", loop_rwlock, false},
-	{"refcount", "peer: atomic refcount", loop_refcount, false},
+    {"cfgpool_call", "cfgpool read_begin+read_end (calls)" LOADED, loop_cfgpool_call, false},
+    {"liburcu_inline", "peer: liburcu urcu-memb inline (_LGPL_SOURCE)", loop_liburcu_inline, true},
+    {"bare_pointer", "peer: bare pointer, acquire load, no protection", loop_bare_pointer, false},
+    {"rwlock", "peer: pthread_rwlock", loop_rwlock, false},
+    {"refcount", "peer: atomic refcount", loop_refcount, false},
 };
 #define NVARIANTS (sizeof(variants) / sizeof(variants[0]))
 
@@ -266,7 +266,8 @@ static void run_round(const struct variant *v, int threads, int ncpu, double *al
 	pthread_barrier_init(&start, NULL, (unsigned)threads);
 	pthread_barrier_init(&done, NULL, (unsigned)threads);
 	for (int t = 0; t < threads; t++) {
-		args[t] = (struct reader_arg){t, ncpu, v, &start, &done, all + *nall + (size_t)t * (size_t)samples_per_round};
+		args[t] =
+		    (struct reader_arg){t, ncpu, v, &start, &done, all + *nall + (size_t)t * (size_t)samples_per_round};
 		pthread_create(&tid[t], NULL, reader, &args[t]);
 	}
 	for (int t = 0; t < threads; t++)
@@ -298,17 +299,19 @@ static void measure_readers(int threads, int ncpu, bool reload, size_t nvariants
 	if (reload)
 		pthread_join(rt, NULL);
 	for (size_t v = 0; v < nvariants; v++) {
-		snprintf(config, sizeof(config), "%s, %d reader%s%s", variants[v].config, threads, threads > 1 ? "s" : "",
-			 reload ? " + nonstop reloads" : "");
+		snprintf(config, sizeof(config), "%s, %d reader%s%s", variants[v].config, threads,
+			 threads > 1 ? "s" : "", reload ? " + nonstop reloads" : "");
 		median[v] = bench_quantile(all[v], nall[v], 0.5);
 		bench_report("snapshot", config, "ns", all[v], nall[v], (uint64_t)nall[v] * BATCH,
-			     "\"variant\": \"%s\", \"readers\": %d, \"threads\": %d, \"reloads\": %llu", variants[v].name, threads, threads,
+			     "\"variant\": \"%s\", \"readers\": %d, \"threads\": %d, \"reloads\": %llu",
+			     variants[v].name, threads, threads,
 			     (unsigned long long)(reload ? atomic_load(&reloads) - reloads0 : 0));
 		free(all[v]);
 	}
-	printf("{\"bench\": \"snapshot\", \"config\": \"ratios, %d reader%s%s\", \"unit\": \"median / liburcu_inline's\", "
-	       "\"readers\": %d",
-	       threads, threads > 1 ? "s" : "", reload ? " + nonstop reloads" : "", threads);
+	printf(
+	    "{\"bench\": \"snapshot\", \"config\": \"ratios, %d reader%s%s\", \"unit\": \"median / liburcu_inline's\", "
+	    "\"readers\": %d",
+	    threads, threads > 1 ? "s" : "", reload ? " + nonstop reloads" : "", threads);
 	for (size_t v = 0; v < nvariants; v++)
 		if (strcmp(variants[v].name, "liburcu_inline") == 0)
 			ref = median[v];

@@ -78,7 +78,7 @@ struct cfgpool_holder {
 _Static_assert(offsetof(struct cfgpool_holder, current) == offsetof(struct cfgpool_holder_head, current),
 	       "the holder's current snapshot is where <cfgpool/holder.h> reads it");
 _Static_assert(sizeof(((struct cfgpool_holder *)0)->current) == sizeof(((struct cfgpool_holder_head *)0)->current) &&
-		       _Alignof(_Atomic(struct cfgpool_config *)) == _Alignof(const cfgpool_config_t *),
+		   _Alignof(_Atomic(struct cfgpool_config *)) == _Alignof(const cfgpool_config_t *),
 	       "an _Atomic pointer is laid out as a plain one");
 
 /* ------------------------------------------------------------------------------------------ */
