@@ -7,8 +7,14 @@
  *
  * ThreadSanitizer cannot see a grace period (liburcu ends it with sys_membarrier), so under
  * TSan every read-side unlock releases, and every free after a grace period acquires, one
- * synchronization object: exactly the happens-before edge a grace period provides. In other
- * builds these annotations are empty. Publication itself uses C11 atomics, which TSan sees.
+ * synchronization object: exactly the happens-before edge a grace period provides. The
+ * object is liburcu's grace-period state, urcu_memb_gp, which a host's inline sections
+ * (<cfgpool/holder.h>, CFGPOOL_INLINE_READ) can name too and release in their unlock.
+ * Publication itself uses C11 atomics, which TSan sees.
+ *
+ * A host built with TSan needs the library built with it too (--enable-sanitizers=thread):
+ * an uninstrumented library's publishing exchange is invisible to TSan, which then reports
+ * the readers' loads as races with the writes that built the snapshot.
  */
 #ifndef CFGPOOL_SRC_RCU_H
 #define CFGPOOL_SRC_RCU_H
@@ -29,9 +35,8 @@
 #ifdef CFGPOOL_TSAN
 void __tsan_acquire(void *addr);
 void __tsan_release(void *addr);
-extern char cfgpool__grace_sync;
-#define cfgpool__tsan_release() __tsan_release(&cfgpool__grace_sync)
-#define cfgpool__tsan_acquire() __tsan_acquire(&cfgpool__grace_sync)
+#define cfgpool__tsan_release() __tsan_release(&urcu_memb_gp)
+#define cfgpool__tsan_acquire() __tsan_acquire(&urcu_memb_gp)
 #else
 #define cfgpool__tsan_release() ((void)0)
 #define cfgpool__tsan_acquire() ((void)0)

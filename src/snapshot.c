@@ -20,7 +20,8 @@
  * Shared state and what protects it:
  *   h->current      RCU-protected pointer: exchanged (C11 acq_rel, the equivalent of
  *                   rcu_xchg_pointer) under h->lock, loaded (acquire, rcu_dereference's
- *                   equivalent: a plain load on x86) inside read-side sections
+ *                   equivalent: a plain load on x86) inside read-side sections, here and
+ *                   in a host's inline ones (cfgpool_holder_current_inline())
  *   h->version      written under h->lock (release), read anywhere (acquire)
  *   h->stats_*      atomic counters, relaxed: they are statistics, ordered by nothing
  *   cfg->publication compare-and-swap once (NULL -> the snapshot record), so a
@@ -34,10 +35,14 @@
  */
 #include "config.h"
 
+/* The inline read side of <cfgpool/holder.h>, whose view of the holder is checked below. */
+#define CFGPOOL_INLINE_READ 1
+
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,10 +50,6 @@
 #include "rcu.h"
 #include "config_tree.h"
 #include "snapshot.h"
-
-#ifdef CFGPOOL_TSAN
-char cfgpool__grace_sync;
-#endif
 
 struct cfgpool_holder {
 	_Atomic(struct cfgpool_config *) current; /* RCU-protected, see above */
@@ -70,6 +71,15 @@ struct cfgpool_holder {
 	pthread_t reclaimer;
 	uint32_t fork_generation; /* set at create; see snapshot.h */
 };
+
+/* A host's inline sections read `current` as the first member of struct cfgpool_holder_head,
+ * with an __atomic acquire load of a plain pointer, which GCC and Clang lay out and load as
+ * the _Atomic pointer here (the library's own accesses stay on the _Atomic member). */
+_Static_assert(offsetof(struct cfgpool_holder, current) == offsetof(struct cfgpool_holder_head, current),
+	       "the holder's current snapshot is where <cfgpool/holder.h> reads it");
+_Static_assert(sizeof(((struct cfgpool_holder *)0)->current) == sizeof(((struct cfgpool_holder_head *)0)->current) &&
+		   _Alignof(_Atomic(struct cfgpool_config *)) == _Alignof(const cfgpool_config_t *),
+	       "an _Atomic pointer is laid out as a plain one");
 
 /* ------------------------------------------------------------------------------------------ */
 /* fork()                                                                                     */
@@ -99,18 +109,28 @@ uint32_t cfgpool__fork_generation(void)
 /* Reader registration                                                                        */
 /* ------------------------------------------------------------------------------------------ */
 
-/* Whether this thread is registered with liburcu; a key destructor unregisters at exit. */
-static __thread bool reader_registered;
+/*
+ * Registration. liburcu's own flag (urcu_memb_reader.registered, thread-local) says whether
+ * the thread is registered, by cfgpool or by the host: it is what the inline read side of
+ * <cfgpool/holder.h> tests, so it is what the library tests too. cfgpool_registered says
+ * whether cfgpool made the registration, so that only those are dropped, by unregister or
+ * by the key's destructor at thread exit.
+ */
+static __thread bool cfgpool_registered;
 static pthread_key_t reader_key;
 static pthread_once_t reader_once = PTHREAD_ONCE_INIT;
+
+static bool urcu_registered(void)
+{
+	return URCU_TLS(urcu_memb_reader).registered;
+}
 
 static void reader_exit(void *unused)
 {
 	(void)unused;
-	if (reader_registered) {
+	if (cfgpool_registered && urcu_registered())
 		urcu_memb_unregister_thread();
-		reader_registered = false;
-	}
+	cfgpool_registered = false;
 }
 
 static void reader_key_create(void)
@@ -122,32 +142,33 @@ int cfgpool_reader_register(void)
 {
 	int rc;
 
-	if (reader_registered)
+	if (urcu_registered())
 		return 0;
 	cfgpool__check(pthread_once(&reader_once, reader_key_create));
 	/* The destructor runs only for a non-NULL value: set it before registering. */
-	rc = pthread_setspecific(reader_key, &reader_registered);
+	rc = pthread_setspecific(reader_key, &cfgpool_registered);
 	if (rc != 0)
 		return -rc;
 	urcu_memb_register_thread();
-	reader_registered = true;
+	cfgpool_registered = true;
 	return 0;
 }
 
 void cfgpool_reader_unregister(void)
 {
-	if (!reader_registered)
+	if (!cfgpool_registered)
 		return;
 	if (urcu_memb_read_ongoing())
 		cfgpool__die("cfgpool_reader_unregister() inside a read-side section");
-	urcu_memb_unregister_thread();
-	reader_registered = false;
+	if (urcu_registered())
+		urcu_memb_unregister_thread();
+	cfgpool_registered = false;
 	pthread_setspecific(reader_key, NULL);
 }
 
 const cfgpool_config_t *cfgpool_holder_read_begin(const cfgpool_holder_t *h)
 {
-	if (cfgpool_unlikely(!reader_registered) && cfgpool_reader_register() != 0)
+	if (cfgpool_unlikely(!urcu_registered()) && cfgpool_reader_register() != 0)
 		cfgpool__die("cannot register the thread as an RCU reader");
 	cfgpool__read_lock();
 	/* Pairs with the exchange in publish(): the snapshot's contents are visible. */
@@ -160,9 +181,10 @@ void cfgpool_holder_read_end(const cfgpool_holder_t *h)
 	cfgpool__read_unlock();
 }
 
+/* liburcu's nesting counter, which inline sections in the host update too. */
 bool cfgpool__reader_in_section(void)
 {
-	return reader_registered && urcu_memb_read_ongoing();
+	return urcu_memb_read_ongoing();
 }
 
 /* ------------------------------------------------------------------------------------------ */
