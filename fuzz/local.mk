@@ -25,7 +25,7 @@ fuzz_replay_path_LDADD = $(FUZZ_REPLAY_LIBS)
 fuzz_replay_reload_SOURCES = $(FUZZ_REPLAY_SRCS) fuzz/fuzz_reload.c
 fuzz_replay_reload_LDADD = $(FUZZ_REPLAY_LIBS)
 # The command's line format, linked with its sources (the command is no library).
-FUZZ_CLI_SRCS = src/cli/lines.c src/cli/codec.c src/cli/cli.h
+FUZZ_CLI_SRCS = src/cli/lines.c src/cli/codec.c src/cli/words.c src/cli/cli.h src/cli/words.h
 fuzz_replay_cli_SOURCES = $(FUZZ_REPLAY_SRCS) fuzz/fuzz_cli.c $(FUZZ_CLI_SRCS)
 fuzz_replay_cli_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 fuzz_replay_cli_LDADD = $(FUZZ_REPLAY_LIBS) $(JANSSON_LIBS)
@@ -33,7 +33,7 @@ fuzz_replay_cli_LDADD = $(FUZZ_REPLAY_LIBS) $(JANSSON_LIBS)
 EXTRA_DIST += fuzz/json.dict fuzz/corpus fuzz/regressions
 
 # --- `make fuzz` and `FUZZ_SECONDS=N make fuzz-run` ------------------------------------------
-FUZZ_LIB_SRCS = $(libcfgpool_la_SOURCES) src/cli/lines.c src/cli/codec.c
+FUZZ_LIB_SRCS = $(libcfgpool_la_SOURCES) src/cli/lines.c src/cli/codec.c src/cli/words.c
 FUZZ_OBJDIR = fuzz/.objs
 FUZZ_LIB = $(FUZZ_OBJDIR)/libcfgpool-fuzz.a
 # UBSan's findings abort (-fno-sanitize-recover), so libFuzzer stops on them as on ASan's.

@@ -3,7 +3,8 @@
 # configure found Python 3 with its headers (python3-dev; --without-python turns it off).
 # Included from the top-level Makefile.am. tests/check_python.sh runs tests/python/ with
 # pytest against the build tree, without installing.
-PYTHON_BINDING_SOURCES = python/module.c python/convert.c python/config.c python/pool.c python/kernel.c python/binding.h
+PYTHON_BINDING_SOURCES = python/module.c python/convert.c python/config.c python/pool.c python/kernel.c python/binding.h \
+	src/cli/words.c src/cli/words.h
 PYTHON_PACKAGE = python/cfgpool/__init__.py
 if HAVE_PYTHON
 pkgpyexec_LTLIBRARIES = python/cfgpool/_cfgpool.la

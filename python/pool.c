@@ -33,6 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/words.h" /* the command's wording of per-item errors */
+
 enum { POOL_OPEN, POOL_CLOSING, POOL_CLOSED };
 
 /* An item's message: room for a whole cfgpool_error_t, as the command's lines have. */
@@ -106,28 +108,6 @@ static void leave(PoolObject *p)
 	unlock(p);
 }
 
-/* "kernel NAME: MESSAGE (CODE)", as `cfgpool run` words a kernel's failure. */
-static void kernel_message(const cfgpool_kernel_t *k, int code, char *msg, size_t size)
-{
-	const char *text = k->strerror != NULL ? k->strerror(code) : NULL;
-
-	snprintf(msg, size, "kernel %s: %s (%s)", k->name, text != NULL ? text : cfgpool_strerror(code),
-		 cfgpool_err_name(code));
-}
-
-/* Why the codec refused an input, worded as `cfgpool run` does. */
-static void decode_message(const cfgpool_kernel_t *k, int rc, const cfgpool_error_t *err, char *msg, size_t size)
-{
-	if (err->code == 0 || (err->path[0] == '\0' && err->text[0] == '\0'))
-		kernel_message(k, rc, msg, size);
-	else if (err->path[0] == '\0')
-		snprintf(msg, size, "%s", err->text);
-	else if (err->code == -ENOENT)
-		snprintf(msg, size, "missing field \"%s\"%s%s", err->path, err->text[0] ? ": " : "", err->text);
-	else
-		snprintf(msg, size, "field \"%s\": %s", err->path, err->text);
-}
-
 /*
  * Decodes the JSON text of one input into `input` (zeroed first). 0, or a code with the
  * message and the field. No GIL needed.
@@ -150,7 +130,7 @@ static int decode_text(const cfgpool_kernel_t *k, const char *text, size_t len, 
 	rc = k->codec->decode(k->arg, cfgpool_config_root(cfg), input, &err);
 	if (rc != 0) {
 		rc = rc < 0 ? rc : -EINVAL;
-		decode_message(k, rc, &err, msg, size);
+		cli_decode_error(k, rc, &err, msg, size);
 		snprintf(field, field_size, "%s", err.path);
 	}
 	cfgpool_config_free(cfg);
@@ -165,7 +145,7 @@ static int encode_output(const cfgpool_kernel_t *k, cfgpool_writer_t *w, const v
 			 cfgpool_config_t **value, char *msg, size_t size)
 {
 	cfgpool_error_t err;
-	const char *text, *why = "";
+	const char *text;
 	size_t len;
 	int rc;
 
@@ -176,16 +156,7 @@ static int encode_output(const cfgpool_kernel_t *k, cfgpool_writer_t *w, const v
 	if (rc == 0)
 		rc = cfgpool_write_object_end(w);
 	if (rc != 0) {
-		if (cfgpool_writer_error(w, &why) == -EDOM) {
-			snprintf(msg, size, "result %s", why);
-		} else if (cfgpool_writer_error(w, NULL) != 0) {
-			snprintf(msg, size, "result could not be encoded: %s", why);
-		} else {
-			char kmsg[256];
-
-			kernel_message(k, rc, kmsg, sizeof(kmsg));
-			snprintf(msg, size, "result could not be encoded: %s", kmsg);
-		}
+		cli_encode_error(k, w, rc, msg, size);
 		return rc < 0 ? rc : -EINVAL;
 	}
 	text = cfgpool_writer_text(w, &len);
@@ -531,7 +502,7 @@ static int run_items(PoolObject *p, struct item *items, size_t n, cfgpool_writer
 		if (r->status != 0) {
 			items[i].kind = ERR_KERNEL;
 			items[i].code = r->status;
-			kernel_message(k, r->status, items[i].message, sizeof(items[i].message));
+			cli_kernel_error(k, r->status, items[i].message, sizeof(items[i].message));
 			continue;
 		}
 		erc = encode_output(k, w, out + items[i].slot * k->output_size, &items[i].value, items[i].message,
@@ -685,7 +656,7 @@ static void task_done(void *arg, void *output, const cfgpool_result_t *result)
 	if (result->status != 0) {
 		t->error_kind = ERR_KERNEL;
 		t->error_code = result->status;
-		kernel_message(p->kernel, result->status, t->message, sizeof(t->message));
+		cli_kernel_error(p->kernel, result->status, t->message, sizeof(t->message));
 	} else if (cfgpool_writer_create(0, &w) != 0) {
 		t->error_kind = ERR_RESULT;
 		t->error_code = -ENOMEM;

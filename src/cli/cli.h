@@ -9,11 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/*
- * "kernel NAME: MESSAGE (CODE_NAME)" for an item that `kernel` failed with `code`: the
- * kernel's own message when it has one for the code, else cfgpool_strerror()'s.
- */
-void cli_kernel_error(const cfgpool_kernel_t *kernel, int code, char *msg, size_t size);
+#include "words.h"
 
 /*
  * The byte span [*start, *stop) of the value of the top-level member `key` of the JSON

@@ -109,11 +109,3 @@ int cli_json_member_span(const char *text, size_t len, const char *key, size_t *
 		p++;
 	}
 }
-
-void cli_kernel_error(const cfgpool_kernel_t *kernel, int code, char *msg, size_t size)
-{
-	const char *text = kernel->strerror != NULL ? kernel->strerror(code) : NULL;
-
-	snprintf(msg, size, "kernel %s: %s (%s)", kernel->name, text != NULL ? text : cfgpool_strerror(code),
-		 cfgpool_err_name(code));
-}

@@ -67,23 +67,6 @@ static bool copy_id(struct cli_item *it, const char *text, size_t len)
 }
 
 /*
- * Why the codec refused an input: the field's path from its error, "missing field" when it
- * is absent; the kernel's name for the code when the codec said nothing.
- */
-static void decode_error(const struct cli_lines *l, struct cli_item *it, int rc, const cfgpool_error_t *err)
-{
-	if (err->code == 0 || (err->path[0] == '\0' && err->text[0] == '\0'))
-		cli_kernel_error(l->kernel, rc, it->error, sizeof(it->error));
-	else if (err->path[0] == '\0')
-		snprintf(it->error, sizeof(it->error), "%s", err->text);
-	else if (err->code == -ENOENT)
-		snprintf(it->error, sizeof(it->error), "missing field \"%s\"%s%s", err->path, err->text[0] ? ": " : "",
-			 err->text);
-	else
-		snprintf(it->error, sizeof(it->error), "field \"%s\": %s", err->path, err->text);
-}
-
-/*
  * Decodes one line: the line is loaded as a small frozen tree, the node the kernel's codec
  * reads, and freed at once.
  */
@@ -130,7 +113,7 @@ bool cli_line_decode(const struct cli_lines *l, struct cli_item *it, const char 
 	cfgpool_error_init(&err);
 	rc = l->codec->decode(l->kernel->arg, cfgpool_config_root(line), input, &err);
 	if (rc != 0)
-		decode_error(l, it, rc < 0 ? rc : -EINVAL, &err);
+		cli_decode_error(l->kernel, rc < 0 ? rc : -EINVAL, &err, it->error, sizeof(it->error));
 	cfgpool_config_free(line);
 	return rc == 0;
 }
@@ -167,22 +150,6 @@ static int put_answer(const struct cli_lines *l, const struct cli_item *it, cons
 	return cfgpool_writer_error(w, NULL);
 }
 
-/* Why an output could not be encoded: the writer's message, or the codec's own code. */
-static void encode_error(const struct cli_lines *l, int rc, char *msg, size_t size)
-{
-	const char *why;
-	char kmsg[256];
-
-	if (cfgpool_writer_error(l->writer, &why) == -EDOM) {
-		snprintf(msg, size, "result %s", why); /* "result field std_error is not finite (nan)" */
-	} else if (cfgpool_writer_error(l->writer, NULL) != 0) {
-		snprintf(msg, size, "result could not be encoded: %s", why);
-	} else {
-		cli_kernel_error(l->kernel, rc, kmsg, sizeof(kmsg));
-		snprintf(msg, size, "result could not be encoded: %s", kmsg);
-	}
-}
-
 /*
  * Writes one result line for `it` to `mem` and returns true when it is an error. The id
  * goes first, as the text it was written as; the writer writes the rest. A line that cannot
@@ -207,7 +174,7 @@ bool cli_line_answer(const struct cli_lines *l, const struct cli_item *it, const
 		if (rc == 0)
 			failed = false;
 		else
-			encode_error(l, rc, msg, sizeof(msg));
+			cli_encode_error(l->kernel, l->writer, rc, msg, sizeof(msg));
 	}
 	if (failed)
 		rc = put_answer(l, it, res, output, msg, version);

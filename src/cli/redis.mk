@@ -30,7 +30,7 @@ check_PROGRAMS += tests/cfgpool-noredis
 TESTS += tests/check_noredis.sh
 endif
 tests_cfgpool_noredis_SOURCES = src/cli/main.c src/cli/run.c src/cli/check.c src/cli/codec.c src/cli/lines.c \
-	src/cli/cli.h src/cli/run.h
+	src/cli/cli.h src/cli/run.h src/cli/words.c src/cli/words.h
 tests_cfgpool_noredis_CPPFLAGS = $(AM_CPPFLAGS) -DCFGPOOL_NO_REDIS
 tests_cfgpool_noredis_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_cfgpool_noredis_LDADD = libcfgpool.la $(JANSSON_LIBS) $(PTHREAD_LIBS) $(LIBM)
