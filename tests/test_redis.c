@@ -512,6 +512,10 @@ static void kill_and_restart(void **state)
 				char id[16];
 
 				snprintf(id, sizeof(id), "in-%05d", at);
+				if (json_real_value(json_object_get(json_object_get(o, "result"), "y")) != 2.0 * at) {
+					print_error("input %d (entry %s) was answered: %s (dead letters: %lld)\n", at, eid,
+						    line, cmd_int("XLEN in:dead"));
+				}
 				assert_string_equal(json_string_value(json_object_get(o, "id")), id);
 				assert_true(json_real_value(json_object_get(json_object_get(o, "result"), "y")) == 2.0 * at);
 			} else {
