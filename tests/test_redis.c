@@ -330,7 +330,14 @@ static struct proc *start_one(int n, const char *more, bool to_sink)
 
 #define KILL_N 20000
 #define CONSUMERS 3
-#define MAX_DELIVERIES 2
+/*
+ * 3, not 2: an innocent entry may be held twice by a consumer that dies, once in the batch
+ * with a poison input and once more when the test's SIGKILL lands just after its consumer
+ * delivered it again (the test reads XPENDING, then kills: the consumer may move on in
+ * between). At 2 that entry was dead-lettered, as the rule says it must be, and the test
+ * failed now and then under load; at 3 only the poison inputs reach the limit.
+ */
+#define MAX_DELIVERIES 3
 
 enum input_kind { NORMAL, POISON, MALFORMED, FAILS };
 
