@@ -29,3 +29,9 @@ bench-python: $(BENCH_PROGS)
 		echo "== perf/bench_pool_mp.py: skipped, no python3 on PATH" >&2; \
 	fi
 .PHONY: bench-python
+
+# perf/bench_periodic: waking ahead of periodic batches (pool.periodic_spin_us), on and
+# off side by side: latency, efficiency and the process's CPU per worker (getrusage).
+BENCH_PROGS += perf/bench_periodic
+perf_bench_periodic_SOURCES = perf/bench_periodic.c perf/bench.h
+perf_bench_periodic_LDADD = libcfgpool.la $(PTHREAD_LIBS) $(LIBM)
