@@ -33,6 +33,10 @@
  *   spinning worker yields the CPU (most likely to that producer), and a parking worker
  *   sleeps with a timeout instead of for good: the producer's own wake may already have
  *   passed, so the worker looks again after STALLED_SLEEP_NS.
+ * - A worker sleeping until just before an expected batch (pool.periodic_spin_us) is
+ *   parked like any other: its stores and loads are the same, a waker's CAS claims it, and
+ *   at its deadline it unclaims itself by the same CAS unless a waker won (then it counts
+ *   as woken). Only when to stop sleeping differs, never whether a wake-up is seen.
  * On x86 every seq_cst store and read-modify-write is a locked instruction and every
  * seq_cst load a plain one, so the protocol costs no fence there; on ARMv8 the stores are
  * stlr, the loads ldar, which the architecture keeps in order.
@@ -375,6 +379,12 @@ static enum park park(struct cfgpool__worker *w, uint64_t until)
 	return how;
 }
 
+/* How long before an expected batch a worker asks to be woken. */
+static uint64_t prewake_lead(const struct cfgpool__worker *w)
+{
+	return w->late_ns + w->late_ns / 2 + LEAD_MARGIN_NS;
+}
+
 /*
  * With a period learned (arrivals.h) and pool.periodic_spin_us set: when to wake up ahead
  * of the first expected batch whose window ends after *from, and when to give up
@@ -385,7 +395,7 @@ static bool prewake_plan(const struct cfgpool__worker *w, uint64_t budget, uint6
 			 uint64_t *spin_end)
 {
 	struct cfgpool__arrival_guess g;
-	uint64_t lead = w->late_ns + w->late_ns / 2 + LEAD_MARGIN_NS;
+	uint64_t lead = prewake_lead(w);
 
 	if (budget == 0 || !cfgpool__arrivals_next(&w->crew->arrivals, *from, &g) ||
 	    g.period_ns < PERIOD_MIN_FACTOR * budget)
@@ -428,7 +438,10 @@ static void idle(struct cfgpool__worker *w)
 		return;
 	from = cfgpool__now_ns();
 	while (prewake_plan(w, s.periodic_ns, &from, &wake_at, &spin_end)) {
-		if (wake_at > cfgpool__now_ns()) {
+		/* A sleep shorter than the lead would end about when it should not have begun:
+		 * spin through it instead (back-to-back batches of long tasks, whose period is
+		 * learned too, are due again right after a worker finishes its share). */
+		if (wake_at > cfgpool__now_ns() + prewake_lead(w)) {
 			enum park how = park(w, wake_at);
 
 			if (how != PARK_TIMEOUT)
