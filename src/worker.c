@@ -441,12 +441,16 @@ static void idle(struct cfgpool__worker *w)
 		/* A sleep shorter than the lead would end about when it should not have begun:
 		 * spin through it instead (back-to-back batches of long tasks, whose period is
 		 * learned too, are due again right after a worker finishes its share). */
-		if (wake_at > cfgpool__now_ns() + prewake_lead(w)) {
+		uint64_t now = cfgpool__now_ns();
+
+		if (wake_at > now + prewake_lead(w)) {
 			enum park how = park(w, wake_at);
 
 			if (how != PARK_TIMEOUT)
 				return;
 			note_lateness(w, cfgpool__now_ns() - wake_at);
+		} else if (spin_end > now + s.periodic_ns) {
+			spin_end = now + s.periodic_ns; /* never more than the budget per batch */
 		}
 		if (spin_until(w, spin_end))
 			return;
