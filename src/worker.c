@@ -273,7 +273,7 @@ static enum work has_work(const struct cfgpool__worker *w, memory_order order)
  */
 #define LEAD_MARGIN_NS 10000u
 #define LATE_START_NS 50000u
-#define PERIOD_MIN_FACTOR 10
+#define PERIOD_MIN_FACTOR 8
 
 /* `window` kept between `base` and SPIN_GROWTH times it (a reload may move the base). */
 static uint64_t clamp_window(uint64_t window, uint64_t base)
