@@ -24,6 +24,18 @@ static inline void cfgpool__futex_wait(_Atomic uint32_t *word, uint32_t expected
 	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, expected, timeout, NULL, 0);
 }
 
+/*
+ * As cfgpool__futex_wait(), until the absolute CLOCK_MONOTONIC time `deadline_ns` (the
+ * bitset form of the call takes an absolute time on that clock), so that a caller looping
+ * over spurious returns keeps one deadline.
+ */
+static inline void cfgpool__futex_wait_until(_Atomic uint32_t *word, uint32_t expected, uint64_t deadline_ns)
+{
+	struct timespec ts = {(time_t)(deadline_ns / 1000000000u), (long)(deadline_ns % 1000000000u)};
+
+	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_BITSET_PRIVATE, expected, &ts, NULL, FUTEX_BITSET_MATCH_ANY);
+}
+
 /* Wakes up to n threads sleeping on word. */
 static inline void cfgpool__futex_wake(_Atomic uint32_t *word, int n)
 {

@@ -849,6 +849,8 @@ static int run_queued(struct cfgpool_pool *pool, struct map_call *m, unsigned fl
 {
 	int rc;
 
+	/* Before the reservation and the push: the arrival idle workers learn the period of. */
+	cfgpool__arrivals_note(&pool->crew.arrivals, cfgpool__now_ns());
 	/* The helping caller is this CPU's worker for the batch; see the top of the file. */
 	if (m->c != NULL)
 		m->home = cfgpool__crew_reserve(&pool->crew);
@@ -988,6 +990,7 @@ int cfgpool_pool_map_async(cfgpool_pool_t *pool, const void *inputs, size_t in_s
 		return gate_refusal(pool);
 	/* Relaxed: the push's release publishes the count with the items. */
 	atomic_store_explicit(&b->word, (uint32_t)n, memory_order_relaxed);
+	cfgpool__arrivals_note(&pool->crew.arrivals, cfgpool__now_ns());
 	if (!push_async(pool, &m, b, opts->deadline_ns, may_wait)) {
 		atomic_store_explicit(&b->word, 0, memory_order_relaxed);
 		gate_leave(pool);
@@ -1132,6 +1135,7 @@ int cfgpool__workers_start(struct cfgpool_pool *pool, const int *cpus, unsigned 
 	crew->closing = &pool->closing;
 	crew->workers = pool->workers;
 	crew->n = pool->nworkers;
+	cfgpool__arrivals_init(&crew->arrivals);
 	rc = cfgpool__crew_start(crew, cpus, ncpu, pin, err);
 	if (rc != 0)
 		pool->nworkers = crew->n;

@@ -33,6 +33,7 @@ static const struct field pool_fields[] = {
 	{"idle_spin_us", FIELD_UINT, 0, 1000000, offsetof(struct cfgpool__pool_params, idle_spin_us)},
 	{"caller_helps", FIELD_BOOL, 0, 1, offsetof(struct cfgpool__pool_params, caller_helps)},
 	{"wake_threshold_us", FIELD_UINT, 0, 1000000, offsetof(struct cfgpool__pool_params, wake_threshold_us)},
+	{"periodic_spin_us", FIELD_UINT, 0, 100000, offsetof(struct cfgpool__pool_params, periodic_spin_us)},
 };
 
 /* Defaults for absent fields; see README. */
@@ -44,6 +45,7 @@ static void pool_defaults(struct cfgpool__pool_params *p)
 	p->idle_spin_us = 50;
 	p->caller_helps = true;
 	p->wake_threshold_us = 50;
+	p->periodic_spin_us = 200;
 }
 
 static int type_error(cfgpool_error_t *err, const char *path, const char *expected, const cfgpool_node_t *got)

@@ -22,6 +22,7 @@ struct cfgpool__pool_params {
 	uint32_t idle_spin_us;
 	bool caller_helps;
 	uint32_t wake_threshold_us;
+	uint32_t periodic_spin_us;
 	const cfgpool_node_t *cpus; /* the `pool.cpus` array inside the same configuration */
 	const int *opt_cpus;        /* instead of cpus: the open options' list, borrowed during open */
 };

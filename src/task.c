@@ -43,6 +43,7 @@ void cfgpool__run_settings(const struct cfgpool__runner *r, struct cfgpool__run_
 	s->caller_helps = pp->caller_helps;
 	s->spin_ns = (uint64_t)pp->idle_spin_us * 1000u;
 	s->threshold_ns = (uint64_t)pp->wake_threshold_us * 1000u;
+	s->periodic_ns = (uint64_t)pp->periodic_spin_us * 1000u;
 	cfgpool__read_unlock();
 }
 

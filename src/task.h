@@ -95,6 +95,7 @@ struct cfgpool__run_settings {
 	bool caller_helps;
 	uint64_t spin_ns;      /* pool.idle_spin_us */
 	uint64_t threshold_ns; /* pool.wake_threshold_us */
+	uint64_t periodic_ns;  /* pool.periodic_spin_us */
 };
 
 uint64_t cfgpool__now_ns(void);

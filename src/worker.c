@@ -33,6 +33,10 @@
  *   spinning worker yields the CPU (most likely to that producer), and a parking worker
  *   sleeps with a timeout instead of for good: the producer's own wake may already have
  *   passed, so the worker looks again after STALLED_SLEEP_NS.
+ * - A worker sleeping until just before an expected batch (pool.periodic_spin_us) is
+ *   parked like any other: its stores and loads are the same, a waker's CAS claims it, and
+ *   at its deadline it unclaims itself by the same CAS unless a waker won (then it counts
+ *   as woken). Only when to stop sleeping differs, never whether a wake-up is seen.
  * On x86 every seq_cst store and read-modify-write is a locked instruction and every
  * seq_cst load a plain one, so the protocol costs no fence there; on ARMv8 the stores are
  * stlr, the loads ldar, which the architecture keeps in order.
@@ -42,6 +46,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <sys/prctl.h>
 
 #include "futex.h"
 #include "worker.h"
@@ -221,7 +226,7 @@ void cfgpool__crew_follow(struct cfgpool__crew *crew, struct cfgpool__worker **h
 /* Idling                                                                                     */
 /* ------------------------------------------------------------------------------------------ */
 
-enum work { WORK_NONE, WORK_READY, WORK_STALLED };
+enum work { WORK_NONE, WORK_READY, WORK_STALLED, WORK_RESERVED };
 
 /* Work for this worker: a queued task (unless a caller reserved its CPU), or closing. */
 static enum work has_work(const struct cfgpool__worker *w, memory_order order)
@@ -233,7 +238,7 @@ static enum work has_work(const struct cfgpool__worker *w, memory_order order)
 	if (atomic_load_explicit(crew->closing, order))
 		return WORK_READY;
 	if (atomic_load_explicit(&w->reserved, order) != 0)
-		return WORK_NONE;
+		return WORK_RESERVED;
 	switch (cfgpool__queue_front(crew->queue, order)) {
 	case CFGPOOL__QUEUE_EMPTY:
 		return WORK_NONE;
@@ -242,15 +247,6 @@ static enum work has_work(const struct cfgpool__worker *w, memory_order order)
 	default:
 		return WORK_READY;
 	}
-}
-
-/* The current snapshot's spin window, so that a reload can retune it. */
-static uint64_t spin_window_ns(const struct cfgpool__crew *crew)
-{
-	struct cfgpool__run_settings s;
-
-	cfgpool__run_settings(&crew->run, &s);
-	return s.spin_ns;
 }
 
 /*
@@ -265,6 +261,19 @@ static uint64_t spin_window_ns(const struct cfgpool__crew *crew)
 
 /* How long a worker sleeps before it looks again at a front claimed but not published. */
 #define STALLED_SLEEP_NS 1000000
+
+/*
+ * Waking ahead of a batch (pool.periodic_spin_us). A worker sleeps until the expected
+ * arrival less its lead, then spins until the arrival's window closes. The lead is how
+ * late its timed wake-ups have come (late_ns, an average moved by 1/8 of each sample) and
+ * half as much again plus LEAD_MARGIN_NS; it starts at LATE_START_NS, about what a timer
+ * wake-up of an idle virtual CPU takes here. Periods shorter than PERIOD_MIN_FACTOR times
+ * the spin budget are left to the spin window: waking ahead of them would spin most of
+ * the time.
+ */
+#define LEAD_MARGIN_NS 10000u
+#define LATE_START_NS 50000u
+#define PERIOD_MIN_FACTOR 8
 
 /* `window` kept between `base` and SPIN_GROWTH times it (a reload may move the base). */
 static uint64_t clamp_window(uint64_t window, uint64_t base)
@@ -283,17 +292,20 @@ static uint64_t adapt_window(uint64_t window, uint64_t base, uint64_t parked_ns)
 	return clamp_window(window, base);
 }
 
-/* Spins until there is work or the window closes. True: work. */
-static bool spin(const struct cfgpool__worker *w, uint64_t window)
+/*
+ * Spins until there is work, a caller reserves this worker's CPU (it would only spin
+ * against that caller), or the monotonic clock reaches `end`. True: work.
+ */
+static bool spin_until(const struct cfgpool__worker *w, uint64_t end)
 {
-	uint64_t start = cfgpool__now_ns();
-
 	do {
 		for (int i = 0; i < 64; i++) {
 			enum work k = has_work(w, memory_order_relaxed);
 
 			if (k == WORK_READY)
 				return true;
+			if (k == WORK_RESERVED)
+				return false;
 			if (k == WORK_STALLED)
 				break; /* yield at once: the stalled producer may be waiting for this CPU */
 			cfgpool__cpu_relax();
@@ -301,20 +313,38 @@ static bool spin(const struct cfgpool__worker *w, uint64_t window)
 		/* A thread that shares this CPU (a submitter waiting for its batch, say) gets it
 		 * back at once instead of at the end of our time slice. */
 		sched_yield();
-	} while (cfgpool__now_ns() - start < window);
+	} while (cfgpool__now_ns() < end);
 	return false;
 }
 
+enum park { PARK_WORK, PARK_WOKEN, PARK_TIMEOUT };
+
+/* Unclaims a worker that stopped sleeping by itself, unless a waker claimed it first (it
+ * then fixed nparked). True: unclaimed by us. */
+static bool unclaim(struct cfgpool__worker *w)
+{
+	uint32_t expected = WORKER_PARKED;
+
+	/* acq_rel: the same claim a waker makes (claim_and_wake()); the count's fix is
+	 * relaxed for the reason given there. */
+	if (!atomic_compare_exchange_strong_explicit(&w->state, &expected, WORKER_RUNNING, memory_order_acq_rel,
+						     memory_order_relaxed))
+		return false;
+	atomic_fetch_sub_explicit(&w->crew->nparked, 1, memory_order_relaxed);
+	return true;
+}
+
 /*
- * The worker's half of the protocol (the top of this file). Returns false, not parked,
- * when there is work after all; otherwise sleeps until woken (or, with a stalled front,
- * until STALLED_SLEEP_NS passed) and returns true.
+ * The worker's half of the protocol (the top of this file). Returns PARK_WORK, not
+ * parked, when there is work after all; otherwise sleeps until woken (or, with a stalled
+ * front, until STALLED_SLEEP_NS passed: PARK_WOKEN too), or until the monotonic clock
+ * reaches `until` when it is not 0 (PARK_TIMEOUT, unless a waker claimed it first).
  */
-static bool park(struct cfgpool__worker *w)
+static enum park park(struct cfgpool__worker *w, uint64_t until)
 {
 	struct cfgpool__crew *crew = w->crew;
-	uint32_t expected = WORKER_PARKED;
 	struct timespec stalled_sleep = {0, STALLED_SLEEP_NS};
+	enum park how = PARK_WOKEN;
 	enum work k;
 
 	/* seq_cst: the worker's stores of the protocol, before its loads in has_work(). */
@@ -322,49 +352,112 @@ static bool park(struct cfgpool__worker *w)
 	atomic_fetch_add_explicit(&crew->nparked, 1, memory_order_seq_cst);
 	k = has_work(w, memory_order_seq_cst);
 	if (k == WORK_READY) {
-		/* Unpark ourselves, unless a waker already claimed us (it then fixed nparked).
-		 * acq_rel: the same claim a waker makes (claim_and_wake()); the count's fix is
-		 * relaxed for the reason given there. */
-		if (atomic_compare_exchange_strong_explicit(&w->state, &expected, WORKER_RUNNING,
-							    memory_order_acq_rel, memory_order_relaxed))
-			atomic_fetch_sub_explicit(&crew->nparked, 1, memory_order_relaxed);
-		return false;
+		unclaim(w);
+		return PARK_WORK;
 	}
 	cfgpool__count(&w->c.parks, 1);
 	/* A parked worker holds no read-side section, so grace periods never wait for it.
 	 * Acquire: pairs with the waker's claiming CAS. */
 	while (atomic_load_explicit(&w->state, memory_order_acquire) == WORKER_PARKED) {
-		if (k != WORK_STALLED) {
+		if (k == WORK_STALLED) {
+			cfgpool__futex_wait(&w->state, WORKER_PARKED, &stalled_sleep);
+			/* The nap is over: look again, whether or not a waker won meanwhile. */
+			unclaim(w);
+			break;
+		}
+		if (until == 0) {
 			cfgpool__futex_wait(&w->state, WORKER_PARKED, NULL);
 			continue;
 		}
-		cfgpool__futex_wait(&w->state, WORKER_PARKED, &stalled_sleep);
-		/* The nap is over: unclaim ourselves as above, unless a waker won meanwhile. */
-		expected = WORKER_PARKED;
-		if (atomic_compare_exchange_strong_explicit(&w->state, &expected, WORKER_RUNNING,
-							    memory_order_acq_rel, memory_order_relaxed))
-			atomic_fetch_sub_explicit(&crew->nparked, 1, memory_order_relaxed);
-		break;
+		cfgpool__futex_wait_until(&w->state, WORKER_PARKED, until);
+		if (cfgpool__now_ns() >= until && unclaim(w)) {
+			how = PARK_TIMEOUT;
+			break;
+		}
 	}
 	cfgpool__count(&w->c.wakes, 1);
+	return how;
+}
+
+/* How long before an expected batch a worker asks to be woken. */
+static uint64_t prewake_lead(const struct cfgpool__worker *w)
+{
+	return w->late_ns + w->late_ns / 2 + LEAD_MARGIN_NS;
+}
+
+/*
+ * With a period learned (arrivals.h) and pool.periodic_spin_us set: when to wake up ahead
+ * of the first expected batch whose window ends after *from, and when to give up
+ * spinning for it; *from moves to the end of that window, for the next one. False: no
+ * period, or one too short to be worth it.
+ */
+static bool prewake_plan(const struct cfgpool__worker *w, uint64_t budget, uint64_t *from, uint64_t *wake_at,
+			 uint64_t *spin_end)
+{
+	struct cfgpool__arrival_guess g;
+	uint64_t lead = prewake_lead(w);
+
+	if (budget == 0 || !cfgpool__arrivals_next(&w->crew->arrivals, *from, &g) ||
+	    g.period_ns < PERIOD_MIN_FACTOR * budget)
+		return false;
+	if (lead > budget)
+		lead = budget;
+	*wake_at = g.at_ns > lead ? g.at_ns - lead : 0;
+	*spin_end = g.at_ns + g.tol_ns;
+	*from = *spin_end;
+	if (*spin_end > *wake_at + budget)
+		*spin_end = *wake_at + budget;
 	return true;
 }
 
-/* Spins until there is work or the window closes; then parks until woken. */
+/* Moves the worker's lateness average by one timed wake-up that was `late_ns` late. */
+static void note_lateness(struct cfgpool__worker *w, uint64_t late_ns)
+{
+	w->late_ns = w->late_ns - w->late_ns / 8 + late_ns / 8;
+}
+
+/*
+ * Spins until there is work or the window closes; then, when batches come at a period it
+ * knows, sleeps until just before the next one and spins through its window, and
+ * otherwise parks until woken.
+ */
 static void idle(struct cfgpool__worker *w)
 {
-	uint64_t base = spin_window_ns(w->crew), window, parked_at;
+	struct cfgpool__run_settings s;
+	uint64_t window, parked_at, from, wake_at, spin_end;
 
-	w->spin_ns = clamp_window(w->spin_ns, base);
+	/* The current snapshot's settings, so that a reload can retune them. */
+	cfgpool__run_settings(&w->crew->run, &s);
+	w->spin_ns = clamp_window(w->spin_ns, s.spin_ns);
 	window = w->spin_ns;
 	/* A reserved worker would only spin against the caller running tasks on its CPU. */
 	if (atomic_load_explicit(&w->reserved, memory_order_relaxed) != 0)
 		window = 0;
-	if (spin(w, window))
-		return;
 	parked_at = cfgpool__now_ns();
-	if (park(w) && window > 0)
-		w->spin_ns = adapt_window(w->spin_ns, base, cfgpool__now_ns() - parked_at);
+	if (window > 0 && spin_until(w, parked_at + window))
+		return;
+	from = cfgpool__now_ns();
+	while (prewake_plan(w, s.periodic_ns, &from, &wake_at, &spin_end)) {
+		/* A sleep shorter than the lead would end about when it should not have begun:
+		 * spin through it instead (back-to-back batches of long tasks, whose period is
+		 * learned too, are due again right after a worker finishes its share). */
+		uint64_t now = cfgpool__now_ns();
+
+		if (wake_at > now + prewake_lead(w)) {
+			enum park how = park(w, wake_at);
+
+			if (how != PARK_TIMEOUT)
+				return;
+			note_lateness(w, cfgpool__now_ns() - wake_at);
+		} else if (spin_end > now + s.periodic_ns) {
+			spin_end = now + s.periodic_ns; /* never more than the budget per batch */
+		}
+		if (spin_until(w, spin_end))
+			return;
+	}
+	parked_at = cfgpool__now_ns();
+	if (park(w, 0) == PARK_WOKEN && window > 0)
+		w->spin_ns = adapt_window(w->spin_ns, s.spin_ns, cfgpool__now_ns() - parked_at);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -441,6 +534,9 @@ static void *worker_main(void *arg)
 
 	if (cfgpool_reader_register() != 0)
 		cfgpool__die("cannot register a worker as an RCU reader");
+	/* Timed sleeps (waking ahead of a batch) end when asked, not up to the default 50 us
+	 * of timer slack later. Best effort: a failure only makes them later. */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 	/* A worker is a task thread of its pool for its whole life: what its kernels and
 	 * callbacks call on the pool is refused where it would wait for itself. */
 	cfgpool__task_thread_enter(&crew->run);
@@ -501,6 +597,7 @@ int cfgpool__crew_start(struct cfgpool__crew *crew, const int *cpus, unsigned nc
 		w->index = i;
 		w->cpu = pinned ? cpus[i % ncpu] : -1;
 		atomic_init(&w->state, WORKER_RUNNING);
+		w->late_ns = LATE_START_NS;
 		cfgpool__check(pthread_attr_init(&attr));
 		pin(w, &attr);
 		rc = -pthread_create(&w->thread, &attr, worker_main, w);

@@ -10,7 +10,8 @@
  *   worker->reserved                 the park/wake protocol (worker.c)
  *   room_wanted, room_seq            a submitter waiting for room: cfgpool__crew_push_wait()
  *   started, go                      the start-up handshake: cfgpool__crew_start()
- *   worker counters, spin_ns         written by their worker only (relaxed)
+ *   worker counters, spin_ns, late_ns  written by their worker only (relaxed)
+ *   arrivals                         noted by submitters, read by idle workers (arrivals.h)
  */
 #ifndef CFGPOOL_SRC_WORKER_H
 #define CFGPOOL_SRC_WORKER_H
@@ -20,6 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "arrivals.h"
 #include "task.h"
 
 enum { WORKER_RUNNING = 0, WORKER_PARKED = 1 };
@@ -38,6 +40,7 @@ struct cfgpool__worker {
 	pthread_t thread;
 	struct cfgpool__kstate kstate; /* the kernel's per-worker state */
 	uint64_t spin_ns; /* this worker's current spin window (worker.c: idle) */
+	uint64_t late_ns; /* how late its timed wake-ups come, on average (worker.c: idle) */
 	int init_rc;
 	struct cfgpool__counters c;
 };
@@ -56,6 +59,8 @@ struct cfgpool__crew {
 	/* Workers that finished worker_init (the futex word start waits on). */
 	_Atomic uint32_t started;
 	atomic_bool go; /* set by start once every worker started; false means: exit */
+	/* When batches arrive (arrivals.h has its own table). */
+	struct cfgpool__arrivals arrivals;
 };
 
 /*

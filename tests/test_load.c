@@ -590,7 +590,7 @@ static void schema_message_for_a_string_is_exact(void **state)
 static void pool_values_at_every_lower_limit_load(void **state)
 {
 	cfgpool_config_t *cfg = load_pool_ok("{\"pool\": {\"workers\": 1, \"cpus\": [0], \"pin\": false, "
-					"\"queue_capacity\": 1, \"idle_spin_us\": 0}}");
+					"\"queue_capacity\": 1, \"idle_spin_us\": 0, \"periodic_spin_us\": 0}}");
 	const cfgpool_node_t *r = cfgpool_config_root(cfg);
 	int64_t v = -1;
 	bool pin = true;
@@ -605,13 +605,16 @@ static void pool_values_at_every_lower_limit_load(void **state)
 	assert_int_equal(v, 1);
 	assert_int_equal(cfgpool_get_int(r, "pool.idle_spin_us", &v), 0);
 	assert_int_equal(v, 0);
+	assert_int_equal(cfgpool_get_int(r, "pool.periodic_spin_us", &v), 0);
+	assert_int_equal(v, 0);
 	cfgpool_config_free(cfg);
 }
 
 static void pool_values_at_every_upper_limit_load(void **state)
 {
 	cfgpool_config_t *cfg = load_pool_ok("{\"pool\": {\"workers\": 1024, \"pin\": true, "
-					     "\"queue_capacity\": 16777216, \"idle_spin_us\": 1000000}}");
+					     "\"queue_capacity\": 16777216, \"idle_spin_us\": 1000000, "
+					     "\"periodic_spin_us\": 100000}}");
 	const cfgpool_node_t *r = cfgpool_config_root(cfg);
 	int64_t v = -1;
 
@@ -621,6 +624,8 @@ static void pool_values_at_every_upper_limit_load(void **state)
 	assert_int_equal(v, 16777216);
 	assert_int_equal(cfgpool_get_int(r, "pool.idle_spin_us", &v), 0);
 	assert_int_equal(v, 1000000);
+	assert_int_equal(cfgpool_get_int(r, "pool.periodic_spin_us", &v), 0);
+	assert_int_equal(v, 100000);
 	cfgpool_config_free(cfg);
 }
 

@@ -792,6 +792,7 @@ struct exo {
 	struct task *tasks;
 	size_t per_producer;
 	size_t nmap; /* tasks run through map, after the producers' */
+	long submit_gap_us; /* a producer's pause after each submit */
 	atomic_bool stop;
 	atomic_uint_fast64_t reloads;
 	atomic_uint_fast64_t map_batches;
@@ -816,6 +817,8 @@ static void *exo_producer_main(void *arg)
 			world_error("submit of task %zu: %s", p->base + i, cfgpool_err_name(rc));
 			break;
 		}
+		if (e->submit_gap_us != 0)
+			sleep_us(e->submit_gap_us);
 	}
 	return NULL;
 }
@@ -962,6 +965,100 @@ static void exactly_once_under_reload(void **state)
 	check_no_world_errors();
 	check_blocks_released();
 	assert_int_equal(cnt(C_FINIS), cnt(C_INITS));
+	free_run_counts(runs);
+	free(e.tasks);
+	alarm(0);
+}
+
+/*
+ * The same under the wake paths of pool.periodic_spin_us (worker.c, idle()): one thread
+ * maps batches on a regular 1 ms grid, so that idle workers learn the period and sleep
+ * with a timeout until just before each batch, spin, and park again; another submits
+ * single tasks on a grid of its own, whose wake-ups land on workers in timed sleeps and
+ * spins; then the batches stop and the workers give up on the period and park for good
+ * before close wakes them. No spin window (idle_spin_us 0) and no inline batches
+ * (wake_threshold_us 0), so every batch goes through the queue and every idle worker
+ * through those paths. Nothing here is timed: only exactly-once is checked.
+ */
+static void *periodic_mapper_main(void *arg)
+{
+	struct exo_thread *p = arg;
+	struct exo *e = p->e;
+	cfgpool_result_t res[MAP_BATCH];
+	struct timespec next;
+
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	for (size_t b = 0; b < e->nmap; b += MAP_BATCH) {
+		struct task *t = &e->tasks[p->base + b];
+		int rc;
+
+		next.tv_nsec += 1000000;
+		if (next.tv_nsec >= 1000000000) {
+			next.tv_nsec -= 1000000000;
+			next.tv_sec++;
+		}
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
+			;
+		rc = cfgpool_pool_map(e->pool, &t->in, sizeof(*t), &t->out, sizeof(*t), MAP_BATCH, res, 0);
+		if (rc != 0)
+			world_error("map of tasks %zu..: %s", p->base + b, cfgpool_err_name(rc));
+		for (size_t j = 0; j < MAP_BATCH; j++) {
+			t[j].res = res[j];
+			atomic_fetch_add_explicit(&t[j].fired, 1, memory_order_release);
+		}
+	}
+	return NULL;
+}
+
+static void exactly_once_under_periodic_wakes(void **state)
+{
+	struct exo e = {.per_producer = test_scaled(300, 30), .nmap = MAP_BATCH * test_scaled(600, 60),
+			.submit_gap_us = 1300};
+	const size_t total = e.per_producer + e.nmap;
+	struct exo_thread submitter = {.e = &e, .base = 0}, mapper = {.e = &e, .base = e.per_producer};
+	atomic_uchar *runs;
+	cfgpool_pool_stats_t st;
+	unsigned nworkers;
+	size_t bad = 0;
+
+	(void)state;
+	alarm(test_timeout_seconds(120));
+	e.tasks = new_tasks(total);
+	runs = new_run_counts(total);
+	e.pool = open_pool("{\"pool\": {\"workers\": 2, \"idle_spin_us\": 0, \"periodic_spin_us\": 100, "
+			   "\"wake_threshold_us\": 0}, \"kernel\": {\"name\": \"test\", \"factor\": 1}, \"mirror\": 1}");
+	nworkers = cfgpool_pool_workers(e.pool);
+	assert_int_equal(pthread_create(&submitter.thread, NULL, exo_producer_main, &submitter), 0);
+	assert_int_equal(pthread_create(&mapper.thread, NULL, periodic_mapper_main, &mapper), 0);
+	assert_int_equal(pthread_join(mapper.thread, NULL), 0);
+	assert_int_equal(pthread_join(submitter.thread, NULL), 0);
+	wait_for_callbacks(e.per_producer);
+	/* Past MAX_SKIP periods without a batch: the workers stop waking for them. */
+	sleep_us(10000);
+	check_no_world_errors();
+	for (size_t i = 0; i < total; i++) {
+		const struct task *t = &e.tasks[i];
+		unsigned fired = atomic_load_explicit(&t->fired, memory_order_acquire);
+		unsigned ran = atomic_load(&runs[i]);
+		char why[200];
+
+		if (fired != 1 || ran != 1)
+			snprintf(why, sizeof(why), "completed %u times, ran %u times", fired, ran);
+		else if (task_ok(t, 1, 1, nworkers, why, sizeof(why)))
+			continue;
+		if (bad++ < 5)
+			print_error("task %zu (%s): %s\n", i, i < e.per_producer ? "submitted" : "mapped", why);
+	}
+	assert_int_equal(bad, 0);
+	cfgpool_pool_stats(e.pool, &st, NULL, 0);
+	assert_int_equal(st.submitted, total);
+	assert_int_equal(st.completed, total);
+	assert_int_equal(cnt(C_RUNS), total);
+	print_message("# %zu tasks, %llu parks, %llu wakes\n", total, (unsigned long long)st.parks,
+		      (unsigned long long)st.wakes);
+	close_pool(e.pool, CFGPOOL_CLOSE_DRAIN);
+	check_no_world_errors();
+	check_blocks_released();
 	free_run_counts(runs);
 	free(e.tasks);
 	alarm(0);
@@ -3076,6 +3173,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup(exactly_once_under_reload, fresh_world),
+	    cmocka_unit_test_setup(exactly_once_under_periodic_wakes, fresh_world),
 	    cmocka_unit_test_setup(map_results_in_input_order_with_one_failing_item, fresh_world),
 	    cmocka_unit_test_setup(pinning, fresh_world),
 	    cmocka_unit_test_setup(worker_init_and_fini_run_on_the_worker_thread, fresh_world),
