@@ -56,7 +56,7 @@ struct setting {
 };
 
 static const struct setting settings[] = {
-    {"default", ""},
+    {"on", ", \"periodic_spin_us\": 200"},
     {"off", ", \"periodic_spin_us\": 0"},
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
