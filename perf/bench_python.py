@@ -181,7 +181,8 @@ def main():
         config_mb = float(args[args.index("--config-mb") + 1])
     known = {"--quick", "--config-mb", str(args[args.index("--config-mb") + 1]) if "--config-mb" in args else ""}
     if any(a not in known for a in args):
-        sys.exit("usage: bench_python.py [--quick] [--config-mb N]")
+        print("usage: bench_python.py [--quick] [--config-mb N]", file=sys.stderr)
+        sys.exit(2)  # a usage error, as perf/run expects of a program that refuses its options
     scale = float(os.environ.get("CFGPOOL_BENCH_SCALE", "1") or 1)
     scale = (scale if scale > 0 else 1.0) * (0.1 if quick else 1.0)
     ncpu = len(os.sched_getaffinity(0))
