@@ -300,7 +300,7 @@ int main(int argc, char **argv)
 				fprintf(stderr, "bench_periodic: %s: other processes used %.0f%% of a CPU meanwhile: "
 						"figures disturbed\n", config, 100 * t[s].others_s / t[s].wall_s);
 		}
-		printf("{\"bench\": \"periodic\", \"config\": \"ratios %s\", \"unit\": \"us\", \"off_over_default\": "
+		printf("{\"bench\": \"periodic\", \"config\": \"ratios %s\", \"unit\": \"us\", \"off_over_on\": "
 		       "%.3g}\n", r->name, medians[1] / medians[0]);
 		fflush(stdout);
 		for (size_t s = 0; s < NSETTINGS; s++)

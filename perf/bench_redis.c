@@ -300,9 +300,12 @@ int main(void)
 		v[r] = throughput_file(n);
 	bench_report("redis", "file", "inputs/s", v, RUNS, n, "\"consumers\": 0");
 	for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
+		char config[48];
+
 		for (int r = 0; r < RUNS; r++)
 			v[r] = throughput_stream(n, counts[c], r, NULL);
-		bench_report("redis", "stream", "inputs/s", v, RUNS, n, "\"consumers\": %d", counts[c]);
+		snprintf(config, sizeof(config), "stream, %d consumer%s", counts[c], counts[c] == 1 ? "" : "s");
+		bench_report("redis", config, "inputs/s", v, RUNS, n, "\"consumers\": %d", counts[c]);
 	}
 	/* Larger batches: one XREADGROUP and one script call for 64 inputs. */
 	for (int r = 0; r < RUNS; r++)
@@ -311,9 +314,12 @@ int main(void)
 	latency_pipe(us, samples);
 	bench_report("redis", "pipe latency", "us", us, samples, samples, "\"consumers\": 0");
 	for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
+		char config[48];
+
 		latency_stream(counts[c], us, samples);
-		bench_report("redis", "XADD to result latency", "us", us, samples, samples, "\"consumers\": %d",
-			     counts[c]);
+		snprintf(config, sizeof(config), "XADD to result latency, %d consumer%s", counts[c],
+			 counts[c] == 1 ? "" : "s");
+		bench_report("redis", config, "us", us, samples, samples, "\"consumers\": %d", counts[c]);
 	}
 	free(us);
 	cleanup();
