@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 static inline uint64_t bench_now_ns(void)
 {
@@ -145,6 +147,38 @@ static inline char *bench_gen_config(size_t target, const char *extra, size_t *l
 	len += (size_t)snprintf(buf + len, cap - len, "  {\"id\": %lu, \"name\": \"last\"}\n]}}\n", i);
 	*len_out = len;
 	return buf;
+}
+
+/* This process's user + system CPU time, in seconds; -1 if getrusage() fails. */
+static inline double bench_own_cpu_s(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return -1;
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+	       (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/*
+ * All busy CPU time of the machine in /proc/stat, in seconds (jiffy resolution, 10 ms);
+ * -1 if /proc is not there. Minus bench_own_cpu_s(), sampled around a measurement, it is
+ * the CPU other processes took meanwhile (`others_cpu`).
+ */
+static inline double bench_machine_busy_s(void)
+{
+	unsigned long long user, nice, sys, idle, iowait, irq, softirq, steal = 0;
+	FILE *f = fopen("/proc/stat", "r");
+	int n;
+
+	if (f == NULL)
+		return -1;
+	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &sys, &idle, &iowait, &irq,
+		   &softirq, &steal);
+	fclose(f);
+	if (n < 7)
+		return -1;
+	return (double)(user + nice + sys + irq + softirq + steal) / (double)sysconf(_SC_CLK_TCK);
 }
 
 #endif /* CFGPOOL_BENCH_H */

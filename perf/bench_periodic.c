@@ -81,29 +81,11 @@ static void die(const char *what, const char *why)
 
 static double cpu_s(void)
 {
-	struct rusage ru;
+	double s = bench_own_cpu_s();
 
-	if (getrusage(RUSAGE_SELF, &ru) != 0)
+	if (s < 0)
 		die("getrusage failed", strerror(errno));
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-	       (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-/* All busy CPU time of the machine in /proc/stat, in seconds; -1 if unknown. */
-static double busy_s(void)
-{
-	unsigned long long user, nice, sys, idle, iowait, irq, softirq, steal = 0;
-	FILE *f = fopen("/proc/stat", "r");
-	int n;
-
-	if (f == NULL)
-		return -1;
-	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &sys, &idle, &iowait, &irq,
-		   &softirq, &steal);
-	fclose(f);
-	if (n < 7)
-		return -1;
-	return (double)(user + nice + sys + irq + softirq + steal) / (double)sysconf(_SC_CLK_TCK);
+	return s;
 }
 
 static void sleep_until(uint64_t ns)
@@ -180,7 +162,7 @@ static void run_round(const struct regime *r, const struct setting *s, uint64_t 
 		if (i == WARMUP) {
 			cfgpool_pool_stats(pool, &st0, NULL, 0);
 			cpu0 = cpu_s();
-			busy0 = busy_s();
+			busy0 = bench_machine_busy_s();
 			wall0 = bench_now_ns();
 		}
 		memset(out, 0, sizeof(out));
@@ -198,7 +180,7 @@ static void run_round(const struct regime *r, const struct setting *s, uint64_t 
 	next += gap_ns(r, &x);
 	sleep_until(next);
 	{
-		double cpu = cpu_s() - cpu0, busy = busy_s() - busy0;
+		double cpu = cpu_s() - cpu0, busy = bench_machine_busy_s() - busy0;
 
 		t->cpu_s += cpu;
 		t->wall_s += (double)(bench_now_ns() - wall0) / 1e9;

@@ -154,23 +154,9 @@ static void json_escape(char *dst, size_t size, const char *s)
  */
 static double others_cpu_s(void)
 {
-	unsigned long long user, nice, sys, idle, iowait, irq, softirq, steal = 0;
-	struct rusage ru;
-	double busy, own;
-	FILE *f = fopen("/proc/stat", "r");
-	int n;
+	double busy = bench_machine_busy_s(), own = bench_own_cpu_s();
 
-	if (f == NULL)
-		return -1;
-	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &sys, &idle, &iowait, &irq,
-		   &softirq, &steal);
-	fclose(f);
-	if (n < 7 || getrusage(RUSAGE_SELF, &ru) != 0)
-		return -1;
-	busy = (double)(user + nice + sys + irq + softirq + steal) / (double)sysconf(_SC_CLK_TCK);
-	own = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-	      (double)ru.ru_stime.tv_usec / 1e6;
-	return busy - own;
+	return busy < 0 || own < 0 ? -1 : busy - own;
 }
 
 /* ------------------------------------------------------------------------------------------ */
