@@ -20,6 +20,7 @@ void cfgpool__arrivals_init(struct cfgpool__arrivals *a)
 	atomic_init(&a->last_ns, 0);
 	atomic_init(&a->period_ns, 0);
 	atomic_init(&a->dev_ns, 0);
+	atomic_init(&a->wanted, false);
 }
 
 static uint64_t distance(uint64_t x, uint64_t y)

@@ -48,6 +48,7 @@ struct cfgpool__arrivals {
 	_Atomic uint64_t last_ns;   /* the latest arrival */
 	_Atomic uint64_t period_ns; /* the period once confirmed, else 0 */
 	_Atomic uint64_t dev_ns;    /* mean deviation of agreeing intervals from the period */
+	atomic_bool wanted;         /* pool.periodic_spin_us is set: arrivals are worth noting */
 };
 
 /* One prediction: the next expected arrival and how far from it one may come. */
@@ -61,6 +62,24 @@ void cfgpool__arrivals_init(struct cfgpool__arrivals *a);
 
 /* A batch arrived at `now` (monotonic ns). Lock-free; never waits. */
 void cfgpool__arrivals_note(struct cfgpool__arrivals *a, uint64_t now);
+
+/*
+ * Whether submitters should note arrivals at all: set by the idle workers from the current
+ * snapshot's pool.periodic_spin_us (stored only when it changes), so that with the setting
+ * off (the default) a queued batch costs no clock read and no read-modify-write of the
+ * learner's line. Relaxed: a hint; an arrival noted or skipped around a reload only moves
+ * when the period is known.
+ */
+static inline void cfgpool__arrivals_want(struct cfgpool__arrivals *a, bool want)
+{
+	if (atomic_load_explicit(&a->wanted, memory_order_relaxed) != want)
+		atomic_store_explicit(&a->wanted, want, memory_order_relaxed);
+}
+
+static inline bool cfgpool__arrivals_wanted(const struct cfgpool__arrivals *a)
+{
+	return atomic_load_explicit(&a->wanted, memory_order_relaxed);
+}
 
 /*
  * The first expected arrival whose window (at_ns + tol_ns) ends after `from`. False: no

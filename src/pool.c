@@ -850,7 +850,8 @@ static int run_queued(struct cfgpool_pool *pool, struct map_call *m, unsigned fl
 	int rc;
 
 	/* Before the reservation and the push: the arrival idle workers learn the period of. */
-	cfgpool__arrivals_note(&pool->crew.arrivals, cfgpool__now_ns());
+	if (cfgpool__arrivals_wanted(&pool->crew.arrivals))
+		cfgpool__arrivals_note(&pool->crew.arrivals, cfgpool__now_ns());
 	/* The helping caller is this CPU's worker for the batch; see the top of the file. */
 	if (m->c != NULL)
 		m->home = cfgpool__crew_reserve(&pool->crew);
@@ -990,7 +991,8 @@ int cfgpool_pool_map_async(cfgpool_pool_t *pool, const void *inputs, size_t in_s
 		return gate_refusal(pool);
 	/* Relaxed: the push's release publishes the count with the items. */
 	atomic_store_explicit(&b->word, (uint32_t)n, memory_order_relaxed);
-	cfgpool__arrivals_note(&pool->crew.arrivals, cfgpool__now_ns());
+	if (cfgpool__arrivals_wanted(&pool->crew.arrivals))
+		cfgpool__arrivals_note(&pool->crew.arrivals, cfgpool__now_ns());
 	if (!push_async(pool, &m, b, opts->deadline_ns, may_wait)) {
 		atomic_store_explicit(&b->word, 0, memory_order_relaxed);
 		gate_leave(pool);

@@ -428,6 +428,7 @@ static void idle(struct cfgpool__worker *w)
 
 	/* The current snapshot's settings, so that a reload can retune them. */
 	cfgpool__run_settings(&w->crew->run, &s);
+	cfgpool__arrivals_want(&w->crew->arrivals, s.periodic_ns != 0);
 	w->spin_ns = clamp_window(w->spin_ns, s.spin_ns);
 	window = w->spin_ns;
 	/* A reserved worker would only spin against the caller running tasks on its CPU. */
