@@ -150,6 +150,7 @@ __attribute__((noinline, cold)) static struct cfgpool__caller *adopt(struct cfgp
 	}
 	s->run = run;
 	s->kstate.state = NULL;
+	s->last_end_ns = 0;
 	/* Until it has timed a task, assume tasks are as long as the workers found them
 	 * (relaxed: single-writer statistics, as task.c's counters). */
 	atomic_store_explicit(&s->c.ewma_ns, ewma_ns, memory_order_relaxed);
@@ -168,7 +169,7 @@ __attribute__((noinline, cold)) static struct cfgpool__caller *adopt(struct cfgp
 	return s;
 }
 
-struct cfgpool__caller *cfgpool__caller_get(struct cfgpool__caller *slots, const struct cfgpool__runner *run,
+CFGPOOL_HOT struct cfgpool__caller *cfgpool__caller_get(struct cfgpool__caller *slots, const struct cfgpool__runner *run,
 					    uint64_t ewma_ns, bool *full)
 {
 	struct cfgpool__caller *s = NULL;

@@ -12,6 +12,7 @@
  *   run, init_rc, kstate, index
  *                  written by the owner before it first uses the slot, read by the owner,
  *                  then by whoever finalises it
+ *   last_end_ns    the owner's only
  *   c              counters, written by the owner (relaxed), read by stats; they carry on
  *                  across owners, so the pool's totals count exited threads' tasks
  * Lock order: the ties lock is a leaf; no kernel code runs under it.
@@ -39,6 +40,7 @@ struct cfgpool__caller {
 	int init_rc;
 	struct cfgpool__kstate kstate;
 	struct cfgpool__counters c;
+	uint64_t last_end_ns; /* when the owner's last map on this pool returned (0: unknown) */
 };
 
 /*

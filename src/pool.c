@@ -256,7 +256,7 @@ static int gate_refusal(const struct cfgpool_pool *pool)
 	return pool_forked(pool) ? CFGPOOL_EFORKED : -ESHUTDOWN;
 }
 
-static bool gate_enter(struct cfgpool_pool *pool)
+CFGPOOL_HOT static bool gate_enter(struct cfgpool_pool *pool)
 {
 	if (pool_forked(pool))
 		return false;
@@ -687,7 +687,7 @@ struct map_call {
  * one would let items overlap and the last run past the caller's buffer. A NULL buffer is
  * allowed where the kernel reads or writes nothing: every item then gets NULL.
  */
-static int map_args(const struct cfgpool_pool *pool, const void *inputs, size_t in_stride, void *outputs,
+CFGPOOL_HOT static int map_args(const struct cfgpool_pool *pool, const void *inputs, size_t in_stride, void *outputs,
 		    size_t out_stride, size_t n, struct map_call *m)
 {
 	size_t in_size = pool->kernel->input_size, out_size = pool->kernel->output_size;
@@ -732,10 +732,20 @@ static void map_item(struct map_call *m, size_t i, struct cfgpool__task *t)
 #define CALLER_MAX_TASK_NS 200000u
 
 /*
+ * Tasks at least this long are spread over the workers even in a batch below
+ * pool.wake_threshold_us when batches come back to back (the caller's previous map
+ * returned less than pool.idle_spin_us ago): a worker that ran the previous one is still
+ * spinning and halves the batch for the price of a few cache lines a task, and one that
+ * parked is woken once and then spins through the following gaps. Shorter tasks stay on
+ * the caller, where a worker would spend more on pulling them than it saves.
+ */
+#define SPREAD_MIN_NS 1000u
+
+/*
  * Decides who runs the batch: whether the caller helps (m->c), and whether it runs the
  * whole batch itself without the queue (true).
  */
-static bool map_plan(struct cfgpool_pool *pool, struct map_call *m)
+CFGPOOL_HOT static bool map_plan(struct cfgpool_pool *pool, struct map_call *m)
 {
 	struct cfgpool__run_settings s;
 	uint64_t estimate;
@@ -754,13 +764,20 @@ static bool map_plan(struct cfgpool_pool *pool, struct map_call *m)
 	estimate = cfgpool__crew_estimate_ns(&pool->crew, m->c ? &m->c->c : NULL);
 	if (m->c != NULL && estimate >= CALLER_MAX_TASK_NS)
 		m->c = NULL;
+	/* A caller that runs nothing spins on a CPU a worker needs: only when the batch is
+	 * expected to end within the spin, else it sleeps at once. */
+	if (m->c == NULL && (m->n + pool->crew.n - 1) / pool->crew.n * estimate > m->spin_ns)
+		m->spin_ns = 0;
 	/* Cheaper than a wake-up: the caller runs it all, queueing nothing, so no worker
 	 * spinning elsewhere pulls items (and their cache lines) across CPUs. */
-	return m->c != NULL && m->n * estimate < s.threshold_ns;
+	if (m->c == NULL || m->n * estimate >= s.threshold_ns)
+		return false;
+	return m->n == 1 || estimate < SPREAD_MIN_NS || m->c->last_end_ns == 0 ||
+	       cfgpool__now_ns() - m->c->last_end_ns >= s.spin_ns;
 }
 
 /* Runs a whole batch on the calling thread, in order, without the queue. */
-static void run_inline(struct cfgpool_pool *pool, struct map_call *m)
+CFGPOOL_HOT static void run_inline(struct cfgpool_pool *pool, struct map_call *m)
 {
 	struct cfgpool__task t = {.batch = &m->b};
 	uint64_t clock = 0;
@@ -771,6 +788,7 @@ static void run_inline(struct cfgpool_pool *pool, struct map_call *m)
 		map_item(m, i, &t);
 		cfgpool__task_run(&pool->crew.run, &t, m->c->index, &m->c->kstate, &m->c->c, &clock);
 	}
+	m->c->last_end_ns = clock; /* the last task's end, or 0 if none was timed */
 }
 
 /*
@@ -778,7 +796,7 @@ static void run_inline(struct cfgpool_pool *pool, struct map_call *m)
  * otherwise it waits for room, unless asked not to block before anything was queued
  * (-EAGAIN: nothing queued).
  */
-static int push_items(struct cfgpool_pool *pool, struct map_call *m, unsigned flags)
+CFGPOOL_HOT static int push_items(struct cfgpool_pool *pool, struct map_call *m, unsigned flags)
 {
 	struct cfgpool__task t = {.batch = &m->b};
 
@@ -802,7 +820,7 @@ static int push_items(struct cfgpool_pool *pool, struct map_call *m, unsigned fl
 }
 
 /* Runs queued tasks (when helping) and waits until every item of the batch completed. */
-static void batch_wait(struct cfgpool_pool *pool, struct map_call *m)
+CFGPOOL_HOT static void batch_wait(struct cfgpool_pool *pool, struct map_call *m)
 {
 	struct cfgpool__task task;
 	uint64_t spin_start = 0, clock = 0;
@@ -845,7 +863,7 @@ static void batch_wait(struct cfgpool_pool *pool, struct map_call *m)
 }
 
 /* Queues the batch, wakes workers for it, helps or waits until it is done. */
-static int run_queued(struct cfgpool_pool *pool, struct map_call *m, unsigned flags)
+CFGPOOL_HOT static int run_queued(struct cfgpool_pool *pool, struct map_call *m, unsigned flags)
 {
 	int rc;
 
@@ -864,10 +882,12 @@ static int run_queued(struct cfgpool_pool *pool, struct map_call *m, unsigned fl
 	batch_wait(pool, m);
 	/* Others' tasks may have queued up behind the reservation. */
 	cfgpool__crew_unreserve(&pool->crew, m->home, NULL);
+	if (m->c != NULL)
+		m->c->last_end_ns = cfgpool__now_ns();
 	return 0;
 }
 
-int cfgpool_pool_map(cfgpool_pool_t *pool, const void *inputs, size_t in_stride, void *outputs, size_t out_stride,
+CFGPOOL_HOT int cfgpool_pool_map(cfgpool_pool_t *pool, const void *inputs, size_t in_stride, void *outputs, size_t out_stride,
 		     size_t n, cfgpool_result_t *results, unsigned flags)
 {
 	const struct cfgpool__runner *prev;

@@ -116,7 +116,7 @@ bool cfgpool__queue_claim_n(struct cfgpool__queue *q, size_t n, size_t *pos)
 	return claim_run(q, n, pos);
 }
 
-bool cfgpool__queue_push(struct cfgpool__queue *q, const struct cfgpool__task *task)
+CFGPOOL_HOT bool cfgpool__queue_push(struct cfgpool__queue *q, const struct cfgpool__task *task)
 {
 	size_t pos;
 
@@ -136,7 +136,7 @@ void cfgpool__queue_note_depth(struct cfgpool__queue *q)
 		;
 }
 
-bool cfgpool__queue_pop(struct cfgpool__queue *q, struct cfgpool__task *task)
+CFGPOOL_HOT bool cfgpool__queue_pop(struct cfgpool__queue *q, struct cfgpool__task *task)
 {
 	size_t pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
 
@@ -162,7 +162,7 @@ bool cfgpool__queue_pop(struct cfgpool__queue *q, struct cfgpool__task *task)
 	}
 }
 
-size_t cfgpool__queue_pop_many(struct cfgpool__queue *q, struct cfgpool__task *out, size_t max)
+CFGPOOL_HOT size_t cfgpool__queue_pop_many(struct cfgpool__queue *q, struct cfgpool__task *out, size_t max)
 {
 	size_t pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
 

@@ -138,7 +138,7 @@ static void reader_key_create(void)
 	cfgpool__check(pthread_key_create(&reader_key, reader_exit));
 }
 
-int cfgpool_reader_register(void)
+CFGPOOL_HOT int cfgpool_reader_register(void)
 {
 	int rc;
 
@@ -530,7 +530,7 @@ void cfgpool_holder_stats(const cfgpool_holder_t *h, cfgpool_holder_stats_t *out
 	cfgpool_holder_read_end(h);
 }
 
-const struct cfgpool_config *cfgpool__holder_deref(const cfgpool_holder_t *h)
+CFGPOOL_HOT const struct cfgpool_config *cfgpool__holder_deref(const cfgpool_holder_t *h)
 {
 	return atomic_load_explicit(&h->current, memory_order_acquire);
 }

@@ -26,7 +26,7 @@ static inline const struct cfgpool__pool_params *task_snapshot_pool(const struct
 
 __thread const struct cfgpool__runner *cfgpool__task_thread;
 
-uint64_t cfgpool__now_ns(void)
+CFGPOOL_HOT uint64_t cfgpool__now_ns(void)
 {
 	struct timespec ts;
 
@@ -34,7 +34,7 @@ uint64_t cfgpool__now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-void cfgpool__run_settings(const struct cfgpool__runner *r, struct cfgpool__run_settings *s)
+CFGPOOL_HOT void cfgpool__run_settings(const struct cfgpool__runner *r, struct cfgpool__run_settings *s)
 {
 	const struct cfgpool__pool_params *pp;
 
@@ -125,7 +125,7 @@ __attribute__((noinline, cold)) static int reload_state(const struct cfgpool__ru
 	return rc > 0 ? -EINVAL : rc;
 }
 
-static void complete(const struct cfgpool__task *task, void *output, const cfgpool_result_t *res)
+CFGPOOL_HOT static void complete(const struct cfgpool__task *task, void *output, const cfgpool_result_t *res)
 {
 	struct cfgpool__batch *b = task->batch;
 	uint32_t old;
@@ -157,7 +157,7 @@ static void complete(const struct cfgpool__task *task, void *output, const cfgpo
 }
 
 /* Moves this thread's exponentially weighted average task time by 1/8 of the sample. */
-static void update_ewma(struct cfgpool__counters *c, uint64_t ns, uint64_t now)
+CFGPOOL_HOT static void update_ewma(struct cfgpool__counters *c, uint64_t ns, uint64_t now)
 {
 	uint64_t avg = atomic_load_explicit(&c->ewma_ns, memory_order_relaxed);
 
@@ -179,7 +179,7 @@ static bool past_deadline(const struct cfgpool__task *task, uint64_t *clock)
 	return *clock >= task->deadline_ns;
 }
 
-void cfgpool__task_run(const struct cfgpool__runner *r, const struct cfgpool__task *task, unsigned worker,
+CFGPOOL_HOT void cfgpool__task_run(const struct cfgpool__runner *r, const struct cfgpool__task *task, unsigned worker,
 		       struct cfgpool__kstate *ks, struct cfgpool__counters *c, uint64_t *clock)
 {
 	cfgpool_result_t res = {.worker = worker};

@@ -72,7 +72,7 @@ static bool claim_and_wake(struct cfgpool__crew *crew, struct cfgpool__worker *w
 	return true;
 }
 
-bool cfgpool__crew_wake_one(struct cfgpool__crew *crew, const struct cfgpool__worker *skip)
+CFGPOOL_HOT bool cfgpool__crew_wake_one(struct cfgpool__crew *crew, const struct cfgpool__worker *skip)
 {
 	unsigned n = crew->n;
 	unsigned start;
@@ -152,7 +152,7 @@ void cfgpool__crew_room_signal(struct cfgpool__crew *crew)
  * workers' averages go stale while callers run small batches alone, a caller's while
  * workers run the big ones; either way the stale one is ignored.
  */
-uint64_t cfgpool__crew_estimate_ns(const struct cfgpool__crew *crew, const struct cfgpool__counters *caller)
+CFGPOOL_HOT uint64_t cfgpool__crew_estimate_ns(const struct cfgpool__crew *crew, const struct cfgpool__counters *caller)
 {
 	const struct cfgpool__counters *best = caller;
 
@@ -172,7 +172,7 @@ uint64_t cfgpool__crew_estimate_ns(const struct cfgpool__crew *crew, const struc
 /* ------------------------------------------------------------------------------------------ */
 
 /* The worker pinned to the CPU the calling thread runs on now, if any. */
-static struct cfgpool__worker *worker_on_this_cpu(struct cfgpool__crew *crew)
+CFGPOOL_HOT static struct cfgpool__worker *worker_on_this_cpu(struct cfgpool__crew *crew)
 {
 	int cpu = sched_getcpu();
 
@@ -183,7 +183,7 @@ static struct cfgpool__worker *worker_on_this_cpu(struct cfgpool__crew *crew)
 	return NULL;
 }
 
-struct cfgpool__worker *cfgpool__crew_reserve(struct cfgpool__crew *crew)
+CFGPOOL_HOT struct cfgpool__worker *cfgpool__crew_reserve(struct cfgpool__crew *crew)
 {
 	struct cfgpool__worker *w = worker_on_this_cpu(crew);
 
@@ -193,7 +193,7 @@ struct cfgpool__worker *cfgpool__crew_reserve(struct cfgpool__crew *crew)
 	return w;
 }
 
-void cfgpool__crew_unreserve(struct cfgpool__crew *crew, struct cfgpool__worker *home,
+CFGPOOL_HOT void cfgpool__crew_unreserve(struct cfgpool__crew *crew, struct cfgpool__worker *home,
 			     const struct cfgpool__worker *skip)
 {
 	if (home == NULL)
@@ -210,7 +210,7 @@ void cfgpool__crew_unreserve(struct cfgpool__crew *crew, struct cfgpool__worker 
  * reserved instead and the old one, free again, is woken when work is queued, so that
  * each CPU keeps one task thread.
  */
-void cfgpool__crew_follow(struct cfgpool__crew *crew, struct cfgpool__worker **home)
+CFGPOOL_HOT void cfgpool__crew_follow(struct cfgpool__crew *crew, struct cfgpool__worker **home)
 {
 	struct cfgpool__worker *now = worker_on_this_cpu(crew), *old = *home;
 
@@ -468,7 +468,8 @@ static void idle(struct cfgpool__worker *w)
 /*
  * How many tasks to take at once: one, unless tasks are tiny (their average below
  * TINY_NS), when taking a run of them saves a round trip of the queue's shared line per
- * task; and never more than a fair share of what is queued, so the others get some.
+ * task; and never more than a fair share of what is queued (rounded up), so the others
+ * get theirs: 8 queued for 2 task threads is 4 each, not 5 and 3.
  */
 #define TAKE_MAX 16
 #define TINY_NS 2000
@@ -479,7 +480,7 @@ static size_t take_size(const struct cfgpool__worker *w)
 
 	if (atomic_load_explicit(&w->c.ewma_ns, memory_order_relaxed) >= TINY_NS)
 		return 1;
-	share = cfgpool__queue_size(w->crew->queue) / w->crew->n + 1;
+	share = (cfgpool__queue_size(w->crew->queue) + w->crew->n - 1) / w->crew->n;
 	return share < TAKE_MAX ? share : TAKE_MAX;
 }
 

@@ -2469,6 +2469,86 @@ static unsigned release_close_and_count_caller_inits(cfgpool_pool_t *pool, size_
 	return caller_inits;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Maps `maps` batches of 8 spin tasks of about `task_us` each, `gap_us` apart, on a pool
+ * of 2 workers whose pool.wake_threshold_us (5 ms) puts every batch below it, after 50
+ * back-to-back batches that teach the pool the tasks' length. Returns how many of the measured tasks the
+ * workers ran; *median_ns: the tasks' median time as the pool measured it.
+ */
+static uint64_t worker_tasks_below_threshold(double task_us, unsigned maps, long gap_us, uint64_t *median_ns)
+{
+	static const char doc[] = "{\"kernel\": {\"name\": \"spin\"}, \"pool\": {\"workers\": 2, \"pin\": false, "
+				  "\"idle_spin_us\": 10000, \"wake_threshold_us\": 1000000}}";
+	cfgpool_spin_input_t in[8];
+	cfgpool_spin_output_t out[8];
+	cfgpool_result_t res[8];
+	cfgpool_pool_stats_t before, after;
+	cfgpool_pool_t *pool = open_pool_with(doc, NULL, NULL);
+	uint64_t *times = calloc((size_t)maps * 8, sizeof(*times));
+
+	assert_non_null(times);
+	for (int i = 0; i < 8; i++)
+		in[i].iterations = (uint64_t)(task_us * cfgpool_spin_calibrate());
+	for (unsigned k = 0; k < 50 + maps; k++) {
+		if (k == 50)
+			cfgpool_pool_stats(pool, &before, NULL, 0);
+		if (k >= 50 && gap_us > 0)
+			sleep_us(gap_us);
+		assert_int_equal(cfgpool_pool_map(pool, in, 0, out, 0, 8, res, 0), 0);
+		for (int i = 0; k >= 50 && i < 8; i++)
+			times[(k - 50) * 8 + (unsigned)i] = res[i].elapsed_ns;
+	}
+	cfgpool_pool_stats(pool, &after, NULL, 0);
+	close_pool(pool, CFGPOOL_CLOSE_DRAIN);
+	assert_int_equal(after.completed - before.completed, (uint64_t)maps * 8);
+	qsort(times, (size_t)maps * 8, sizeof(*times), cmp_u64);
+	*median_ns = times[(size_t)maps * 4];
+	free(times);
+	return (after.completed - before.completed) - (after.caller_tasks - before.caller_tasks);
+}
+
+/*
+ * pool.h: a batch below pool.wake_threshold_us runs entirely on the caller "unless batches
+ * come back to back, less than pool.idle_spin_us apart, and its tasks take 1 us or more:
+ * then the workers share it". Back-to-back batches of 20 us tasks: the workers run some
+ * (before the rule, none); the same batches 20 ms apart (idle_spin_us is 10 ms): none;
+ * back-to-back batches of empty tasks: none, when the pool timed them under 1 us (a build
+ * slowed down enough to time them longer is told so and not held to it).
+ */
+static void batches_below_threshold_are_shared_only_when_back_to_back(void **state)
+{
+	uint64_t median_ns, b2b, apart, tiny;
+
+	alarm(test_timeout_seconds(120));
+	b2b = worker_tasks_below_threshold(20, 300, 0, &median_ns);
+	if (b2b == 0)
+		print_error("300 back-to-back batches of 8 x %llu ns tasks: the workers ran none of them\n",
+			    (unsigned long long)median_ns);
+	assert_true(b2b > 0);
+	apart = worker_tasks_below_threshold(20, 10, 20000, &median_ns);
+	if (apart != 0)
+		print_error("10 batches 20 ms apart: the workers ran %llu tasks\n", (unsigned long long)apart);
+	assert_int_equal(apart, 0);
+	tiny = worker_tasks_below_threshold(0, 300, 0, &median_ns);
+	if (median_ns >= 1000) {
+		print_message("empty tasks timed at %llu ns in this build: the tiny-task half is not checked\n",
+			      (unsigned long long)median_ns);
+	} else {
+		if (tiny != 0)
+			print_error("300 back-to-back batches of 8 x %llu ns tasks: the workers ran %llu\n",
+				    (unsigned long long)median_ns, (unsigned long long)tiny);
+		assert_int_equal(tiny, 0);
+	}
+	alarm(0);
+}
+
 /*
  * kernel.h: worker_init "also runs on a submitting thread the first time it helps run its
  * own batch", and ctx->state is "the running thread's state from worker_init". pool.c's
@@ -3174,6 +3254,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup(exactly_once_under_reload, fresh_world),
 	    cmocka_unit_test_setup(exactly_once_under_periodic_wakes, fresh_world),
+	    cmocka_unit_test_setup(batches_below_threshold_are_shared_only_when_back_to_back, fresh_world),
 	    cmocka_unit_test_setup(map_results_in_input_order_with_one_failing_item, fresh_world),
 	    cmocka_unit_test_setup(pinning, fresh_world),
 	    cmocka_unit_test_setup(worker_init_and_fini_run_on_the_worker_thread, fresh_world),

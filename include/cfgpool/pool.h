@@ -221,7 +221,9 @@ CFGPOOL_API int cfgpool_pool_submit(cfgpool_pool_t *pool, const void *input, voi
  * may be NULL when the kernel's input_size is 0, `outputs` when its output_size is 0:
  * each item then gets a NULL input or output.
  * With pool.caller_helps (the default) the calling thread takes part: a batch whose
- * expected work is below pool.wake_threshold_us runs entirely on it, and for tasks under
+ * expected work is below pool.wake_threshold_us runs entirely on it (unless batches come
+ * back to back, less than pool.idle_spin_us apart, and its tasks take 1 us or more: then
+ * the workers share it as they share longer batches), and for tasks under
  * 200 us it works as the worker of its CPU while the other workers take the rest; it may
  * then also run other callers' queued tasks (their callbacks run on it). A helping thread
  * gets its kernel state from worker_init on its first help and gives it back with
