@@ -447,6 +447,10 @@ static void idle(struct cfgpool__worker *w)
 		if (wake_at > now + prewake_lead(w)) {
 			enum park how = park(w, wake_at);
 
+			/* Woken before its time, the worker learns as it would from any park:
+			 * work that came soon after it stopped spinning widens the window. */
+			if (how == PARK_WOKEN && window > 0)
+				w->spin_ns = adapt_window(w->spin_ns, s.spin_ns, cfgpool__now_ns() - now);
 			if (how != PARK_TIMEOUT)
 				return;
 			note_lateness(w, cfgpool__now_ns() - wake_at);
