@@ -484,7 +484,11 @@ static size_t take_size(const struct cfgpool__worker *w)
 
 	if (atomic_load_explicit(&w->c.ewma_ns, memory_order_relaxed) >= TINY_NS)
 		return 1;
+	/* At least one: the size, read without ordering, may lag behind a front that has_work()
+	 * found ready, and a take of none would send the worker back to spin on it for good. */
 	share = (cfgpool__queue_size(w->crew->queue) + w->crew->n - 1) / w->crew->n;
+	if (share == 0)
+		return 1;
 	return share < TAKE_MAX ? share : TAKE_MAX;
 }
 
