@@ -66,8 +66,8 @@ void cfgpool__arrivals_note(struct cfgpool__arrivals *a, uint64_t now);
 /*
  * Whether submitters should note arrivals at all: set by the idle workers from the current
  * snapshot's pool.periodic_spin_us (stored only when it changes), so that with the setting
- * off (the default) a queued batch costs no clock read and no read-modify-write of the
- * learner's line. Relaxed: a hint; an arrival noted or skipped around a reload only moves
+ * off (0) a queued batch costs no clock read and no read-modify-write of the learner's
+ * line. Relaxed: a hint; an arrival noted or skipped around a reload only moves
  * when the period is known.
  */
 static inline void cfgpool__arrivals_want(struct cfgpool__arrivals *a, bool want)
@@ -86,5 +86,22 @@ static inline bool cfgpool__arrivals_wanted(const struct cfgpool__arrivals *a)
  * period is known, or MAX_SKIP periods passed since the last arrival. Wait-free.
  */
 bool cfgpool__arrivals_next(const struct cfgpool__arrivals *a, uint64_t from, struct cfgpool__arrival_guess *g);
+
+/*
+ * Waking ahead of a batch spins up to `budget` ns for it: worth it only for a period of
+ * at least CFGPOOL__ARRIVALS_MIN_FACTOR budgets (else it would spin most of the time),
+ * and, when the worker has just run out of work at `from` (`first`), for a batch due at
+ * least that long after: batches back to back (long tasks have a period too) are left to
+ * the spin window and the plain park, as without waking ahead.
+ */
+#define CFGPOOL__ARRIVALS_MIN_FACTOR 8
+
+static inline bool cfgpool__arrivals_worth_waking(const struct cfgpool__arrival_guess *g, uint64_t from,
+						  uint64_t budget, bool first)
+{
+	uint64_t least = CFGPOOL__ARRIVALS_MIN_FACTOR * budget;
+
+	return budget != 0 && g->period_ns >= least && (!first || g->at_ns >= from + least);
+}
 
 #endif /* CFGPOOL_SRC_ARRIVALS_H */

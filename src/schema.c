@@ -45,7 +45,7 @@ static void pool_defaults(struct cfgpool__pool_params *p)
 	p->idle_spin_us = 50;
 	p->caller_helps = true;
 	p->wake_threshold_us = 50;
-	p->periodic_spin_us = 0; /* off: it costs 1 ms tasks back to back (README) */
+	p->periodic_spin_us = 200; /* waking ahead of periodic batches (README) */
 }
 
 static int type_error(cfgpool_error_t *err, const char *path, const char *expected, const cfgpool_node_t *got)

@@ -267,13 +267,11 @@ static enum work has_work(const struct cfgpool__worker *w, memory_order order)
  * arrival less its lead, then spins until the arrival's window closes. The lead is how
  * late its timed wake-ups have come (late_ns, an average moved by 1/8 of each sample) and
  * half as much again plus LEAD_MARGIN_NS; it starts at LATE_START_NS, about what a timer
- * wake-up of an idle virtual CPU takes here. Periods shorter than PERIOD_MIN_FACTOR times
- * the spin budget are left to the spin window: waking ahead of them would spin most of
- * the time.
+ * wake-up of an idle virtual CPU takes here. Which periods and batches are worth it:
+ * cfgpool__arrivals_worth_waking().
  */
 #define LEAD_MARGIN_NS 10000u
 #define LATE_START_NS 50000u
-#define PERIOD_MIN_FACTOR 8
 
 /* `window` kept between `base` and SPIN_GROWTH times it (a reload may move the base). */
 static uint64_t clamp_window(uint64_t window, uint64_t base)
@@ -389,16 +387,16 @@ static uint64_t prewake_lead(const struct cfgpool__worker *w)
  * With a period learned (arrivals.h) and pool.periodic_spin_us set: when to wake up ahead
  * of the first expected batch whose window ends after *from, and when to give up
  * spinning for it; *from moves to the end of that window, for the next one. False: no
- * period, or one too short to be worth it.
+ * period, or none worth waking ahead for (`first`: the worker has just run out of work).
  */
-static bool prewake_plan(const struct cfgpool__worker *w, uint64_t budget, uint64_t *from, uint64_t *wake_at,
-			 uint64_t *spin_end)
+static bool prewake_plan(const struct cfgpool__worker *w, uint64_t budget, bool first, uint64_t *from,
+			 uint64_t *wake_at, uint64_t *spin_end)
 {
 	struct cfgpool__arrival_guess g;
 	uint64_t lead = prewake_lead(w);
 
 	if (budget == 0 || !cfgpool__arrivals_next(&w->crew->arrivals, *from, &g) ||
-	    g.period_ns < PERIOD_MIN_FACTOR * budget)
+	    !cfgpool__arrivals_worth_waking(&g, *from, budget, first))
 		return false;
 	if (lead > budget)
 		lead = budget;
@@ -438,7 +436,7 @@ static void idle(struct cfgpool__worker *w)
 	if (window > 0 && spin_until(w, parked_at + window))
 		return;
 	from = cfgpool__now_ns();
-	while (prewake_plan(w, s.periodic_ns, &from, &wake_at, &spin_end)) {
+	for (bool first = true; prewake_plan(w, s.periodic_ns, first, &from, &wake_at, &spin_end); first = false) {
 		/* A sleep shorter than the lead would end about when it should not have begun:
 		 * spin through it instead (back-to-back batches of long tasks, whose period is
 		 * learned too, are due again right after a worker finishes its share). */

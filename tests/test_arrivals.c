@@ -210,6 +210,48 @@ struct hammer {
 	uint64_t base;
 };
 
+/*
+ * arrivals.h, cfgpool__arrivals_worth_waking(): a period under 8 budgets is never worth
+ * waking ahead for; a worker that has just run out of work wakes ahead only for a batch
+ * due at least 8 budgets later, so batches back to back (8 x 1 ms tasks on 2 workers: a
+ * period of about 4 ms, the next due as the last task ends, at most a task after either
+ * worker ran out of work) are left to the spin window, but a later window of a long
+ * period is not.
+ */
+static void back_to_back_batches_are_not_worth_waking_ahead(void **state)
+{
+	const uint64_t budget = 200 * US;
+	struct cfgpool__arrivals a;
+	struct cfgpool__arrival_guess g;
+	uint64_t t;
+
+	(void)state;
+	/* One batch every 10 ms, of 80 us: the worker runs out of work 80 us after the last. */
+	t = learned(&a, 10 * MS);
+	assert_true(cfgpool__arrivals_next(&a, t + 80 * US, &g));
+	assert_true(cfgpool__arrivals_worth_waking(&g, t + 80 * US, budget, true));
+	assert_false(cfgpool__arrivals_worth_waking(&g, t + 80 * US, 0, true));
+	/* Back to back, 4 ms a batch: out of work 3.99 ms after the last arrival. */
+	t = learned(&a, 4 * MS);
+	assert_true(cfgpool__arrivals_next(&a, t + 3990 * US, &g));
+	assert_false(cfgpool__arrivals_worth_waking(&g, t + 3990 * US, budget, true));
+	/* Out of work a task early (the other worker still runs its last): still too soon. */
+	assert_false(cfgpool__arrivals_worth_waking(&g, t + 3 * MS, budget, true));
+	/* A window after the first one missed: a whole period away, so worth it. */
+	assert_true(cfgpool__arrivals_next(&a, t + 4030 * US, &g));
+	assert_true(cfgpool__arrivals_worth_waking(&g, t + 4030 * US, budget, false));
+	/* A period under 8 budgets (1.6 ms here) never is. */
+	t = learned(&a, 1500 * US);
+	assert_true(cfgpool__arrivals_next(&a, t, &g));
+	assert_false(cfgpool__arrivals_worth_waking(&g, t, budget, true));
+	assert_false(cfgpool__arrivals_worth_waking(&g, t, budget, false));
+	/* Exactly 8 budgets, for both the period and the first gap, is enough. */
+	t = learned(&a, 8 * budget);
+	assert_true(cfgpool__arrivals_next(&a, t, &g));
+	assert_true(cfgpool__arrivals_worth_waking(&g, t, budget, true));
+	assert_false(cfgpool__arrivals_worth_waking(&g, t + 1, budget, true));
+}
+
 static void *hammer_notes(void *arg)
 {
 	struct hammer *h = arg;
@@ -257,6 +299,7 @@ int main(void)
 	    cmocka_unit_test(jitter_follows_the_period_and_widens_the_window),
 	    cmocka_unit_test(the_window_is_at_most_a_quarter_period),
 	    cmocka_unit_test(an_earlier_time_is_not_an_interval),
+	    cmocka_unit_test(back_to_back_batches_are_not_worth_waking_ahead),
 	    cmocka_unit_test(notes_from_many_threads_at_once),
 	};
 

@@ -28,7 +28,7 @@ static void check_defaults(const char *doc)
 	assert_int_equal(p.idle_spin_us, 50);
 	assert_true(p.caller_helps);
 	assert_int_equal(p.wake_threshold_us, 50);
-	assert_int_equal(p.periodic_spin_us, 0); /* off */
+	assert_int_equal(p.periodic_spin_us, 200);
 	cfgpool_config_free(cfg);
 }
 

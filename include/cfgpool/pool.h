@@ -230,7 +230,7 @@ CFGPOOL_API int cfgpool_pool_submit(cfgpool_pool_t *pool, const void *input, voi
  * worker_fini when it exits (or at close, on the closing thread, if it is still alive);
  * at most 64 threads help at once, the others (logged once) just wait. Batches that
  * arrive at a regular period (map's and map_async's alike) teach idle workers when to be
- * awake for the next one when pool.periodic_spin_us is set. A failing item
+ * awake for the next one (pool.periodic_spin_us, on by default). A failing item
  * does not stop the others. Thread-safe; blocks until the batch is done; no allocation
  * (but for a thread's first help: its slot). Not from a task thread of this pool (a
  * kernel or a callback): that returns -EDEADLK, as the batch could wait for the calling
