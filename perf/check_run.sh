@@ -41,6 +41,19 @@ echo '{"bench": "broken", "config": "before failing", "unit": "ns", "median": 1,
 echo "bench_broken: watchdog: no progress" >&2
 exit 3
 EOF
+# Named as the program perf/run measures in rounds. Without --regime: one b2b_tiny line
+# whose median is 4, 10, then 1 (round by round), with the scale it was run at.
+cat > "$tmp/build/perf/bench_regimes" <<'EOF'
+#!/bin/sh
+case "$*" in *--regime*) exit 0 ;; esac
+n=0
+[ -f "${0%/*}/count" ] && read -r n < "${0%/*}/count"
+echo $((n + 1)) > "${0%/*}/count"
+set -- 4 10 1
+shift $((n % 3))
+m=$1
+echo "{\"bench\": \"regimes\", \"config\": \"b2b_tiny cfgpool\", \"unit\": \"us\", \"median\": $m, \"p99\": $((m + 1)), \"min\": $m, \"samples\": 5, \"iterations\": 5, \"regime\": \"b2b_tiny\", \"peer\": \"cfgpool\", \"ncpu\": 2, \"threads\": 2, \"others_cpu\": 0.0$n, \"scale\": \"$CFGPOOL_BENCH_SCALE\"}"
+EOF
 cat > "$tmp/src/perf/bench_stand_in.py" <<'EOF'
 import sys
 print('{"bench": "stand_in_py", "config": "python %s", "unit": "us", "median": 3, "p99": 4, "min": 2, "samples": 1, "iterations": 1}' % sys.executable)
@@ -60,7 +73,7 @@ ok() { # ok DESCRIPTION: the status of the command before decides
 }
 res=$tmp/out/results.jsonl
 
-echo "1..16"
+echo "1..19"
 run "$tmp/out" "$PATH"
 [ "$?" -eq 1 ]
 ok "exit status 1 when a program failed"
@@ -107,6 +120,22 @@ ok "without gnuplot: a note on stdout and in README.md, and no chart"
 grep -q '| 8 tiny tasks, back to back (us)' "$tmp/out2.stdout" &&
 	grep -q '| 8 tiny tasks, back to back (us)' "$tmp/out2/README.md"
 ok "without gnuplot: the tables are still printed and written"
+# Rounds: bench_regimes' plain run three times over at a third of the samples each; one
+# line per peer in the tables, with the median of the rounds' medians (4, not the last 1).
+(cd "$tmp/build" && /usr/bin/python3 "$tmp/src/perf/run" --srcdir "$tmp/src" --workers 2 --no-charts \
+	--out "$tmp/out4" --progs "perf/bench_regimes" > "$tmp/out4.stdout" 2> "$tmp/out4.stderr")
+[ "$(grep -c '"config": "b2b_tiny cfgpool"' "$tmp/out4/results.jsonl")" -eq 3 ] &&
+	grep '"config": "b2b_tiny cfgpool"' "$tmp/out4/results.jsonl" | grep '"round": 3' | grep -q '"scale": "0.333333"' &&
+	head -n 1 "$tmp/out4/results.jsonl" | grep -q '"rounds": 3'
+ok "bench_regimes runs in 3 rounds, each at a third of the samples, every line marked with its round"
+grep -q '| 8 tiny tasks, back to back (us) *| *\*\*4\*\* *|' "$tmp/out4.stdout"
+ok "the table shows one line per peer: the median of the rounds' medians"
+rm -f "$tmp/build/perf/count"
+(cd "$tmp/build" && /usr/bin/python3 "$tmp/src/perf/run" --srcdir "$tmp/src" --workers 2 --quick --no-charts \
+	--out "$tmp/out5" --progs "perf/bench_regimes" > "$tmp/out5.stdout" 2> "$tmp/out5.stderr")
+[ "$(grep -c '"config": "b2b_tiny cfgpool"' "$tmp/out5/results.jsonl")" -eq 1 ] &&
+	! grep -q '"round": ' "$tmp/out5/results.jsonl"
+ok "--quick runs one round, unmarked"
 (cd "$tmp/build" && /usr/bin/python3 "$tmp/src/perf/run" --workers -1 --out "$tmp/out3" --progs "" 2>/dev/null)
 [ "$?" -eq 2 ]
 ok "a bad --workers is refused with exit status 2"
