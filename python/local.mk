@@ -24,16 +24,6 @@ EXTRA_DIST += tests/check_python.sh tests/python/conftest.py tests/python/test_p
 AM_TESTS_ENVIRONMENT += \
 	CFGPOOL_PYTHON='$(PYTHON)'; export CFGPOOL_PYTHON; \
 	CFGPOOL_PYTHON_SRC='$(abs_top_srcdir)/python'; export CFGPOOL_PYTHON_SRC;
-# perf/bench_python.py: cfgpool.Pool.map against multiprocessing.Pool(initializer).map, run by
-# `make bench` after the C benchmarks are built, like perf/bench_pool_mp.py.
+# perf/bench_python.py: cfgpool.Pool.map against multiprocessing.Pool(initializer).map, run
+# by `make bench` (perf/run) with the build tree's binding, like perf/bench_pool_mp.py.
 EXTRA_DIST += perf/bench_python.py
-bench: bench-python-binding
-bench-python-binding: $(BENCH_PROGS) bench-python
-	@if test -f python/cfgpool/.libs/_cfgpool.so; then \
-		echo "== perf/bench_python.py" >&2; \
-		CFGPOOL_BUILD='$(abs_top_builddir)' CFGPOOL_PYTHON_SRC='$(abs_top_srcdir)/python' CFGPOOL_PYTHON='$(PYTHON)' \
-			$(SHELL) $(srcdir)/tests/check_python.sh --run $(srcdir)/perf/bench_python.py || exit 1; \
-	else \
-		echo "== perf/bench_python.py: skipped, the Python binding was not built" >&2; \
-	fi
-.PHONY: bench-python-binding
