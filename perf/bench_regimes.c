@@ -1171,6 +1171,7 @@ int main(int argc, char **argv)
 	unsigned workers = 0; /* --workers; 0: one thread per CPU */
 	uint64_t child_iterations = 0;
 	double child_ns = 0, ipus, task_list[MAX_SWEEP], batch_list[MAX_SWEEP];
+	size_t rotate = 0; /* which peer a point starts with */
 	size_t ntask = sizeof(default_task_us) / sizeof(default_task_us[0]);
 	size_t nbatch = sizeof(default_batch) / sizeof(default_batch[0]);
 
@@ -1231,6 +1232,14 @@ int main(int argc, char **argv)
 		die("--child needs one available --peer and one --regime", NULL);
 	}
 
+	/* perf/run's rounds (CFGPOOL_BENCH_ROUND, 1 to N): each round measures the peers in
+	 * another order, so that none is always the first after a pause or the one after
+	 * OpenMP's spinning children. */
+	if (getenv("CFGPOOL_BENCH_ROUND") != NULL) {
+		size_t round = (size_t)strtoul(getenv("CFGPOOL_BENCH_ROUND"), NULL, 10);
+
+		rotate = round > 0 ? (round - 1) % NPEERS : 0;
+	}
 	ipus = cfgpool_spin_calibrate();
 	fprintf(stderr, "bench_regimes: %u CPUs, %u threads a peer, spin %.1f iterations/us, counts x%g\n", ncpu,
 		nthreads, ipus, count_scale);
@@ -1253,7 +1262,8 @@ int main(int argc, char **argv)
 			double one_ns, medians[NPEERS];
 
 			one_ns = task_ns(iterations, r.task_us >= 1000 ? 21 : 201);
-			for (size_t p = 0; p < NPEERS; p++) {
+			for (size_t q = 0; q < NPEERS; q++) {
+				size_t p = (q + rotate) % NPEERS;
 				const struct peer *peer = &peers[p];
 
 				medians[p] = NAN;
