@@ -111,5 +111,6 @@ bool cfgpool__arrivals_next(const struct cfgpool__arrivals *a, uint64_t from, st
 	g->at_ns = last + k * period;
 	g->period_ns = period;
 	g->tol_ns = tol;
+	g->missed = (unsigned)(k - 1);
 	return true;
 }

@@ -56,6 +56,7 @@ struct cfgpool__arrival_guess {
 	uint64_t at_ns;     /* expected arrival (monotonic ns) */
 	uint64_t period_ns; /* the learned period */
 	uint64_t tol_ns;    /* how late (or early) an arrival still counts as expected */
+	unsigned missed;    /* expected arrivals whose window ended before the time asked about */
 };
 
 void cfgpool__arrivals_init(struct cfgpool__arrivals *a);
@@ -91,8 +92,10 @@ bool cfgpool__arrivals_next(const struct cfgpool__arrivals *a, uint64_t from, st
  * Waking ahead of a batch spins up to `budget` ns for it: worth it only for a period of
  * at least CFGPOOL__ARRIVALS_MIN_FACTOR budgets (else it would spin most of the time),
  * and, when the worker has just run out of work at `from` (`first`), for a batch due at
- * least that long after: batches back to back (long tasks have a period too) are left to
- * the spin window and the plain park, as without waking ahead.
+ * least that long after and none overdue: batches back to back (long tasks have a period
+ * too) are left to the spin window and the plain park, as without waking ahead, whether
+ * the next is due soon or already late (a batch that took longer than the period: the
+ * next comes as soon as its caller is back, not a period later).
  */
 #define CFGPOOL__ARRIVALS_MIN_FACTOR 8
 
@@ -101,7 +104,7 @@ static inline bool cfgpool__arrivals_worth_waking(const struct cfgpool__arrival_
 {
 	uint64_t least = CFGPOOL__ARRIVALS_MIN_FACTOR * budget;
 
-	return budget != 0 && g->period_ns >= least && (!first || g->at_ns >= from + least);
+	return budget != 0 && g->period_ns >= least && (!first || (g->missed == 0 && g->at_ns >= from + least));
 }
 
 #endif /* CFGPOOL_SRC_ARRIVALS_H */

@@ -237,9 +237,15 @@ static void back_to_back_batches_are_not_worth_waking_ahead(void **state)
 	assert_false(cfgpool__arrivals_worth_waking(&g, t + 3990 * US, budget, true));
 	/* Out of work a task early (the other worker still runs its last): still too soon. */
 	assert_false(cfgpool__arrivals_worth_waking(&g, t + 3 * MS, budget, true));
-	/* A window after the first one missed: a whole period away, so worth it. */
-	assert_true(cfgpool__arrivals_next(&a, t + 4030 * US, &g));
-	assert_true(cfgpool__arrivals_worth_waking(&g, t + 4030 * US, budget, false));
+	/* Out of work after the next one was due (this batch ran longer than the period): the
+	 * guess is a period further, 3.9 ms away, but the next batch is late, not skipped. */
+	assert_true(cfgpool__arrivals_next(&a, t + 4100 * US, &g));
+	assert_int_equal(g.missed, 1);
+	assert_int_equal(g.at_ns, t + 8 * MS);
+	assert_false(cfgpool__arrivals_worth_waking(&g, t + 4100 * US, budget, true));
+	/* Later windows, once the worker has given up on one: a whole period away, worth it. */
+	assert_true(cfgpool__arrivals_next(&a, t + 4100 * US, &g));
+	assert_true(cfgpool__arrivals_worth_waking(&g, t + 4100 * US, budget, false));
 	/* A period under 8 budgets (1.6 ms here) never is. */
 	t = learned(&a, 1500 * US);
 	assert_true(cfgpool__arrivals_next(&a, t, &g));
