@@ -49,6 +49,7 @@
 #include <sys/prctl.h>
 
 #include "futex.h"
+#include "spin_window.h"
 #include "worker.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -249,15 +250,6 @@ static enum work has_work(const struct cfgpool__worker *w, memory_order order)
 	}
 }
 
-/*
- * The spin window adapts between pool.idle_spin_us and SPIN_GROWTH times it. A worker woken
- * less than one window after it parked would have caught that work by spinning a little
- * longer, and paid no park/wake round trip: its window doubles. One that stayed parked for
- * many windows halves it back. Back-to-back batches whose gaps are a little longer than
- * the base window (a caller woken from its own wait takes about as long as a worker) stop
- * paying a wake-up per batch; periodic arrivals far apart keep the base window.
- */
-#define SPIN_GROWTH 16
 
 /* How long a worker sleeps before it looks again at a front claimed but not published. */
 #define STALLED_SLEEP_NS 1000000
@@ -273,22 +265,6 @@ static enum work has_work(const struct cfgpool__worker *w, memory_order order)
 #define LEAD_MARGIN_NS 10000u
 #define LATE_START_NS 50000u
 
-/* `window` kept between `base` and SPIN_GROWTH times it (a reload may move the base). */
-static uint64_t clamp_window(uint64_t window, uint64_t base)
-{
-	if (window > base * SPIN_GROWTH)
-		window = base * SPIN_GROWTH;
-	return window < base ? base : window;
-}
-
-static uint64_t adapt_window(uint64_t window, uint64_t base, uint64_t parked_ns)
-{
-	if (parked_ns < window)
-		window *= 2;
-	else if (parked_ns > 8 * window)
-		window /= 2;
-	return clamp_window(window, base);
-}
 
 /*
  * Spins until there is work, a caller reserves this worker's CPU (it would only spin
@@ -427,7 +403,7 @@ static void idle(struct cfgpool__worker *w)
 	/* The current snapshot's settings, so that a reload can retune them. */
 	cfgpool__run_settings(&w->crew->run, &s);
 	cfgpool__arrivals_want(&w->crew->arrivals, s.periodic_ns != 0);
-	w->spin_ns = clamp_window(w->spin_ns, s.spin_ns);
+	w->spin_ns = cfgpool__spin_clamp(w->spin_ns, s.spin_ns);
 	window = w->spin_ns;
 	/* A reserved worker would only spin against the caller running tasks on its CPU. */
 	if (atomic_load_explicit(&w->reserved, memory_order_relaxed) != 0)
@@ -448,7 +424,7 @@ static void idle(struct cfgpool__worker *w)
 			/* Woken before its time, the worker learns as it would from any park:
 			 * work that came soon after it stopped spinning widens the window. */
 			if (how == PARK_WOKEN && window > 0)
-				w->spin_ns = adapt_window(w->spin_ns, s.spin_ns, cfgpool__now_ns() - now);
+				w->spin_ns = cfgpool__spin_adapt(w->spin_ns, s.spin_ns, cfgpool__now_ns() - now);
 			if (how != PARK_TIMEOUT)
 				return;
 			note_lateness(w, cfgpool__now_ns() - wake_at);
@@ -460,7 +436,7 @@ static void idle(struct cfgpool__worker *w)
 	}
 	parked_at = cfgpool__now_ns();
 	if (park(w, 0) == PARK_WOKEN && window > 0)
-		w->spin_ns = adapt_window(w->spin_ns, s.spin_ns, cfgpool__now_ns() - parked_at);
+		w->spin_ns = cfgpool__spin_adapt(w->spin_ns, s.spin_ns, cfgpool__now_ns() - parked_at);
 }
 
 /* ------------------------------------------------------------------------------------------ */

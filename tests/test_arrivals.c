@@ -1,6 +1,7 @@
 /*
- * The arrival-period learner on its own (src/arrivals.h, linked with src/arrivals.c),
- * driven by a fake clock: the times are the test's, so every case is exact and untimed.
+ * The arrival-period learner on its own (src/arrivals.h, linked with src/arrivals.c), and
+ * the idle worker's spin window (src/spin_window.h), driven by a fake clock: the times
+ * are the test's, so every case is exact and untimed.
  * What arrivals.h promises: CONFIRM agreeing intervals make the period known; intervals
  * of 2 to MAX_SKIP periods (missed batches) still agree; any other interval forgets it;
  * a prediction is the first expected arrival whose window ends after the time asked
@@ -13,6 +14,7 @@
 #include "helpers.h"
 
 #include "arrivals.h"
+#include "spin_window.h"
 
 #define MS UINT64_C(1000000)
 #define US UINT64_C(1000)
@@ -258,6 +260,41 @@ static void back_to_back_batches_are_not_worth_waking_ahead(void **state)
 	assert_false(cfgpool__arrivals_worth_waking(&g, t + 1, budget, true));
 }
 
+/*
+ * spin_window.h: the window doubles after a park a waker ended within two windows, halves
+ * after one of more than 8, stays otherwise, and stays between the base and 16 times it.
+ * Two workers taking turns at being late (a gap of about two base windows after the
+ * window ran out, each batch) widen it until the gap is spun through.
+ */
+static void the_spin_window_widens_for_gaps_of_two_windows(void **state)
+{
+	const uint64_t base = 50 * US;
+	uint64_t w = base;
+	unsigned parks = 0;
+
+	(void)state;
+	assert_int_equal(cfgpool__spin_adapt(base, base, 30 * US), 2 * base);
+	assert_int_equal(cfgpool__spin_adapt(base, base, 99 * US), 2 * base);
+	assert_int_equal(cfgpool__spin_adapt(base, base, 100 * US), base);
+	assert_int_equal(cfgpool__spin_adapt(4 * base, base, 33 * base), 2 * base);
+	assert_int_equal(cfgpool__spin_adapt(base, base, 10 * MS), base);
+	assert_int_equal(cfgpool__spin_adapt(16 * base, base, 0), 16 * base);
+	assert_int_equal(cfgpool__spin_clamp(base / 2, base), base);
+	assert_int_equal(cfgpool__spin_clamp(40 * base, base), 16 * base);
+	/* Gaps of 140 us after the batch (a partner 90 us late and the caller's 50 us): with
+	 * "less than one window" the worker parked for 90 us each time and kept 50 us. */
+	for (int batch = 0; batch < 10; batch++) {
+		uint64_t gap = 140 * US;
+
+		if (gap > w) {
+			parks++;
+			w = cfgpool__spin_adapt(w, base, gap - w);
+		}
+	}
+	assert_true(w > 140 * US);
+	assert_int_equal(parks, 2);
+}
+
 static void *hammer_notes(void *arg)
 {
 	struct hammer *h = arg;
@@ -306,6 +343,7 @@ int main(void)
 	    cmocka_unit_test(the_window_is_at_most_a_quarter_period),
 	    cmocka_unit_test(an_earlier_time_is_not_an_interval),
 	    cmocka_unit_test(back_to_back_batches_are_not_worth_waking_ahead),
+	    cmocka_unit_test(the_spin_window_widens_for_gaps_of_two_windows),
 	    cmocka_unit_test(notes_from_many_threads_at_once),
 	};
 
