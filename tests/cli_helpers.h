@@ -633,6 +633,40 @@ static inline void assert_exit_status(const struct proc *p, int code)
 	fail();
 }
 
+static inline const char *shim_path(void)
+{
+	const char *shim = getenv("CFGPOOL_FAULT_SHIM");
+
+	if (shim == NULL || access(shim, R_OK) != 0) {
+		print_error("CFGPOOL_FAULT_SHIM (%s) is not a readable file: run from make check\n",
+			    shim ? shim : "unset");
+		fail();
+	}
+	return shim;
+}
+
+/*
+ * Starts the ELF binary with tests/fault_shim.c preloaded, refusing every call after the first `after`
+ * of what the environment variable `limit` limits (CFGPOOL_FAIL_THREADS_AFTER,
+ * CFGPOOL_FAIL_MEMSTREAM_AFTER).
+ */
+static inline struct proc *spawn_refusing(enum stdin_mode mode, const char *limit, unsigned after, const char *const *args)
+{
+	static char preload[PATH_MAX + 16], limit_env[64], asan[512];
+	const char *asan_opts = getenv("ASAN_OPTIONS");
+	struct spawn_opts o = {.in = mode, .elf = true};
+
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", shim_path());
+	snprintf(limit_env, sizeof(limit_env), "%s=%u", limit, after);
+	/* A sanitizer's runtime would refuse to come after a preloaded library. */
+	snprintf(asan, sizeof(asan), "ASAN_OPTIONS=verify_asan_link_order=0%s%s", asan_opts ? ":" : "",
+		 asan_opts ? asan_opts : "");
+	o.env[0] = preload;
+	o.env[1] = limit_env;
+	o.env[2] = asan;
+	return spawn_with(&o, args);
+}
+
 /* Runs `cfgpool ARG...` to its end with stdin on /dev/null. */
 static inline struct proc *run_to_end(double base, const char *arg, ...)
 {

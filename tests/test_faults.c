@@ -2,9 +2,9 @@
  * The `cfgpool` command under faults, end to end: killed with SIGKILL mid-stream (writing
  * to a file and into a pipe), a reader that closes its end early, a full disk (/dev/full,
  * and a 64 KiB tmpfs mounted in a private mount namespace when that is permitted), thread
- * creation refused at open and at reload (tests/fail_threads_shim.c preloaded), few file
- * descriptors (RLIMIT_NOFILE set before exec), and a storm of SIGHUP reloads alternating
- * good and broken documents while lines stream.
+ * creation refused at open and at reload and no memory for a batch's result lines
+ * (tests/fault_shim.c preloaded), few file descriptors (RLIMIT_NOFILE set before exec), and
+ * a storm of SIGHUP reloads alternating good and broken documents while lines stream.
  *
  * The inputs are spin's, {"id": K, "iterations": I} with K from 1, and every result line
  * is checked to be {"id": K, "config_version": V, "elapsed_us": T, "result": {...}} for
@@ -459,34 +459,9 @@ static void small_tmpfs(void **state)
 /* 4. Thread creation refused                                                                 */
 /* ------------------------------------------------------------------------------------------ */
 
-static const char *shim_path(void)
-{
-	const char *shim = getenv("CFGPOOL_FAIL_THREADS_SHIM");
-
-	if (shim == NULL || access(shim, R_OK) != 0) {
-		print_error("CFGPOOL_FAIL_THREADS_SHIM (%s) is not a readable file: run from make check\n",
-			    shim ? shim : "unset");
-		fail();
-	}
-	return shim;
-}
-
-/* Starts the ELF binary with the shim preloaded, refusing every thread after the first `after`. */
 static struct proc *spawn_refusing_threads(enum stdin_mode mode, unsigned after, const char *const *args)
 {
-	static char preload[PATH_MAX + 16], limit[64], asan[512];
-	const char *asan_opts = getenv("ASAN_OPTIONS");
-	struct spawn_opts o = {.in = mode, .elf = true};
-
-	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", shim_path());
-	snprintf(limit, sizeof(limit), "CFGPOOL_FAIL_THREADS_AFTER=%u", after);
-	/* A sanitizer's runtime would refuse to come after a preloaded library. */
-	snprintf(asan, sizeof(asan), "ASAN_OPTIONS=verify_asan_link_order=0%s%s", asan_opts ? ":" : "",
-		 asan_opts ? asan_opts : "");
-	o.env[0] = preload;
-	o.env[1] = limit;
-	o.env[2] = asan;
-	return spawn_with(&o, args);
+	return spawn_refusing(mode, "CFGPOOL_FAIL_THREADS_AFTER", after, args);
 }
 
 /*
@@ -515,7 +490,7 @@ static unsigned threads_at_open(const char *cfg, const char *input, size_t n, bo
 				      strstr(e, "cfgpool: ") ? strstr(e, "cfgpool: ") : e);
 		assert_exit_status(p, 2);
 		assert_int_equal(p->o.len, 0);
-		assert_int_equal(count_of(e, "fail_threads_shim: pthread_create refused\n"), 1);
+		assert_int_equal(count_of(e, "fault_shim: pthread_create refused\n"), 1);
 		/* The message is cfgpool's and names the cause, EAGAIN, whatever its case. */
 		if (strstr(e, "\ncfgpool: ") == NULL || strcasestr(e, "resource temporarily unavailable") == NULL ||
 		    strstr(e, "Success") != NULL) {
@@ -597,6 +572,60 @@ static void reload_needs_no_thread(void **state)
 	assert_int_equal(res.whole, 300);
 	assert_int_equal(res.first_version, 1);
 	assert_int_equal(res.last_version, 2);
+	buf_free(&in);
+}
+
+/*
+ * No memory to put a batch's result lines together (open_memstream refused from the second
+ * batch on): every line is still answered exactly once, in order, those batches' lines with
+ * an error that says why, and the run goes on to the end with exit status 1.
+ */
+static void memory_refused_for_results(void **state)
+{
+	char cfg[PATH_MAX], input[PATH_MAX];
+	const char *args[] = {"run", "-c", cfg, "-b", "4", input, NULL};
+	struct buf in = {0};
+	const char *s, *e;
+	struct proc *p;
+	size_t k = 0;
+
+	(void)state;
+	spin_config_file(cfg, sizeof(cfg));
+	spin_inputs(&in, 1, 12, 100);
+	write_file(tmp_path(input, sizeof(input), "in.jsonl"), in.data, in.len);
+	p = spawn_refusing(STDIN_NULL, "CFGPOOL_FAIL_MEMSTREAM_AFTER", 1, args);
+	finish(p, 20);
+	e = buf_str(&p->e);
+	assert_exit_status(p, 1);
+	assert_int_equal(count_of(e, "fault_shim: open_memstream refused\n"), 2);
+	assert_non_null(strstr(e, "out of memory putting together the results of lines 5 to 8"));
+	assert_non_null(strstr(e, "out of memory putting together the results of lines 9 to 12"));
+	for (s = buf_str(&p->o); *s != '\0'; k++) {
+		const char *nl = strchr(s, '\n');
+		json_error_t je;
+		json_t *v, *err;
+
+		assert_non_null(nl);
+		v = json_loadb(s, (size_t)(nl - s), JSON_REJECT_DUPLICATES, &je);
+		if (v == NULL) {
+			print_error("output line %zu is not JSON (%s): %.*s\n", k + 1, je.text, (int)(nl - s), s);
+			fail();
+		}
+		assert_int_equal(json_integer_value(json_object_get(v, "id")), k + 1);
+		assert_int_equal(json_integer_value(json_object_get(v, "config_version")), 1);
+		err = json_object_get(v, "error");
+		if (k < 4) {
+			assert_null(err);
+			assert_true(json_is_object(json_object_get(v, "result")));
+		} else {
+			assert_null(json_object_get(v, "result"));
+			assert_int_equal(json_integer_value(json_object_get(err, "line")), k + 1);
+			assert_non_null(strstr(json_string_value(json_object_get(err, "message")), "out of memory"));
+		}
+		json_decref(v);
+		s = nl + 1;
+	}
+	assert_int_equal(k, 12);
 	buf_free(&in);
 }
 
@@ -756,6 +785,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(small_tmpfs, setup_world, teardown_world),
 	    cmocka_unit_test_setup_teardown(threads_refused_at_open, setup_world, teardown_world),
 	    cmocka_unit_test_setup_teardown(reload_needs_no_thread, setup_world, teardown_world),
+	    cmocka_unit_test_setup_teardown(memory_refused_for_results, setup_world, teardown_world),
 	    cmocka_unit_test_setup_teardown(few_descriptors, setup_world, teardown_world),
 	    cmocka_unit_test_setup_teardown(sighup_storm, setup_world, teardown_world),
 	};

@@ -1148,6 +1148,65 @@ static void lines_to_a_stream_sink(void **state)
 	freeReplyObject(r);
 }
 
+/*
+ * No memory for a batch's result lines (open_memstream refused after the first batch's two).
+ * Results on standard output: every entry read is answered once, the refused batches' with
+ * an error that names the entry, and acknowledged. Into a stream sink, which needs memory
+ * too: nothing of a refused batch is written, cfgpool exits 1 and its entries stay pending.
+ */
+static void memory_refused_for_results(void **state)
+{
+	char cfg[PATH_MAX], src[PATH_MAX + 64], out[PATH_MAX + 64];
+	const char *to_stdout[] = {"run", "-c", cfg, "-q", "-b", "4", "--source", src, NULL};
+	const char *to_sink[] = {"run", "-c", cfg, "-q", "-b", "4", "--source", src, "--sink", out, NULL};
+	const char *line;
+	struct proc *p;
+	long long left;
+	redisReply *r;
+
+	(void)state;
+	start_server();
+	poison_config(cfg, sizeof(cfg), NULL);
+	add_inputs("in", 0, 12);
+	r = all_entries("in");
+	url(src, sizeof(src), "in", "&group=g&consumer=c1");
+	p = spawn_refusing(STDIN_NULL, "CFGPOOL_FAIL_MEMSTREAM_AFTER", 2, to_stdout);
+	wait_lines(p, 12, 60);
+	term_and_finish(p, 1, 1);
+	assert_int_equal(count_lines(&p->o), 12);
+	line = buf_str(&p->o);
+	for (int i = 0; i < 12; i++) {
+		char want[160];
+
+		snprintf(want, sizeof(want), "{\"id\":%d,\"entry\":\"%s\",\"config_version\":1,", i,
+			 r->element[i]->element[0]->str);
+		assert_true(strncmp(line, want, strlen(want)) == 0);
+		if (i < 4)
+			assert_true(strncmp(strstr(line, "\"result\":"), "\"result\":{\"y\":", 14) == 0);
+		else
+			assert_non_null(strstr(line, "\"error\":{\"line\":"));
+		assert_true(i < 4 || strstr(line, "out of memory") < strchr(line, '\n'));
+		line = strchr(line, '\n') + 1;
+	}
+	freeReplyObject(r);
+	assert_int_equal(pending("in", "g"), 0);
+	assert_non_null(strstr(buf_str(&p->e), "out of memory putting together the results of lines 5 to 8: each is "
+						"answered with an error"));
+
+	add_inputs("in2", 0, 12);
+	url(src, sizeof(src), "in2", "&group=g&consumer=c1");
+	url(out, sizeof(out), "out", "");
+	p = spawn_refusing(STDIN_NULL, "CFGPOOL_FAIL_MEMSTREAM_AFTER", 2, to_sink);
+	finish(p, 60);
+	assert_exit_status(p, 1);
+	assert_non_null(strstr(buf_str(&p->e), "out of memory putting together the results of lines 5 to 8: not "
+						"written to the sink; their entries stay pending"));
+	assert_int_equal(cmd_int("XLEN out"), 4);
+	/* The refused batch, and the next one when the reading thread had fetched it already. */
+	left = pending("in2", "g");
+	assert_true(left == 4 || left == 8);
+}
+
 /* Bad URLs: said, exit 2, before anything is contacted. */
 static void bad_urls(void **state)
 {
@@ -1192,6 +1251,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(readme_three_commands, setup, teardown),
 	    cmocka_unit_test_setup_teardown(entry_fields_and_collect, setup, teardown),
 	    cmocka_unit_test_setup_teardown(lines_to_a_stream_sink, setup, teardown),
+	    cmocka_unit_test_setup_teardown(memory_refused_for_results, setup, teardown),
 	    cmocka_unit_test_setup_teardown(bad_urls, setup, teardown),
 	};
 

@@ -445,15 +445,132 @@ static int write_stdout(struct run *r, const char *buf, size_t buflen, size_t *w
 }
 
 /*
+ * Puts the batch's result lines together in *buf (malloc'ed, *buflen bytes) and r->answers.
+ * 0, or -ENOMEM when there was no memory for them (*buf is then NULL).
+ */
+static int format_answers(struct run *r, char **buf, size_t *buflen)
+{
+	size_t slen = 0;
+	char *sbuf = NULL;
+	FILE *mem, *scratch = NULL;
+	bool broken = false;
+
+	*buf = NULL;
+	*buflen = 0;
+	mem = open_memstream(buf, buflen);
+	if (mem == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->nitems; i++) {
+		struct cli_item *it = &r->items[i];
+		cfgpool_result_t *res = it->error[0] ? NULL : &r->results[it->slot];
+		uint64_t version = res ? res->version : cfgpool_pool_version(r->pool);
+		long start = ftell(mem);
+
+		if (r->ins[i].entry != NULL && scratch == NULL) {
+			scratch = open_memstream(&sbuf, &slen);
+			if (scratch == NULL) {
+				broken = true;
+				break;
+			}
+		}
+		if (r->ins[i].entry != NULL) {
+			it->failed = answer_entry(r, it, &r->ins[i], res, version, mem, scratch, &sbuf);
+			broken |= ferror(scratch) != 0; /* answer_entry() rewinds it, which clears it */
+		} else
+			it->failed = cli_line_answer(&r->conv, it, res, r->outputs + it->slot * r->kernel->output_size,
+						     version, mem);
+		it->end = (size_t)ftell(mem);
+		r->answers[i] = (struct run_answer){.in = &r->ins[i], .id = it->id, .id_len = it->id_len,
+						    .version = version, .line = (const char *)(uintptr_t)start,
+						    .len = it->end - (size_t)start - 1};
+	}
+	/* A stream that could not grow has a write error. */
+	broken |= ferror(mem) != 0;
+	broken |= fclose(mem) != 0;
+	if (scratch != NULL)
+		fclose(scratch);
+	free(sbuf);
+	if (broken) {
+		free(*buf);
+		*buf = NULL;
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < r->nitems; i++)
+		r->answers[i].line = *buf + (uintptr_t)r->answers[i].line;
+	return 0;
+}
+
+/*
+ * When format_answers() had no memory: answers every item of the batch on standard output
+ * with an error line written from the stack, so that each input read still gets exactly one
+ * answer. Takes nothing from the heap. As write_stdout().
+ */
+static int answer_without_memory(struct run *r, size_t *whole)
+{
+	static const char reason[] = "out of memory: its result could not be put together (ENOMEM)";
+	size_t done = 0, partial = 0, sent;
+	int rc = 0;
+
+	pthread_mutex_lock(&out_lock);
+	for (; done < r->nitems && rc == 0; done++) {
+		struct cli_item *it = &r->items[done];
+		const char *entry = r->ins[done].entry;
+		char head[96], tail[sizeof(reason) + 128];
+		const char *part[4];
+		size_t len[4];
+
+		it->failed = true;
+		it->end = 0;
+		r->answers[done] = (struct run_answer){.in = &r->ins[done], .id = it->id, .id_len = it->id_len,
+						       .version = cfgpool_pool_version(r->pool)};
+		if (it->id != NULL)
+			snprintf(head, sizeof(head), "{\"id\":");
+		else
+			snprintf(head, sizeof(head), "{\"id\":%lu", it->line);
+		snprintf(tail, sizeof(tail),
+			 ",\"config_version\":%llu,\"elapsed_us\":0,\"error\":{\"line\":%lu,\"message\":\"%s\"}}\n",
+			 (unsigned long long)r->answers[done].version, it->line, reason);
+		part[0] = head;
+		len[0] = strlen(head);
+		part[1] = it->id != NULL ? it->id : "";
+		len[1] = it->id != NULL ? it->id_len : 0;
+		/* An entry's ID is its stream's: digits and one '-', nothing to escape. */
+		part[2] = entry != NULL ? ",\"entry\":\"" : "";
+		len[2] = entry != NULL ? strlen(part[2]) : 0;
+		part[3] = tail;
+		len[3] = strlen(tail);
+		partial = 0;
+		for (int k = 0; k < 4 && rc == 0; k++) {
+			rc = write_all(STDOUT_FILENO, part[k], len[k], &sent);
+			partial += sent;
+			if (rc == 0 && k == 2 && entry != NULL) {
+				rc = write_all(STDOUT_FILENO, entry, strlen(entry), &sent);
+				partial += sent;
+				if (rc == 0) {
+					rc = write_all(STDOUT_FILENO, "\"", 1, &sent);
+					partial += sent;
+				}
+			}
+		}
+	}
+	if (rc != 0) {
+		done--;
+		take_back(partial);
+	}
+	pthread_mutex_unlock(&out_lock);
+	*whole = done;
+	return rc;
+}
+
+/*
  * Runs the batch, writes its results in input order, acknowledges what came from a stream,
  * empties it. 0, -errno when standard output failed, or 1 when a stream failed (said, and
  * r->status set).
  */
 static int flush_batch(struct run *r)
 {
-	size_t buflen = 0, whole = 0, slen = 0;
-	char *buf = NULL, *sbuf = NULL;
-	FILE *mem, *scratch = NULL;
+	size_t buflen = 0, whole = 0;
+	char *buf = NULL;
 	int rc = 0;
 
 	if (r->nitems == 0)
@@ -476,45 +593,38 @@ static int flush_batch(struct run *r)
 			r->results[i] = (cfgpool_result_t){.status = mrc};
 	}
 
-	mem = open_memstream(&buf, &buflen);
-	if (mem == NULL)
-		return -ENOMEM;
-	for (size_t i = 0; i < r->nitems; i++) {
-		struct cli_item *it = &r->items[i];
-		cfgpool_result_t *res = it->error[0] ? NULL : &r->results[it->slot];
-		uint64_t version = res ? res->version : cfgpool_pool_version(r->pool);
-		long start = ftell(mem);
-
-		if (r->ins[i].entry != NULL && scratch == NULL)
-			scratch = open_memstream(&sbuf, &slen);
-		if (r->ins[i].entry != NULL && scratch != NULL)
-			it->failed = answer_entry(r, it, &r->ins[i], res, version, mem, scratch, &sbuf);
-		else
-			it->failed = cli_line_answer(&r->conv, it, res, r->outputs + it->slot * r->kernel->output_size,
-						     version, mem);
-		it->end = (size_t)ftell(mem);
-		r->answers[i] = (struct run_answer){.in = &r->ins[i], .id = it->id, .id_len = it->id_len,
-						    .version = version, .line = (const char *)(uintptr_t)start,
-						    .len = it->end - (size_t)start - 1};
-	}
-	fclose(mem);
-	if (scratch != NULL)
-		fclose(scratch);
-	free(sbuf);
-	for (size_t i = 0; i < r->nitems; i++)
-		r->answers[i].line = buf + (uintptr_t)r->answers[i].line;
+	if (format_answers(r, &buf, &buflen) != 0) {
 #if CLI_REDIS
-	if (r->sink != NULL) {
-		int src = stream_sink_write(r->sink, r->answers, r->nitems);
-
-		whole = src == 0 ? r->nitems : 0;
-		if (src != 0) {
-			r->status = src == -2 ? EXIT_REDIS_LOST : EXIT_SOME_FAILED;
+		if (r->sink != NULL) {
+			/* Writing to the sink needs memory too: nothing is written or acknowledged. */
+			cli_err("out of memory putting together the results of lines %lu to %lu: not written to the "
+				"sink%s",
+				r->items[0].line, r->items[r->nitems - 1].line,
+				r->source != NULL ? "; their entries stay pending and are delivered again" : "");
+			r->status = EXIT_SOME_FAILED;
 			rc = 1;
-		}
-	} else
+		} else
 #endif
-		rc = write_stdout(r, buf, buflen, &whole);
+		{
+			cli_err("out of memory putting together the results of lines %lu to %lu: each is answered "
+				"with an error",
+				r->items[0].line, r->items[r->nitems - 1].line);
+			rc = answer_without_memory(r, &whole);
+		}
+	} else {
+#if CLI_REDIS
+		if (r->sink != NULL) {
+			int src = stream_sink_write(r->sink, r->answers, r->nitems);
+
+			whole = src == 0 ? r->nitems : 0;
+			if (src != 0) {
+				r->status = src == -2 ? EXIT_REDIS_LOST : EXIT_SOME_FAILED;
+				rc = 1;
+			}
+		} else
+#endif
+			rc = write_stdout(r, buf, buflen, &whole);
+	}
 #if CLI_REDIS
 	/* Results on standard output: acknowledged once written, so a crash in between
 	 * answers them again (at least once). */
