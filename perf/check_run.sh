@@ -73,7 +73,7 @@ ok() { # ok DESCRIPTION: the status of the command before decides
 }
 res=$tmp/out/results.jsonl
 
-echo "1..19"
+echo "1..20"
 run "$tmp/out" "$PATH"
 [ "$?" -eq 1 ]
 ok "exit status 1 when a program failed"
@@ -139,3 +139,17 @@ ok "--quick runs one round, unmarked"
 (cd "$tmp/build" && /usr/bin/python3 "$tmp/src/perf/run" --workers -1 --out "$tmp/out3" --progs "" 2>/dev/null)
 [ "$?" -eq 2 ]
 ok "a bad --workers is refused with exit status 2"
+# git_dirty: the report directory's own files (rewritten by every run) are no local change;
+# any other tracked file that differs is.
+if command -v git > /dev/null 2>&1; then
+	(cd "$tmp/src" && git init -q . && mkdir -p perf/report && echo old > perf/report/README.md &&
+		git add -A && git -c user.name=t -c user.email=t@t commit -qm t) &&
+		dirty() { (cd "$tmp/build" && /usr/bin/python3 "$tmp/src/perf/run" --srcdir "$tmp/src" --workers 2 \
+			--no-charts --out "$tmp/src/perf/report" --progs "perf/bench_strict" > /dev/null 2>&1)
+			head -n 1 "$tmp/src/perf/report/results.jsonl" | grep -o '"git_dirty": [a-z]*'; } &&
+		[ "$(dirty)" = '"git_dirty": false' ] && [ "$(dirty)" = '"git_dirty": false' ] &&
+		echo '# changed' >> "$tmp/src/perf/plot_lines.gp" && [ "$(dirty)" = '"git_dirty": true' ]
+	ok "git_dirty ignores the report directory a run rewrites, not another change"
+else
+	echo "ok 20 # SKIP no git"
+fi
