@@ -88,15 +88,39 @@ _Static_assert(sizeof(((struct cfgpool_holder *)0)->current) == sizeof(((struct 
 _Atomic uint32_t cfgpool__forks;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
+/*
+ * liburcu's memb flavour wants every thread's registration dropped before a fork that is
+ * not followed by exec: the child's registry still lists the parent's other threads,
+ * whose thread-local entries glibc hands to the next threads the child creates, and a
+ * grace period in the child walks them (it crashed, or waited for ever on a lock a
+ * parent thread held). rcu_threads counts the threads that can be in that state: those
+ * cfgpool registered (workers, and host threads at their first section) and the reclaim
+ * threads, which run grace periods. A child forked while any besides the forking thread
+ * existed gets rcu_unusable, and holder_create (so every pool open) refuses there.
+ * Relaxed: a count read by the forking thread in the child handler, where the other
+ * threads are gone; the increments come before the thread can be in the registry (or in
+ * a grace period), the decrements after it left.
+ */
+static atomic_long rcu_threads;
+static atomic_bool rcu_unusable;
+static __thread bool cfgpool_registered;
+
 static void fork_child(void)
 {
 	/* Relaxed: see snapshot.h; the child has this one thread. */
 	atomic_fetch_add_explicit(&cfgpool__forks, 1, memory_order_relaxed);
+	if (atomic_load_explicit(&rcu_threads, memory_order_relaxed) - (cfgpool_registered ? 1 : 0) > 0)
+		atomic_store_explicit(&rcu_unusable, true, memory_order_relaxed);
 }
 
 static void fork_register(void)
 {
 	cfgpool__check(pthread_atfork(NULL, NULL, fork_child));
+}
+
+bool cfgpool__fork_refused(void)
+{
+	return atomic_load_explicit(&rcu_unusable, memory_order_relaxed);
 }
 
 uint32_t cfgpool__fork_generation(void)
@@ -116,7 +140,6 @@ uint32_t cfgpool__fork_generation(void)
  * whether cfgpool made the registration, so that only those are dropped, by unregister or
  * by the key's destructor at thread exit.
  */
-static __thread bool cfgpool_registered;
 static pthread_key_t reader_key;
 static pthread_once_t reader_once = PTHREAD_ONCE_INIT;
 
@@ -130,6 +153,8 @@ static void reader_exit(void *unused)
 	(void)unused;
 	if (cfgpool_registered && urcu_registered())
 		urcu_memb_unregister_thread();
+	if (cfgpool_registered)
+		atomic_fetch_sub_explicit(&rcu_threads, 1, memory_order_relaxed);
 	cfgpool_registered = false;
 }
 
@@ -149,6 +174,8 @@ CFGPOOL_HOT int cfgpool_reader_register(void)
 	rc = pthread_setspecific(reader_key, &cfgpool_registered);
 	if (rc != 0)
 		return -rc;
+	cfgpool__check(pthread_once(&fork_once, fork_register));
+	atomic_fetch_add_explicit(&rcu_threads, 1, memory_order_relaxed);
 	urcu_memb_register_thread();
 	cfgpool_registered = true;
 	return 0;
@@ -162,6 +189,7 @@ void cfgpool_reader_unregister(void)
 		cfgpool__die("cfgpool_reader_unregister() inside a read-side section");
 	if (urcu_registered())
 		urcu_memb_unregister_thread();
+	atomic_fetch_sub_explicit(&rcu_threads, 1, memory_order_relaxed);
 	cfgpool_registered = false;
 	pthread_setspecific(reader_key, NULL);
 }
@@ -254,11 +282,14 @@ static int reclaim_start(cfgpool_holder_t *h)
 	int rc;
 
 	sigfillset(&all);
+	atomic_fetch_add_explicit(&rcu_threads, 1, memory_order_relaxed); /* fork_child() */
 	cfgpool__check(pthread_sigmask(SIG_SETMASK, &all, &old));
 	rc = pthread_create(&h->reclaimer, NULL, reclaim_main, h);
 	cfgpool__check(pthread_sigmask(SIG_SETMASK, &old, NULL));
-	if (rc != 0)
+	if (rc != 0) {
+		atomic_fetch_sub_explicit(&rcu_threads, 1, memory_order_relaxed);
 		return -rc;
+	}
 	/* Visible in top -H and in debuggers. */
 	pthread_setname_np(h->reclaimer, "cfgpool/reclaim");
 	return 0;
@@ -272,6 +303,7 @@ static void reclaim_stop(cfgpool_holder_t *h)
 	cfgpool__check(pthread_cond_signal(&h->reclaim_cond));
 	cfgpool__check(pthread_mutex_unlock(&h->reclaim_lock));
 	cfgpool__check(pthread_join(h->reclaimer, NULL));
+	atomic_fetch_sub_explicit(&rcu_threads, 1, memory_order_relaxed);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -295,6 +327,8 @@ int cfgpool_holder_create(const cfgpool_load_opts_t *opts, cfgpool_holder_t **ou
 
 	if (out == NULL || (opts != NULL && opts->nprep > 0 && opts->preps == NULL))
 		return -EINVAL;
+	if (cfgpool__fork_refused())
+		return CFGPOOL_EFORKED;
 	h = calloc(1, sizeof(*h));
 	if (h == NULL)
 		return -ENOMEM;

@@ -53,6 +53,13 @@ extern _Atomic uint32_t cfgpool__forks;
 /* The current generation, registering the handler first if it is not yet. */
 uint32_t cfgpool__fork_generation(void);
 
+/*
+ * Whether this process is a child forked while threads besides the forking one were in
+ * liburcu's registry or could run a grace period (snapshot.c): no new holder or pool can
+ * work here, and cfgpool_holder_create refuses with CFGPOOL_EFORKED. One load.
+ */
+bool cfgpool__fork_refused(void);
+
 /* Whether the process is a child forked after `generation` was taken. One load, no syscall. */
 static inline bool cfgpool__forked(uint32_t generation)
 {

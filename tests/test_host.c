@@ -816,20 +816,70 @@ static int child_checks(cfgpool_pool_t *pool, cfgpool_holder_t *h)
 		return 9;
 	if (strcmp(cfgpool_err_name(CFGPOOL_EFORKED), "EFORKED") != 0)
 		return 10;
+	/* Nor can it open a pool or a holder of its own: the parent's threads are still in
+	 * liburcu's registry here (a grace period crashed on them). */
+	cfgpool_error_init(&err);
+	if (cfgpool_pool_open_string(doc, strlen(doc), &scratch_kernel, NULL, &pool, &err) != CFGPOOL_EFORKED ||
+	    err.code != CFGPOOL_EFORKED || strstr(err.text, "forked while the parent had a pool") == NULL)
+		return 11;
+	if (cfgpool_holder_create(NULL, &h) != CFGPOOL_EFORKED)
+		return 12;
 	return 0;
+}
+
+/* In a child forked when no pool or holder was open: a pool of its own that works. */
+static int child_opens_its_own(cfgpool_pool_t *unused_pool, cfgpool_holder_t *unused_h)
+{
+	const char *doc = "{\"pool\": {\"workers\": 2}, \"kernel\": {\"size\": 8}}";
+	struct scratch_out out[16];
+	cfgpool_error_t err;
+	cfgpool_pool_t *pool;
+
+	(void)unused_pool;
+	(void)unused_h;
+	cfgpool_error_init(&err);
+	if (cfgpool_pool_open_string(doc, strlen(doc), &scratch_kernel, NULL, &pool, &err) != 0)
+		return 1;
+	if (cfgpool_pool_map(pool, NULL, 0, out, 0, 16, NULL, 0) != 0)
+		return 2;
+	/* A synchronous reload waits for a grace period, which walks liburcu's registry. */
+	if (cfgpool_pool_reload_string(pool, doc, strlen(doc), CFGPOOL_RELOAD_SYNC, NULL, &err) != 0 ||
+	    cfgpool_pool_version(pool) != 2)
+		return 3;
+	if (cfgpool_pool_map(pool, NULL, 0, out, 0, 16, NULL, 0) != 0)
+		return 4;
+	if (cfgpool_pool_close(pool, CFGPOOL_CLOSE_DRAIN) != 0)
+		return 5;
+	return 0;
+}
+
+/* Forks; the child returns what `child` returns as its exit status, which must be 0. */
+static void in_child(int (*child)(cfgpool_pool_t *, cfgpool_holder_t *), cfgpool_pool_t *pool, cfgpool_holder_t *h)
+{
+	pid_t pid;
+	int status = -1;
+
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		alarm(test_timeout_seconds(30));
+		_exit(child(pool, h));
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 /*
  * A child forked with a pool and a holder open gets CFGPOOL_EFORKED from every call that
- * needs their threads, and close and destroy return at once; the parent goes on mapping,
- * reloading and closes cleanly.
+ * needs their threads, and from opening a pool or holder of its own; close and destroy
+ * return at once; the parent goes on mapping, reloading and closes cleanly.
  */
 static void fork_child_is_refused_parent_goes_on(void **state)
 {
 	cfgpool_holder_t *h = NULL;
 	cfgpool_pool_t *pool;
-	pid_t pid;
-	int status = -1;
 
 	(void)state;
 	pool = open_ok("{\"pool\": {\"workers\": 2}, \"kernel\": {\"size\": 8}}", &scratch_kernel, NULL);
@@ -838,14 +888,7 @@ static void fork_child_is_refused_parent_goes_on(void **state)
 	assert_int_equal(cfgpool_holder_create(NULL, &h), 0);
 	assert_int_equal(cfgpool_holder_reload_string(h, "{}", 2, 0, NULL, NULL), 0);
 
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(child_checks(pool, h));
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	in_child(child_checks, pool, h);
 
 	map_expect(pool, 50, 12, 2, NULL);
 	reload_ok(pool, "{\"pool\": {\"workers\": 2}, \"kernel\": {\"size\": 20}}", 3);
@@ -856,6 +899,24 @@ static void fork_child_is_refused_parent_goes_on(void **state)
 	assert_int_equal(cfgpool_pool_shutdown(pool), 0);
 	assert_int_equal(cfgpool_pool_close(pool, CFGPOOL_CLOSE_DRAIN), 0);
 	assert_int_equal(atomic_load(&host.violations), 0);
+}
+
+/*
+ * A process that forks after closing its pool and holder (or before opening any) leaves
+ * the child free to open its own, reload it synchronously and close it.
+ */
+static void fork_after_close_child_opens_its_own(void **state)
+{
+	cfgpool_holder_t *h = NULL;
+	cfgpool_pool_t *pool;
+
+	(void)state;
+	pool = open_ok("{\"pool\": {\"workers\": 2}, \"kernel\": {\"size\": 8}}", &scratch_kernel, NULL);
+	map_expect(pool, 50, 8, 1, NULL);
+	assert_int_equal(cfgpool_holder_create(NULL, &h), 0);
+	cfgpool_holder_destroy(h);
+	assert_int_equal(cfgpool_pool_close(pool, CFGPOOL_CLOSE_DRAIN), 0);
+	in_child(child_opens_its_own, NULL, NULL);
 }
 
 int main(void)
@@ -875,6 +936,7 @@ int main(void)
 	    cmocka_unit_test_setup(pool_prep_for_open_config, fresh_host),
 	    cmocka_unit_test_setup(reload_warns_only_for_fields_left_to_the_document, fresh_host),
 	    cmocka_unit_test_setup(fork_child_is_refused_parent_goes_on, fresh_host),
+	    cmocka_unit_test_setup(fork_after_close_child_opens_its_own, fresh_host),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

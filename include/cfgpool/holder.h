@@ -38,6 +38,9 @@ extern "C" {
  * and publish return CFGPOOL_EFORKED (changing nothing), barrier returns CFGPOOL_EFORKED,
  * destroy returns at once and frees nothing (the copy goes with the child), while
  * read_begin/read_end, version and stats keep reading the copy of the current snapshot.
+ * In such a child (one forked while any holder or pool existed, or another thread was
+ * registered by cfgpool) holder_create returns CFGPOOL_EFORKED: liburcu's registry there
+ * still lists the parent's threads and no grace period can run.
  */
 typedef struct cfgpool_holder cfgpool_holder_t;
 
@@ -45,7 +48,8 @@ typedef struct cfgpool_holder cfgpool_holder_t;
  * Creates a holder with no configuration yet (read_begin returns NULL until the first
  * successful reload or publish). `opts` (may be NULL) is copied, preparers included;
  * `source` is borrowed. Starts the holder's reclaim thread, so that a later reload never
- * needs a thread it cannot have. Returns 0, -EINVAL, -ENOMEM, or -EAGAIN (no thread).
+ * needs a thread it cannot have. Returns 0, -EINVAL, -ENOMEM, -EAGAIN (no thread), or
+ * CFGPOOL_EFORKED (a forked child, see fork() above).
  */
 CFGPOOL_API int cfgpool_holder_create(const cfgpool_load_opts_t *opts, cfgpool_holder_t **out);
 

@@ -58,8 +58,11 @@ extern "C" {
  * process-wide counter, which a pthread_atfork() child handler advances), and close
  * returns 0 at once, without running worker_fini or freeing anything: the child's copy
  * goes when the child exits or execs. stats and the accessors still read the copy (the
- * counters as they were at the fork). The parent's pool is unaffected. A child that wants
- * a pool opens its own. Forking from inside a task or callback is not supported.
+ * counters as they were at the fork). The parent's pool is unaffected. Nor can such a
+ * child open a pool of its own: its liburcu registry still lists the parent's threads, so
+ * every open there returns CFGPOOL_EFORKED (the error says why). A child forked while no
+ * pool or holder was open (and no other thread was registered by cfgpool) opens its own
+ * as usual. Forking from inside a task or callback is not supported.
  */
 typedef struct cfgpool_pool cfgpool_pool_t;
 
