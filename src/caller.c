@@ -133,7 +133,7 @@ static struct cfgpool__caller *claim(struct cfgpool__caller *slots)
 /* Claims and initialises a slot for the calling thread, and ties it to the thread. Once
  * per thread and pool: kept out of line, so that the lookup stays a few instructions. */
 __attribute__((noinline, cold)) static struct cfgpool__caller *adopt(struct cfgpool__caller *slots, const struct cfgpool__runner *run,
-				     uint64_t ewma_ns, bool *full)
+				     const _Atomic uint64_t *ewma_seed, bool *full)
 {
 	struct cfgpool__tie *t;
 	struct cfgpool__caller *s;
@@ -151,9 +151,10 @@ __attribute__((noinline, cold)) static struct cfgpool__caller *adopt(struct cfgp
 	s->run = run;
 	s->kstate.state = NULL;
 	s->last_end_ns = 0;
+	s->ran_last = false;
 	/* Until it has timed a task, assume tasks are as long as the workers found them
 	 * (relaxed: single-writer statistics, as task.c's counters). */
-	atomic_store_explicit(&s->c.ewma_ns, ewma_ns, memory_order_relaxed);
+	atomic_store_explicit(&s->c.ewma_ns, atomic_load_explicit(ewma_seed, memory_order_relaxed), memory_order_relaxed);
 	atomic_store_explicit(&s->c.ewma_at, 0, memory_order_relaxed);
 	s->init_rc = cfgpool__task_worker_init(run, s->index, &s->kstate);
 	atomic_store_explicit(&s->initialized, true, memory_order_relaxed); /* as in finalise() */
@@ -170,7 +171,7 @@ __attribute__((noinline, cold)) static struct cfgpool__caller *adopt(struct cfgp
 }
 
 CFGPOOL_HOT struct cfgpool__caller *cfgpool__caller_get(struct cfgpool__caller *slots, const struct cfgpool__runner *run,
-					    uint64_t ewma_ns, bool *full)
+					    const _Atomic uint64_t *ewma_seed, bool *full)
 {
 	struct cfgpool__caller *s = NULL;
 
@@ -181,7 +182,7 @@ CFGPOOL_HOT struct cfgpool__caller *cfgpool__caller_get(struct cfgpool__caller *
 			break;
 	}
 	if (s == NULL)
-		s = adopt(slots, run, ewma_ns, full);
+		s = adopt(slots, run, ewma_seed, full);
 	return s != NULL && s->init_rc == 0 ? s : NULL;
 }
 

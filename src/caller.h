@@ -12,7 +12,7 @@
  *   run, init_rc, kstate, index
  *                  written by the owner before it first uses the slot, read by the owner,
  *                  then by whoever finalises it
- *   last_end_ns    the owner's only
+ *   last_end_ns, ran_last  the owner's only
  *   c              counters, written by the owner (relaxed), read by stats; they carry on
  *                  across owners, so the pool's totals count exited threads' tasks
  * Lock order: the ties lock is a leaf; no kernel code runs under it.
@@ -41,16 +41,18 @@ struct cfgpool__caller {
 	struct cfgpool__kstate kstate;
 	struct cfgpool__counters c;
 	uint64_t last_end_ns; /* when the owner's last map on this pool returned (0: unknown) */
+	bool ran_last;        /* the owner ran a task in its last map on this pool */
 };
 
 /*
  * The calling thread's slot among `slots` (CFGPOOL__MAX_CALLERS of them), claimed and
- * initialised now if it has none. `ewma_ns` seeds a fresh slot's task-time average. NULL:
- * the thread does not help (its worker_init failed, or every slot is owned by a live
- * thread: then *full is set). Only the owner thread uses its slot; no release is needed.
+ * initialised now if it has none. `ewma_seed` (read only then) seeds a fresh slot's
+ * task-time average. NULL: the thread does not help (its worker_init failed, or every slot
+ * is owned by a live thread: then *full is set). Only the owner thread uses its slot; no
+ * release is needed.
  */
 struct cfgpool__caller *cfgpool__caller_get(struct cfgpool__caller *slots, const struct cfgpool__runner *run,
-					    uint64_t ewma_ns, bool *full);
+					    const _Atomic uint64_t *ewma_seed, bool *full);
 
 /*
  * Close: finalises the state of every slot whose thread is still alive, on the calling

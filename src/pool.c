@@ -759,15 +759,22 @@ CFGPOOL_HOT static bool map_plan(struct cfgpool_pool *pool, struct map_call *m)
 	m->spin_ns = s.spin_ns;
 	/* Relaxed loads and exchange here: a statistic and a once-only notice, no pairing. */
 	if (s.caller_helps)
-		m->c = cfgpool__caller_get(pool->callers, &pool->crew.run,
-					   atomic_load_explicit(&pool->workers[0].c.ewma_ns, memory_order_relaxed),
-					   &full);
+		m->c = cfgpool__caller_get(pool->callers, &pool->crew.run, &pool->workers[0].c.ewma_ns, &full);
 	if (full && !atomic_exchange_explicit(&pool->callers_full_noted, true, memory_order_relaxed))
 		cfgpool__log(pool, CFGPOOL_LOG_WARN, "more than %d threads call map on this pool at once: the "
 			     "others wait for their batches without helping", CFGPOOL__MAX_CALLERS);
-	estimate = cfgpool__crew_estimate_ns(&pool->crew, m->c ? &m->c->c : NULL);
-	if (m->c != NULL && estimate >= CALLER_MAX_TASK_NS)
+	/* A caller that ran tasks in its previous map has an average as fresh as the
+	 * workers' for batches that follow one another, on its own cache line; each worker's
+	 * is written by that worker after every task, and reading them costs a transfer from
+	 * each worker's CPU before the first item is queued. */
+	if (m->c != NULL && m->c->ran_last)
+		estimate = atomic_load_explicit(&m->c->c.ewma_ns, memory_order_relaxed);
+	else
+		estimate = cfgpool__crew_estimate_ns(&pool->crew, m->c ? &m->c->c : NULL);
+	if (m->c != NULL && estimate >= CALLER_MAX_TASK_NS) {
+		m->c->ran_last = false;
 		m->c = NULL;
+	}
 	/* A caller that runs nothing spins on a CPU a worker needs: only when the batch is
 	 * expected to end within the spin, else it sleeps at once. */
 	if (m->c == NULL && (m->n + pool->crew.n - 1) / pool->crew.n * estimate > m->spin_ns)
@@ -793,6 +800,7 @@ CFGPOOL_HOT static void run_inline(struct cfgpool_pool *pool, struct map_call *m
 		cfgpool__task_run(&pool->crew.run, &t, m->c->index, &m->c->kstate, &m->c->c, &clock);
 	}
 	m->c->last_end_ns = clock; /* the last task's end, or 0 if none was timed */
+	m->c->ran_last = true;
 }
 
 /*
@@ -869,25 +877,33 @@ CFGPOOL_HOT static void batch_wait(struct cfgpool_pool *pool, struct map_call *m
 /* Queues the batch, wakes workers for it, helps or waits until it is done. */
 CFGPOOL_HOT static int run_queued(struct cfgpool_pool *pool, struct map_call *m, unsigned flags)
 {
+	uint64_t tasks = 0;
 	int rc;
 
-	/* Before the reservation and the push: the arrival idle workers learn the period of. */
-	if (cfgpool__arrivals_wanted(&pool->crew.arrivals))
-		cfgpool__arrivals_note(&pool->crew.arrivals, cfgpool__now_ns());
 	/* The helping caller is this CPU's worker for the batch; see the top of the file. */
-	if (m->c != NULL)
+	if (m->c != NULL) {
 		m->home = cfgpool__crew_reserve(&pool->crew);
+		tasks = atomic_load_explicit(&m->c->c.tasks, memory_order_relaxed); /* its own counter */
+	}
 	rc = push_items(pool, m, flags);
 	if (rc != 0)
 		return rc; /* only a caller that does not help gets here: it reserved nothing */
 	/* Wake parked workers for the items the caller will not run. */
 	for (size_t k = m->c ? 1 : 0; k < m->n && cfgpool__crew_wake_one(&pool->crew, m->home); k++)
 		;
+	/* The arrival idle workers learn the period of, once the workers have theirs: the
+	 * learner's line was last read by them, and taking it back is a transfer the first
+	 * item need not wait for. A worker cannot be idle again before this unless the whole
+	 * batch took less than the note does. */
+	if (cfgpool__arrivals_wanted(&pool->crew.arrivals))
+		cfgpool__arrivals_note(&pool->crew.arrivals, cfgpool__now_ns());
 	batch_wait(pool, m);
 	/* Others' tasks may have queued up behind the reservation. */
 	cfgpool__crew_unreserve(&pool->crew, m->home, NULL);
-	if (m->c != NULL)
+	if (m->c != NULL) {
 		m->c->last_end_ns = cfgpool__now_ns();
+		m->c->ran_last = atomic_load_explicit(&m->c->c.tasks, memory_order_relaxed) != tasks;
+	}
 	return 0;
 }
 
