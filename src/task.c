@@ -174,6 +174,8 @@ static bool past_deadline(const struct cfgpool__task *task, uint64_t *clock)
 {
 	if (task->deadline_ns == 0)
 		return false;
+	if (clock == NULL)
+		return cfgpool__now_ns() >= task->deadline_ns; /* an untimed run, which has none */
 	if (*clock == 0)
 		*clock = cfgpool__now_ns();
 	return *clock >= task->deadline_ns;
@@ -195,8 +197,8 @@ CFGPOOL_HOT void cfgpool__task_run(const struct cfgpool__runner *r, const struct
 		cfgpool__count(&c->timed_out, 1);
 	} else {
 		/* One clock read per task when tasks run back to back: this one's start is the
-		 * previous one's end. */
-		uint64_t t0 = *clock ? *clock : cfgpool__now_ns(), t1;
+		 * previous one's end; none in an untimed run. */
+		uint64_t t0 = clock == NULL ? 0 : *clock ? *clock : cfgpool__now_ns(), t1;
 		const struct cfgpool_config *snap;
 		cfgpool_task_ctx_t ctx;
 
@@ -218,16 +220,37 @@ CFGPOOL_HOT void cfgpool__task_run(const struct cfgpool__runner *r, const struct
 		res.version = ctx.version;
 		cfgpool__read_unlock();
 
-		t1 = cfgpool__now_ns();
-		*clock = t1;
-		res.elapsed_ns = t1 - t0;
 		if (res.status > 0)
 			res.status = CFGPOOL_EKERNEL; /* a kernel that broke the sign convention */
 		if (res.status != 0)
 			cfgpool__count(&c->failed, 1);
-		cfgpool__count(&c->busy_ns, res.elapsed_ns);
-		update_ewma(c, res.elapsed_ns, t1);
+		if (clock != NULL) {
+			t1 = cfgpool__now_ns();
+			*clock = t1;
+			res.elapsed_ns = t1 - t0;
+			cfgpool__count(&c->busy_ns, res.elapsed_ns);
+			update_ewma(c, res.elapsed_ns, t1);
+		}
 	}
 	cfgpool__count(&c->tasks, 1);
 	complete(task, output, &res);
+}
+
+/* After 64 equal samples the average is within (7/8)^64 < 1/5000 of them. */
+#define EWMA_SETTLED 64
+
+CFGPOOL_HOT void cfgpool__task_note_run(struct cfgpool__counters *c, uint64_t total_ns, size_t n, uint64_t end)
+{
+	uint64_t each, avg;
+
+	if (n == 0)
+		return;
+	each = total_ns / n;
+	/* Relaxed, as update_ewma(): n samples of `each`, the thread's only writer. */
+	avg = atomic_load_explicit(&c->ewma_ns, memory_order_relaxed);
+	for (size_t i = 0; i < n && i < EWMA_SETTLED; i++)
+		avg = avg - avg / 8 + each / 8;
+	atomic_store_explicit(&c->ewma_ns, avg, memory_order_relaxed);
+	atomic_store_explicit(&c->ewma_at, end, memory_order_relaxed);
+	cfgpool__count(&c->busy_ns, total_ns);
 }

@@ -118,10 +118,17 @@ int cfgpool__task_worker_init(const struct cfgpool__runner *r, unsigned worker, 
 /*
  * Runs one task against the current snapshot and completes it. *clock is the time the
  * task started if nonzero (the previous task's end), else read here; it receives the end.
- * When the snapshot is newer than ks->version, the kernel's worker_reload runs first.
+ * A NULL clock is an untimed run: no clock is read (unless the task has a deadline), the
+ * result's elapsed_ns is 0, and the thread's busy time and average are left to the
+ * caller's cfgpool__task_note_run(). When the snapshot is newer than ks->version, the
+ * kernel's worker_reload runs first.
  */
 void cfgpool__task_run(const struct cfgpool__runner *r, const struct cfgpool__task *task, unsigned worker,
 		       struct cfgpool__kstate *ks, struct cfgpool__counters *c, uint64_t *clock);
+
+/* n untimed tasks that ran back to back in total_ns, ending at `end`: the counters' busy
+ * time and running average, as n timed runs of total_ns / n each would have left them. */
+void cfgpool__task_note_run(struct cfgpool__counters *c, uint64_t total_ns, size_t n, uint64_t end);
 
 /*
  * The runner of the pool whose task thread the calling thread is, or NULL. Set by

@@ -25,6 +25,7 @@
 #define _GNU_SOURCE
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -2559,6 +2560,82 @@ static void batches_below_threshold_are_shared_only_when_back_to_back(void **sta
 }
 
 /*
+ * The clock reads of one thread, counted while its clock_counting is set: this definition
+ * takes the place of the C library's clock_gettime for the library too (which calls it
+ * through its PLT) and forwards to the next one. The workers' own reads (their spin
+ * windows are timed) are not counted.
+ */
+typedef int (*clock_fn)(clockid_t, struct timespec *);
+static _Atomic(clock_fn) next_clock;
+static _Thread_local bool clock_counting;
+static unsigned long clock_reads;
+
+int clock_gettime(clockid_t id, struct timespec *ts)
+{
+	clock_fn next = atomic_load(&next_clock);
+
+	if (next == NULL) {
+		next = (clock_fn)dlsym(RTLD_NEXT, "clock_gettime");
+		atomic_store(&next_clock, next);
+	}
+	if (clock_counting)
+		clock_reads++;
+	return next(id, ts);
+}
+
+/* The calling thread's clock reads per map of n empty spin tasks, over `maps` maps. */
+static double clock_reads_per_map(cfgpool_pool_t *pool, size_t n, size_t maps, cfgpool_result_t *results)
+{
+	cfgpool_spin_input_t in[64] = {{0}};
+	cfgpool_spin_output_t out[64];
+	cfgpool_pool_stats_t st0, st1;
+
+	cfgpool_pool_stats(pool, &st0, NULL, 0);
+	clock_reads = 0;
+	clock_counting = true;
+	for (size_t k = 0; k < maps; k++)
+		assert_int_equal(cfgpool_pool_map(pool, in, 0, out, 0, n, results, 0), 0);
+	clock_counting = false;
+	cfgpool_pool_stats(pool, &st1, NULL, 0);
+	/* The caller ran them all itself: the case this is about. */
+	assert_int_equal(st1.caller_tasks - st0.caller_tasks, n * maps);
+	return (double)clock_reads / (double)maps;
+}
+
+/*
+ * pool.c's run_inline(): a batch the caller runs itself without results is timed once, not
+ * task by task (a clock read costs about what an empty task does); with results each task
+ * has its own elapsed_ns, one clock read each. The running average still follows: the
+ * caller goes on running these batches itself.
+ */
+static void inline_batch_without_results_is_timed_once(void **state)
+{
+	const char doc[] = "{\"pool\": {\"workers\": 1, \"wake_threshold_us\": 1000}, \"kernel\": {\"name\": \"spin\"}}";
+	cfgpool_result_t results[64];
+	cfgpool_pool_t *pool;
+	cfgpool_spin_input_t in[64] = {{0}};
+	cfgpool_spin_output_t out[64];
+	double plain, timed;
+
+	(void)state;
+	alarm(test_timeout_seconds(60));
+	pool = open_pool_with(doc, cfgpool_kernel_find("spin"), NULL);
+	/* Until its average has come down from the threshold it starts at, the caller queues. */
+	for (int k = 0; k < 50; k++)
+		assert_int_equal(cfgpool_pool_map(pool, in, 0, out, 0, 64, NULL, 0), 0);
+	plain = clock_reads_per_map(pool, 64, 100, NULL);
+	timed = clock_reads_per_map(pool, 64, 100, results);
+	print_message("# clock reads per map of 64 empty tasks run by the caller: %.1f without results, %.1f "
+		      "with\n", plain, timed);
+	assert_true(plain <= 8);
+	assert_true(timed >= 64);
+	for (size_t i = 0; i < 64; i++)
+		assert_true(results[i].worker >= CFGPOOL_CALLER_WORKER && results[i].status == 0);
+	close_pool(pool, CFGPOOL_CLOSE_DRAIN);
+	alarm(0);
+}
+
+/*
  * kernel.h: worker_init "also runs on a submitting thread the first time it helps run its
  * own batch", and ctx->state is "the running thread's state from worker_init". pool.c's
  * caller slots are not per thread: caller_acquire() hands the first free slot, with the
@@ -3264,6 +3341,7 @@ int main(void)
 	    cmocka_unit_test_setup(exactly_once_under_reload, fresh_world),
 	    cmocka_unit_test_setup(exactly_once_under_periodic_wakes, fresh_world),
 	    cmocka_unit_test_setup(batches_below_threshold_are_shared_only_when_back_to_back, fresh_world),
+	    cmocka_unit_test_setup(inline_batch_without_results_is_timed_once, fresh_world),
 	    cmocka_unit_test_setup(map_results_in_input_order_with_one_failing_item, fresh_world),
 	    cmocka_unit_test_setup(pinning, fresh_world),
 	    cmocka_unit_test_setup(worker_init_and_fini_run_on_the_worker_thread, fresh_world),
