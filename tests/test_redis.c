@@ -647,6 +647,8 @@ static void sigterm_answers_what_was_read(void **state)
 		assert_int_equal(json_integer_value(json_object_get(so, "max_deliveries")), 3);
 		assert_int_equal(json_integer_value(json_object_get(so, "claim_idle_ms")), 60000);
 		assert_int_equal(json_integer_value(json_object_get(so, "reconnect_ms")), 30000);
+		/* Without task_timeout_ms nothing bounds a copy's time in the pool: kept for good. */
+		assert_int_equal(json_integer_value(json_object_get(so, "guard_keep_ms")), 0);
 		assert_string_equal(json_string_value(json_object_get(so, "dead_letter")), "in:dead");
 		assert_string_equal(json_string_value(json_object_get(so, "consumer")), "solo");
 		json_decref(st);
@@ -883,32 +885,47 @@ static bool owned_by(const void *arg)
 }
 
 /*
+ * One entry whose input waits until `gate` exists, read by consumer a and then claimed by
+ * b while a still runs it; `more` goes into both URLs, after a's and b's claim_idle_ms.
+ * The entry's ID in `eid` (64 bytes).
+ */
+static void slow_entry_on_two_consumers(const char *more, const char *batch, char *gate, char *eid, struct proc **a,
+					struct proc **b)
+{
+	static char cfg[PATH_MAX], a_src[PATH_MAX + 128], b_src[PATH_MAX + 128], out[PATH_MAX + 64];
+	char input[PATH_MAX + 64], settings[128];
+	redisReply *r;
+
+	start_server();
+	poison_config(cfg, sizeof(cfg), NULL);
+	tmp_path(gate, PATH_MAX, "gate");
+	snprintf(input, sizeof(input), "{\"id\": \"slow\", \"x\": 1, \"wait_for\": \"%s\"}", gate);
+	r = cmd("XADD in * input %s", input);
+	snprintf(eid, 64, "%s", r->str);
+	freeReplyObject(r);
+	freeReplyObject(cmd("XGROUP CREATE in g 0"));
+	url(out, sizeof(out), "out", "");
+	snprintf(settings, sizeof(settings), "&group=g&consumer=a&claim_idle_ms=86400000%s", more);
+	*a = run_consumer(cfg, url(a_src, sizeof(a_src), "in", settings), out, batch);
+	struct owner_cond by_a = {eid, "a", 1}, by_b = {eid, "b", 2};
+
+	wait_until(owned_by, &by_a, 60, "the entry read by a");
+	snprintf(settings, sizeof(settings), "&group=g&consumer=b&claim_idle_ms=100%s", more);
+	*b = run_consumer(cfg, url(b_src, sizeof(b_src), "in", settings), out, batch);
+	wait_until(owned_by, &by_b, 60, "the entry claimed by b");
+}
+
+/*
  * An entry claimed from a consumer still running it (longer than claim_idle_ms) is run by
  * both; the guard lets only the first result into the sink, and both acknowledge.
  */
 static void claimed_while_running_answered_once(void **state)
 {
-	char cfg[PATH_MAX], a_src[PATH_MAX + 128], b_src[PATH_MAX + 128], out[PATH_MAX + 64];
-	char gate[PATH_MAX], input[PATH_MAX + 64], eid[64];
+	char gate[PATH_MAX], eid[64];
 	struct proc *a, *b;
-	redisReply *r;
 
 	(void)state;
-	start_server();
-	poison_config(cfg, sizeof(cfg), NULL);
-	tmp_path(gate, sizeof(gate), "gate");
-	snprintf(input, sizeof(input), "{\"id\": \"slow\", \"x\": 1, \"wait_for\": \"%s\"}", gate);
-	r = cmd("XADD in * input %s", input);
-	snprintf(eid, sizeof(eid), "%s", r->str);
-	freeReplyObject(r);
-	freeReplyObject(cmd("XGROUP CREATE in g 0"));
-	url(out, sizeof(out), "out", "");
-	a = run_consumer(cfg, url(a_src, sizeof(a_src), "in", "&group=g&consumer=a&claim_idle_ms=86400000"), out, "8");
-	struct owner_cond by_a = {eid, "a", 1}, by_b = {eid, "b", 2};
-
-	wait_until(owned_by, &by_a, 60, "the entry read by a");
-	b = run_consumer(cfg, url(b_src, sizeof(b_src), "in", "&group=g&consumer=b&claim_idle_ms=100"), out, "8");
-	wait_until(owned_by, &by_b, 60, "the entry claimed by b");
+	slow_entry_on_two_consumers("", "8", gate, eid, &a, &b);
 	write_text(gate, "");
 	term_and_finish(a, 0, 0);
 	term_and_finish(b, 0, 0);
@@ -959,6 +976,8 @@ static void hanging_input_dead_lettered(void **state)
 		sleep_s(0.01);
 	}
 	term_and_finish(p, 1, 1); /* the dead-lettered input's error */
+	/* With task_timeout_ms the guard keeps an answered entry for 4 times it. */
+	assert_non_null(strstr(buf_str(&p->e), "\"guard_keep_ms\":4000"));
 	/* The first batch (all three), then the hanging input alone. */
 	assert_int_equal(timeouts, 2);
 	assert_int_equal(cmd_int("XLEN out"), 3);
@@ -1207,6 +1226,71 @@ static void memory_refused_for_results(void **state)
 	assert_true(left == 4 || left == 8);
 }
 
+/*
+ * The guard forgets entries answered more than guard_keep_ms ago (it would otherwise grow
+ * by one field per input for good): after a second wave of inputs, only that wave's
+ * entries are in the guard and its clock, and every input still has its one result.
+ */
+static void guard_forgets_after_guard_keep_ms(void **state)
+{
+	struct count_cond first = {"out", 50}, all = {"out", 100};
+	redisReply *r;
+	struct proc *p;
+
+	(void)state;
+	p = start_one(50, "&consumer=c1&guard_keep_ms=300", true);
+	wait_until(stream_has, &first, 60, "the first 50 results");
+	assert_int_equal(cmd_int("HLEN out:answered:in"), 50);
+	assert_int_equal(cmd_int("ZCARD out:answered:in:at"), 50);
+	usleep(600000);
+	add_inputs("in", 50, 100);
+	wait_until(stream_has, &all, 60, "all 100 results");
+	term_and_finish(p, 0, 0);
+	assert_int_equal(cmd_int("HLEN out:answered:in"), 50);
+	assert_int_equal(cmd_int("ZCARD out:answered:in:at"), 50);
+	/* What is left is the second wave's: entries 50 to 99. */
+	r = all_entries("in");
+	for (size_t i = 0; i < r->elements; i++)
+		assert_int_equal(cmd_int("HEXISTS out:answered:in %s", r->element[i]->element[0]->str), i >= 50);
+	freeReplyObject(r);
+	assert_int_equal(cmd_int("XLEN out"), 100);
+	assert_int_equal(pending("in", "g"), 0);
+}
+
+/*
+ * What guard_keep_ms gives up: a copy of an entry that finishes longer than that after the
+ * first copy was answered (b, claimed while a ran it, stopped meanwhile) finds the guard
+ * forgotten and writes a second result.
+ */
+static void a_copy_later_than_guard_keep_ms_answers_again(void **state)
+{
+	char gate[PATH_MAX], eid[64];
+	struct count_cond one = {"out", 1}, two = {"out", 2}, three = {"out", 3};
+	struct proc *a, *b;
+	redisReply *r;
+
+	(void)state;
+	slow_entry_on_two_consumers("&guard_keep_ms=200", "1", gate, eid, &a, &b);
+	kill(b->pid, SIGSTOP);
+	write_text(gate, "");
+	wait_until(stream_has, &one, 60, "a's result");
+	usleep(400000);
+	/* a's next answer forgets the slow entry's guard, answered 400 ms ago. */
+	add_inputs("in", 1, 2);
+	wait_until(stream_has, &two, 60, "a's second result");
+	assert_int_equal(cmd_int("HEXISTS out:answered:in %s", eid), 0);
+	kill(b->pid, SIGCONT);
+	wait_until(stream_has, &three, 60, "b's result for the same entry");
+	term_and_finish(a, 0, 0);
+	term_and_finish(b, 0, 0);
+	r = all_entries("out");
+	assert_int_equal(r->elements, 3);
+	assert_string_equal(field(r->element[0], "entry"), eid);
+	assert_string_equal(field(r->element[2], "entry"), eid);
+	freeReplyObject(r);
+	assert_int_equal(pending("in", "g"), 0);
+}
+
 /* Bad URLs: said, exit 2, before anything is contacted. */
 static void bad_urls(void **state)
 {
@@ -1252,6 +1336,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(entry_fields_and_collect, setup, teardown),
 	    cmocka_unit_test_setup_teardown(lines_to_a_stream_sink, setup, teardown),
 	    cmocka_unit_test_setup_teardown(memory_refused_for_results, setup, teardown),
+	    cmocka_unit_test_setup_teardown(guard_forgets_after_guard_keep_ms, setup, teardown),
+	    cmocka_unit_test_setup_teardown(a_copy_later_than_guard_keep_ms_answers_again, setup, teardown),
 	    cmocka_unit_test_setup_teardown(bad_urls, setup, teardown),
 	};
 

@@ -113,8 +113,10 @@ static int set_key(struct cli_redis_url *u, const char *key, const char *value, 
 		return set_number(&u->reconnect_ms, value, key, 0, 86400000, msg, size);
 	if (strcmp(key, "task_timeout_ms") == 0)
 		return set_number(&u->task_timeout_ms, value, key, 0, 86400000, msg, size);
+	if (strcmp(key, "guard_keep_ms") == 0)
+		return set_number(&u->guard_keep_ms, value, key, 0, 604800000, msg, size);
 	snprintf(msg, size, "unknown setting '%s' (known: stream, group, consumer, dead_letter, max_deliveries, "
-			    "claim_idle_ms, reconnect_ms, task_timeout_ms)", key);
+			    "claim_idle_ms, reconnect_ms, task_timeout_ms, guard_keep_ms)", key);
 	return -1;
 }
 
@@ -153,7 +155,8 @@ int cli_redis_url_parse(const char *text, struct cli_redis_url *u, char *msg, si
 	const char *rest, *q, *slash;
 
 	*u = (struct cli_redis_url){
-		.max_deliveries = -1, .claim_idle_ms = -1, .reconnect_ms = -1, .task_timeout_ms = -1};
+		.max_deliveries = -1, .claim_idle_ms = -1, .reconnect_ms = -1, .task_timeout_ms = -1,
+		.guard_keep_ms = -1};
 	u->text = strdup(text);
 	if (u->text == NULL) {
 		snprintf(msg, size, "out of memory");
@@ -252,6 +255,8 @@ int cli_redis_url_merge(struct cli_redis_url *u, const json_t *section, char *ms
 			nfield = &u->reconnect_ms;
 		else if (strcmp(key, "task_timeout_ms") == 0)
 			nfield = &u->task_timeout_ms;
+		else if (strcmp(key, "guard_keep_ms") == 0)
+			nfield = &u->guard_keep_ms;
 		if ((sfield && *sfield) || (nfield && *nfield != -1))
 			continue;
 		if (set_key(u, key, v, msg, size) != 0)
@@ -285,6 +290,12 @@ void cli_redis_url_defaults(struct cli_redis_url *u)
 		u->reconnect_ms = 30000;
 	if (u->task_timeout_ms == -1)
 		u->task_timeout_ms = 0;
+	/* The guard must outlive every other copy of an answered entry (one claimed from a
+	 * slow consumer, or that consumer's own). A copy is in a batch read before the first
+	 * answer, which runs after at most the batch ahead of it; only task_timeout_ms bounds
+	 * how long each stays in the pool, so without it the guard keeps everything. */
+	if (u->guard_keep_ms == -1)
+		u->guard_keep_ms = u->task_timeout_ms > 0 ? 4 * u->task_timeout_ms : 0;
 }
 
 void cli_redis_url_free(struct cli_redis_url *u)
@@ -305,20 +316,31 @@ void cli_redis_url_free(struct cli_redis_url *u)
 
 /*
  * The answer script. KEYS: the input stream, the sink, the guard hash, the dead-letter
- * stream ("" for each one not used). ARGV: the group ("": no acknowledgement), the count,
- * then 8 values an answer: entry id, input id, config_version, result line, dead flag,
- * input, deliveries, reason. A Lua script runs whole or not at all, with no other command
- * between its calls, so the guard check, the writes and the XACK are one step.
+ * stream, the guard's clock (a sorted set: entry ID by when it was answered, in the
+ * server's milliseconds) ("" for each one not used). ARGV: the group ("": no
+ * acknowledgement), the count, guard_keep_ms (0: keep for good), then 8 values an answer:
+ * entry id, input id, config_version, result line, dead flag, input, deliveries, reason.
+ * A Lua script runs whole or not at all, with no other command between its calls, so the
+ * guard check, the writes and the XACK are one step. The guard forgets entries answered
+ * more than guard_keep_ms ago, at most 2n + 16 of them a call: more than each call adds,
+ * so that a backlog of them goes.
  */
 static const char answer_script[] =
 	"local n = tonumber(ARGV[2])\n"
+	"local keep = tonumber(ARGV[3])\n"
 	"local written, acked = 0, 0\n"
+	"local now = nil\n"
+	"if KEYS[3] ~= '' and keep > 0 then\n"
+	"  local t = redis.call('TIME')\n"
+	"  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+	"end\n"
 	"for i = 0, n - 1 do\n"
-	"  local b = 2 + i * 8\n"
+	"  local b = 3 + i * 8\n"
 	"  local eid = ARGV[b + 1]\n"
 	"  local fresh = true\n"
 	"  if KEYS[3] ~= '' and eid ~= '' then\n"
 	"    fresh = redis.call('HSETNX', KEYS[3], eid, '') == 1\n"
+	"    if fresh and now then redis.call('ZADD', KEYS[5], now, eid) end\n"
 	"  end\n"
 	"  if fresh then\n"
 	"    if KEYS[2] ~= '' then\n"
@@ -334,6 +356,13 @@ static const char answer_script[] =
 	"  end\n"
 	"  if ARGV[1] ~= '' and eid ~= '' then\n"
 	"    acked = acked + redis.call('XACK', KEYS[1], ARGV[1], eid)\n"
+	"  end\n"
+	"end\n"
+	"if now then\n"
+	"  local old = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now - keep, 'LIMIT', 0, 2 * n + 16)\n"
+	"  if #old > 0 then\n"
+	"    redis.call('HDEL', KEYS[3], unpack(old))\n"
+	"    redis.call('ZREM', KEYS[5], unpack(old))\n"
 	"  end\n"
 	"end\n"
 	"return {written, acked}\n";
@@ -497,35 +526,42 @@ const char *cli_redis_str(const redisReply *rep, size_t *len)
 }
 
 int cli_redis_answer(struct cli_redis *r, const char *source, const char *group, const char *sink,
-		     const char *guard, const char *dead, const struct cli_redis_answer *a, size_t n)
+		     const char *guard, long guard_keep_ms, const char *dead, const struct cli_redis_answer *a, size_t n)
 {
-	size_t argc = 9 + n * 8;
+	size_t argc = 11 + n * 8;
 	const char **argv = calloc(argc, sizeof(*argv));
 	size_t *lens = calloc(argc, sizeof(*lens));
 	char *nums = calloc(n + 1, 48);
+	char *clock = guard != NULL ? malloc(strlen(guard) + 4) : NULL;
 	redisReply *rep;
 	size_t k = 0;
 	int rc = 0;
 
-	if (argv == NULL || lens == NULL || nums == NULL) {
+	if (argv == NULL || lens == NULL || nums == NULL || (guard != NULL && clock == NULL)) {
 		free(argv);
 		free(lens);
 		free(nums);
+		free(clock);
 		cli_err("out of memory");
 		return -1;
 	}
+	if (clock != NULL)
+		sprintf(clock, "%s:at", guard);
 #define ARG(p, l) (argv[k] = (p), lens[k] = (l), k++)
 #define SARG(p) ARG((p) ? (p) : "", (p) ? strlen(p) : 0)
 	ARG("EVALSHA", 7);
 	SARG(r->sha);
-	ARG("4", 1);
+	ARG("5", 1);
 	SARG(source);
 	SARG(sink);
 	SARG(guard);
 	SARG(dead);
+	SARG(clock);
 	SARG(group);
 	snprintf(nums, 48, "%zu", n);
 	SARG(nums);
+	snprintf(nums + 24, 24, "%ld", guard_keep_ms);
+	SARG(nums + 24);
 	for (size_t i = 0; i < n; i++) {
 		char *num = nums + (i + 1) * 48;
 
@@ -569,5 +605,6 @@ int cli_redis_answer(struct cli_redis *r, const char *source, const char *group,
 	free(argv);
 	free(lens);
 	free(nums);
+	free(clock);
 	return rc;
 }

@@ -27,7 +27,7 @@ enum { EXIT_REDIS_LOST = 3, EXIT_TASK_TIMEOUT = 4 };
  *   redis://HOST[:PORT]/STREAM[?KEY=VALUE&...]
  *   unix:///PATH/TO/redis.sock?stream=STREAM[&KEY=VALUE...]
  * Keys: group, consumer (a source's), dead_letter, max_deliveries, claim_idle_ms,
- * reconnect_ms, task_timeout_ms. Values are percent-decoded. Unset numbers are -1, unset strings NULL, until
+ * reconnect_ms, task_timeout_ms, guard_keep_ms. Values are percent-decoded. Unset numbers are -1, unset strings NULL, until
  * cli_redis_url_defaults() fills them.
  */
 struct cli_redis_url {
@@ -43,6 +43,7 @@ struct cli_redis_url {
 	long claim_idle_ms;
 	long reconnect_ms;
 	long task_timeout_ms; /* 0: none */
+	long guard_keep_ms;   /* how long a sink's guard remembers an answered entry; 0: for good */
 };
 
 /* Whether `text` is a URL this file parses (redis:// or unix://). */
@@ -97,7 +98,9 @@ redisReply *cli_redis_cmd(struct cli_redis *r, const char *fmt, ...);
  * The answer script (the atomic step): for each answered entry, unless the guard hash
  * already holds its entry id, the result entry is added to the sink (and to the dead-letter
  * stream for a dead-lettered one) and the guard set; then the entry is acknowledged,
- * whether it was fresh or not. Arguments as cli_redis_answer_args builds them.
+ * whether it was fresh or not. The guard forgets entries answered more than its keep time
+ * ago (GUARD:at, a sorted set, says when each was). Arguments as cli_redis_answer_args
+ * builds them.
  */
 struct cli_redis_answer {
 	const char *entry;      /* the input entry's id, or NULL for an input from a line */
@@ -114,11 +117,13 @@ struct cli_redis_answer {
 
 /*
  * Writes n answers in one script call: to `sink` (NULL: none), acknowledging in `source`
- * / `group` (NULL: none), the guard in `guard` (NULL: none), dead letters to `dead`.
- * 0, -1 on a server error (said), or -2 when the server was lost for good.
+ * / `group` (NULL: none), the guard in `guard` (NULL: none), which remembers an answered
+ * entry for guard_keep_ms (0: for good), dead letters to `dead`. 0, -1 on a server error
+ * (said), or -2 when the server was lost for good.
  */
 int cli_redis_answer(struct cli_redis *r, const char *source, const char *group, const char *sink,
-		     const char *guard, const char *dead, const struct cli_redis_answer *a, size_t n);
+		     const char *guard, long guard_keep_ms, const char *dead, const struct cli_redis_answer *a,
+		     size_t n);
 
 /* The text of a string or status reply field, or NULL. */
 const char *cli_redis_str(const redisReply *rep, size_t *len);

@@ -670,7 +670,7 @@ int stream_source_ack(struct stream_source *s, const struct run_answer *a, size_
 	r = to_answers(a, n);
 	if (r == NULL)
 		return -1;
-	rc = cli_redis_answer(&s->ack, s->url.stream, s->url.group, NULL, NULL, s->url.dead_letter, r, n);
+	rc = cli_redis_answer(&s->ack, s->url.stream, s->url.group, NULL, NULL, 0, s->url.dead_letter, r, n);
 	free(r);
 	return rc;
 }
@@ -728,6 +728,8 @@ void stream_source_close(struct stream_source *s, json_t *stats)
 				  (json_int_t)s->url.reconnect_ms));
 		json_object_set_new(json_object_get(stats, "source"), "task_timeout_ms",
 				    json_integer(s->url.task_timeout_ms));
+		json_object_set_new(json_object_get(stats, "source"), "guard_keep_ms",
+				    json_integer(s->url.guard_keep_ms));
 	}
 	free_batch(s->slot);
 	free_batch(s->cur);
@@ -797,11 +799,12 @@ int stream_sink_write(struct stream_sink *k, const struct run_answer *a, size_t 
 	if (r == NULL)
 		return -1;
 	if (k->together) {
-		rc = cli_redis_answer(&k->c, s->url.stream, s->url.group, k->url.stream, k->guard, s->url.dead_letter, r, n);
+		rc = cli_redis_answer(&k->c, s->url.stream, s->url.group, k->url.stream, k->guard, s->url.guard_keep_ms,
+				      s->url.dead_letter, r, n);
 	} else {
 		/* Two servers: the guard keeps the results once each, then the source is
 		 * acknowledged (and dead letters written) on its own server. */
-		rc = cli_redis_answer(&k->c, NULL, NULL, k->url.stream, k->guard, NULL, r, n);
+		rc = cli_redis_answer(&k->c, NULL, NULL, k->url.stream, k->guard, s ? s->url.guard_keep_ms : 0, NULL, r, n);
 		if (rc == 0 && k->source != NULL)
 			rc = stream_source_ack(k->source, a, n);
 	}
