@@ -2583,23 +2583,37 @@ int clock_gettime(clockid_t id, struct timespec *ts)
 	return next(id, ts);
 }
 
-/* The calling thread's clock reads per map of n empty spin tasks, over `maps` maps. */
-static double clock_reads_per_map(cfgpool_pool_t *pool, size_t n, size_t maps, cfgpool_result_t *results)
+/*
+ * The calling thread's clock reads in one map of n empty spin tasks, the fewest over the
+ * maps of `maps` whose tasks the caller ran all itself (the case this is about: on a
+ * loaded machine a preempted batch can send the next one to the workers). At least half
+ * the maps must be such; UINT64_MAX if none was.
+ */
+static uint64_t clock_reads_per_map(cfgpool_pool_t *pool, size_t n, size_t maps, cfgpool_result_t *results)
 {
 	cfgpool_spin_input_t in[64] = {{0}};
 	cfgpool_spin_output_t out[64];
 	cfgpool_pool_stats_t st0, st1;
+	uint64_t fewest = UINT64_MAX;
+	size_t own = 0;
 
-	cfgpool_pool_stats(pool, &st0, NULL, 0);
-	clock_reads = 0;
-	clock_counting = true;
-	for (size_t k = 0; k < maps; k++)
+	for (size_t k = 0; k < maps; k++) {
+		cfgpool_pool_stats(pool, &st0, NULL, 0);
+		clock_reads = 0;
+		clock_counting = true;
 		assert_int_equal(cfgpool_pool_map(pool, in, 0, out, 0, n, results, 0), 0);
-	clock_counting = false;
-	cfgpool_pool_stats(pool, &st1, NULL, 0);
-	/* The caller ran them all itself: the case this is about. */
-	assert_int_equal(st1.caller_tasks - st0.caller_tasks, n * maps);
-	return (double)clock_reads / (double)maps;
+		clock_counting = false;
+		cfgpool_pool_stats(pool, &st1, NULL, 0);
+		if (st1.caller_tasks - st0.caller_tasks != n)
+			continue;
+		own++;
+		if (clock_reads < fewest)
+			fewest = clock_reads;
+	}
+	if (own < maps / 2)
+		print_error("the caller ran all of only %zu of %zu maps\n", own, maps);
+	assert_true(own >= maps / 2);
+	return fewest;
 }
 
 /*
@@ -2610,12 +2624,15 @@ static double clock_reads_per_map(cfgpool_pool_t *pool, size_t n, size_t maps, c
  */
 static void inline_batch_without_results_is_timed_once(void **state)
 {
-	const char doc[] = "{\"pool\": {\"workers\": 1, \"wake_threshold_us\": 1000}, \"kernel\": {\"name\": \"spin\"}}";
+	/* Batches below the threshold even where an empty task takes microseconds (sanitizers,
+	 * valgrind), and never shared for coming back to back (idle_spin_us 0): the caller's. */
+	const char doc[] = "{\"pool\": {\"workers\": 1, \"wake_threshold_us\": 100000, \"idle_spin_us\": 0}, "
+			   "\"kernel\": {\"name\": \"spin\"}}";
 	cfgpool_result_t results[64];
 	cfgpool_pool_t *pool;
 	cfgpool_spin_input_t in[64] = {{0}};
 	cfgpool_spin_output_t out[64];
-	double plain, timed;
+	uint64_t plain, timed;
 
 	(void)state;
 	alarm(test_timeout_seconds(60));
@@ -2625,10 +2642,10 @@ static void inline_batch_without_results_is_timed_once(void **state)
 		assert_int_equal(cfgpool_pool_map(pool, in, 0, out, 0, 64, NULL, 0), 0);
 	plain = clock_reads_per_map(pool, 64, 100, NULL);
 	timed = clock_reads_per_map(pool, 64, 100, results);
-	print_message("# clock reads per map of 64 empty tasks run by the caller: %.1f without results, %.1f "
-		      "with\n", plain, timed);
-	assert_true(plain <= 8);
-	assert_true(timed >= 64);
+	print_message("# clock reads in a map of 64 empty tasks run by the caller: %llu without results, %llu "
+		      "with\n", (unsigned long long)plain, (unsigned long long)timed);
+	assert_true(plain <= 4);
+	assert_true(timed >= 64 && timed != UINT64_MAX);
 	for (size_t i = 0; i < 64; i++)
 		assert_true(results[i].worker >= CFGPOOL_CALLER_WORKER && results[i].status == 0);
 	close_pool(pool, CFGPOOL_CLOSE_DRAIN);
