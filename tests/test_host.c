@@ -919,6 +919,55 @@ static void fork_after_close_child_opens_its_own(void **state)
 	in_child(child_opens_its_own, NULL, NULL);
 }
 
+/* A host thread registered as a reader through cfgpool, alive until `go` is set. */
+struct held_reader {
+	atomic_bool registered, go;
+	int rc;
+};
+
+static void *held_reader_main(void *arg)
+{
+	struct held_reader *r = arg;
+
+	r->rc = cfgpool_reader_register(); /* read by the test after registered is set */
+	atomic_store(&r->registered, true);
+	while (!atomic_load(&r->go))
+		usleep(1000);
+	cfgpool_reader_unregister();
+	return NULL;
+}
+
+/* No pool or holder open, but another thread registered by cfgpool: refused all the same. */
+static int child_is_refused(cfgpool_pool_t *unused_pool, cfgpool_holder_t *unused_h)
+{
+	cfgpool_holder_t *h;
+
+	(void)unused_pool;
+	(void)unused_h;
+	return cfgpool_holder_create(NULL, &h) == CFGPOOL_EFORKED ? 0 : 1;
+}
+
+/*
+ * The registry the child inherits lists every registered thread, the host's own readers
+ * among them: a child forked while another thread was registered by cfgpool refuses new
+ * holders and pools even with none open; once that thread unregistered, it opens them.
+ */
+static void fork_with_another_reader_registered(void **state)
+{
+	struct held_reader r = {false, false, -1};
+	pthread_t t;
+
+	(void)state;
+	assert_int_equal(pthread_create(&t, NULL, held_reader_main, &r), 0);
+	while (!atomic_load(&r.registered))
+		usleep(1000);
+	assert_int_equal(r.rc, 0);
+	in_child(child_is_refused, NULL, NULL);
+	atomic_store(&r.go, true);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	in_child(child_opens_its_own, NULL, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -937,6 +986,7 @@ int main(void)
 	    cmocka_unit_test_setup(reload_warns_only_for_fields_left_to_the_document, fresh_host),
 	    cmocka_unit_test_setup(fork_child_is_refused_parent_goes_on, fresh_host),
 	    cmocka_unit_test_setup(fork_after_close_child_opens_its_own, fresh_host),
+	    cmocka_unit_test_setup(fork_with_another_reader_registered, fresh_host),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
