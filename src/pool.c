@@ -385,8 +385,9 @@ static int holder_for(struct cfgpool_pool *pool, cfgpool_error_t *err)
 	rc = cfgpool_holder_create(&lopts, &pool->holder);
 	if (rc == CFGPOOL_EFORKED)
 		return cfgpool_error_set(err, rc, NULL, "cannot open a pool in a child forked while the parent had a pool "
-					 "or holder open: liburcu's registry here still lists the parent's threads and no "
-					 "grace period can run (fork before opening the first pool, or exec in the child)");
+					 "or holder open or another thread registered as a reader: liburcu's registry here "
+					 "still lists the parent's threads and no grace period can run (fork before opening "
+					 "the first pool, or exec in the child)");
 	if (rc != 0)
 		return cfgpool_error_set(err, rc, NULL, "cannot create the configuration holder: %s",
 					 cfgpool_strerror(rc));

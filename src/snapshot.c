@@ -303,7 +303,6 @@ static void reclaim_stop(cfgpool_holder_t *h)
 	cfgpool__check(pthread_cond_signal(&h->reclaim_cond));
 	cfgpool__check(pthread_mutex_unlock(&h->reclaim_lock));
 	cfgpool__check(pthread_join(h->reclaimer, NULL));
-	atomic_fetch_sub_explicit(&rcu_threads, 1, memory_order_relaxed);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -383,6 +382,9 @@ void cfgpool_holder_destroy(cfgpool_holder_t *h)
 		cfgpool__config_destroy(last);
 		free(s);
 	}
+	/* The reclaim thread's count, kept until here: this thread's grace period above holds
+	 * liburcu's locks as the reclaim thread's did (fork_child()). */
+	atomic_fetch_sub_explicit(&rcu_threads, 1, memory_order_relaxed);
 	holder_free(h);
 }
 
