@@ -292,10 +292,11 @@ void cli_redis_url_defaults(struct cli_redis_url *u)
 		u->task_timeout_ms = 0;
 	/* The guard must outlive every other copy of an answered entry (one claimed from a
 	 * slow consumer, or that consumer's own). A copy is in a batch read before the first
-	 * answer, which runs after at most the batch ahead of it; only task_timeout_ms bounds
-	 * how long each stays in the pool, so without it the guard keeps everything. */
+	 * answer, which runs after at most the batch ahead of it, and whose answer a lost
+	 * server can hold back for reconnect_ms; only task_timeout_ms bounds how long each
+	 * batch stays in the pool, so without it the guard keeps everything. */
 	if (u->guard_keep_ms == -1)
-		u->guard_keep_ms = u->task_timeout_ms > 0 ? 4 * u->task_timeout_ms : 0;
+		u->guard_keep_ms = u->task_timeout_ms > 0 ? 4 * u->task_timeout_ms + u->reconnect_ms : 0;
 }
 
 void cli_redis_url_free(struct cli_redis_url *u)
@@ -323,7 +324,7 @@ void cli_redis_url_free(struct cli_redis_url *u)
  * A Lua script runs whole or not at all, with no other command between its calls, so the
  * guard check, the writes and the XACK are one step. The guard forgets entries answered
  * more than guard_keep_ms ago, at most 2n + 16 of them a call: more than each call adds,
- * so that a backlog of them goes.
+ * so that a backlog of them goes; in runs of 1000, below what Lua's unpack takes.
  */
 static const char answer_script[] =
 	"local n = tonumber(ARGV[2])\n"
@@ -360,9 +361,10 @@ static const char answer_script[] =
 	"end\n"
 	"if now then\n"
 	"  local old = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now - keep, 'LIMIT', 0, 2 * n + 16)\n"
-	"  if #old > 0 then\n"
-	"    redis.call('HDEL', KEYS[3], unpack(old))\n"
-	"    redis.call('ZREM', KEYS[5], unpack(old))\n"
+	"  for j = 1, #old, 1000 do\n"
+	"    local e = math.min(j + 999, #old)\n"
+	"    redis.call('HDEL', KEYS[3], unpack(old, j, e))\n"
+	"    redis.call('ZREM', KEYS[5], unpack(old, j, e))\n"
 	"  end\n"
 	"end\n"
 	"return {written, acked}\n";
@@ -526,27 +528,24 @@ const char *cli_redis_str(const redisReply *rep, size_t *len)
 }
 
 int cli_redis_answer(struct cli_redis *r, const char *source, const char *group, const char *sink,
-		     const char *guard, long guard_keep_ms, const char *dead, const struct cli_redis_answer *a, size_t n)
+		     const struct cli_redis_guard *guard, const char *dead, const struct cli_redis_answer *a, size_t n)
 {
 	size_t argc = 11 + n * 8;
 	const char **argv = calloc(argc, sizeof(*argv));
 	size_t *lens = calloc(argc, sizeof(*lens));
 	char *nums = calloc(n + 1, 48);
-	char *clock = guard != NULL ? malloc(strlen(guard) + 4) : NULL;
+	const char *ghash = guard ? guard->hash : NULL, *gclock = guard ? guard->clock : NULL;
 	redisReply *rep;
 	size_t k = 0;
 	int rc = 0;
 
-	if (argv == NULL || lens == NULL || nums == NULL || (guard != NULL && clock == NULL)) {
+	if (argv == NULL || lens == NULL || nums == NULL) {
 		free(argv);
 		free(lens);
 		free(nums);
-		free(clock);
 		cli_err("out of memory");
 		return -1;
 	}
-	if (clock != NULL)
-		sprintf(clock, "%s:at", guard);
 #define ARG(p, l) (argv[k] = (p), lens[k] = (l), k++)
 #define SARG(p) ARG((p) ? (p) : "", (p) ? strlen(p) : 0)
 	ARG("EVALSHA", 7);
@@ -554,13 +553,13 @@ int cli_redis_answer(struct cli_redis *r, const char *source, const char *group,
 	ARG("5", 1);
 	SARG(source);
 	SARG(sink);
-	SARG(guard);
+	SARG(ghash);
 	SARG(dead);
-	SARG(clock);
+	SARG(gclock);
 	SARG(group);
 	snprintf(nums, 48, "%zu", n);
 	SARG(nums);
-	snprintf(nums + 24, 24, "%ld", guard_keep_ms);
+	snprintf(nums + 24, 24, "%ld", guard ? guard->keep_ms : 0);
 	SARG(nums + 24);
 	for (size_t i = 0; i < n; i++) {
 		char *num = nums + (i + 1) * 48;
@@ -605,6 +604,5 @@ int cli_redis_answer(struct cli_redis *r, const char *source, const char *group,
 	free(argv);
 	free(lens);
 	free(nums);
-	free(clock);
 	return rc;
 }

@@ -99,7 +99,7 @@ redisReply *cli_redis_cmd(struct cli_redis *r, const char *fmt, ...);
  * already holds its entry id, the result entry is added to the sink (and to the dead-letter
  * stream for a dead-lettered one) and the guard set; then the entry is acknowledged,
  * whether it was fresh or not. The guard forgets entries answered more than its keep time
- * ago (GUARD:at, a sorted set, says when each was). Arguments as cli_redis_answer_args
+ * ago (its clock, a sorted set, says when each was). Arguments as cli_redis_answer_args
  * builds them.
  */
 struct cli_redis_answer {
@@ -115,15 +115,21 @@ struct cli_redis_answer {
 	long deliveries;
 };
 
+/* A sink's guard: the hash of answered entries, the sorted set of when each was answered,
+ * and how long an entry is remembered (0: for good). */
+struct cli_redis_guard {
+	const char *hash;  /* SINK:answered:STREAM */
+	const char *clock; /* SINK:answered-at:STREAM */
+	long keep_ms;
+};
+
 /*
  * Writes n answers in one script call: to `sink` (NULL: none), acknowledging in `source`
- * / `group` (NULL: none), the guard in `guard` (NULL: none), which remembers an answered
- * entry for guard_keep_ms (0: for good), dead letters to `dead`. 0, -1 on a server error
- * (said), or -2 when the server was lost for good.
+ * / `group` (NULL: none), with `guard` (NULL: none), dead letters to `dead`. 0, -1 on a
+ * server error (said), or -2 when the server was lost for good.
  */
 int cli_redis_answer(struct cli_redis *r, const char *source, const char *group, const char *sink,
-		     const char *guard, long guard_keep_ms, const char *dead, const struct cli_redis_answer *a,
-		     size_t n);
+		     const struct cli_redis_guard *guard, const char *dead, const struct cli_redis_answer *a, size_t n);
 
 /* The text of a string or status reply field, or NULL. */
 const char *cli_redis_str(const redisReply *rep, size_t *len);

@@ -670,7 +670,7 @@ int stream_source_ack(struct stream_source *s, const struct run_answer *a, size_
 	r = to_answers(a, n);
 	if (r == NULL)
 		return -1;
-	rc = cli_redis_answer(&s->ack, s->url.stream, s->url.group, NULL, NULL, 0, s->url.dead_letter, r, n);
+	rc = cli_redis_answer(&s->ack, s->url.stream, s->url.group, NULL, NULL, s->url.dead_letter, r, n);
 	free(r);
 	return rc;
 }
@@ -756,7 +756,8 @@ struct stream_sink {
 	struct cli_redis c;
 	struct stream_source *source;
 	bool together; /* source and sink on one server: one script does both */
-	char *guard;
+	struct cli_redis_guard guard; /* with a source only */
+	char *names;                  /* the guard's hash and clock names */
 };
 
 int stream_sink_open(const char *url, const json_t *section, struct stream_source *source,
@@ -775,12 +776,16 @@ int stream_sink_open(const char *url, const json_t *section, struct stream_sourc
 	k->source = source;
 	k->together = source != NULL && same_server(&source->url, &k->url);
 	if (source != NULL) {
-		/* One guard per sink and input stream: the entry IDs answered, each with its result's ID. */
+		/* One guard per sink and input stream: the entry IDs answered, each with its result's
+		 * ID, and when each was answered (a name no stream's guard can have). */
 		n = strlen(k->url.stream) + strlen(source->url.stream) + 16;
-		k->guard = malloc(n);
-		if (k->guard == NULL)
+		k->names = malloc(2 * n);
+		if (k->names == NULL)
 			return EXIT_USAGE;
-		snprintf(k->guard, n, "%s:answered:%s", k->url.stream, source->url.stream);
+		snprintf(k->names, n, "%s:answered:%s", k->url.stream, source->url.stream);
+		snprintf(k->names + n, n, "%s:answered-at:%s", k->url.stream, source->url.stream);
+		k->guard = (struct cli_redis_guard){.hash = k->names, .clock = k->names + n,
+						    .keep_ms = source->url.guard_keep_ms};
 	}
 	if (cli_redis_open(&k->c, &k->url, 10000) != 0)
 		return EXIT_REDIS_LOST;
@@ -799,12 +804,12 @@ int stream_sink_write(struct stream_sink *k, const struct run_answer *a, size_t 
 	if (r == NULL)
 		return -1;
 	if (k->together) {
-		rc = cli_redis_answer(&k->c, s->url.stream, s->url.group, k->url.stream, k->guard, s->url.guard_keep_ms,
-				      s->url.dead_letter, r, n);
+		rc = cli_redis_answer(&k->c, s->url.stream, s->url.group, k->url.stream, &k->guard, s->url.dead_letter,
+				      r, n);
 	} else {
 		/* Two servers: the guard keeps the results once each, then the source is
 		 * acknowledged (and dead letters written) on its own server. */
-		rc = cli_redis_answer(&k->c, NULL, NULL, k->url.stream, k->guard, s ? s->url.guard_keep_ms : 0, NULL, r, n);
+		rc = cli_redis_answer(&k->c, NULL, NULL, k->url.stream, s ? &k->guard : NULL, NULL, r, n);
 		if (rc == 0 && k->source != NULL)
 			rc = stream_source_ack(k->source, a, n);
 	}
@@ -818,6 +823,6 @@ void stream_sink_close(struct stream_sink *k)
 		return;
 	cli_redis_close(&k->c);
 	cli_redis_url_free(&k->url);
-	free(k->guard);
+	free(k->names);
 	free(k);
 }
