@@ -576,31 +576,14 @@ static void reload_needs_no_thread(void **state)
 }
 
 /*
- * No memory to put a batch's result lines together (open_memstream refused from the second
- * batch on): every line is still answered exactly once, in order, those batches' lines with
- * an error that says why, and the run goes on to the end with exit status 1.
+ * Checks that `out` holds one line per input 1..n, in order, each JSON with config_version
+ * 1: a result for the first `results` of them, then the out-of-memory error. Returns n.
  */
-static void memory_refused_for_results(void **state)
+static size_t check_oom_answers(const char *out, size_t results)
 {
-	char cfg[PATH_MAX], input[PATH_MAX];
-	const char *args[] = {"run", "-c", cfg, "-b", "4", input, NULL};
-	struct buf in = {0};
-	const char *s, *e;
-	struct proc *p;
 	size_t k = 0;
 
-	(void)state;
-	spin_config_file(cfg, sizeof(cfg));
-	spin_inputs(&in, 1, 12, 100);
-	write_file(tmp_path(input, sizeof(input), "in.jsonl"), in.data, in.len);
-	p = spawn_refusing(STDIN_NULL, "CFGPOOL_FAIL_MEMSTREAM_AFTER", 1, args);
-	finish(p, 20);
-	e = buf_str(&p->e);
-	assert_exit_status(p, 1);
-	assert_int_equal(count_of(e, "fault_shim: open_memstream refused\n"), 2);
-	assert_non_null(strstr(e, "out of memory putting together the results of lines 5 to 8"));
-	assert_non_null(strstr(e, "out of memory putting together the results of lines 9 to 12"));
-	for (s = buf_str(&p->o); *s != '\0'; k++) {
+	for (const char *s = out; *s != '\0'; k++) {
 		const char *nl = strchr(s, '\n');
 		json_error_t je;
 		json_t *v, *err;
@@ -614,7 +597,7 @@ static void memory_refused_for_results(void **state)
 		assert_int_equal(json_integer_value(json_object_get(v, "id")), k + 1);
 		assert_int_equal(json_integer_value(json_object_get(v, "config_version")), 1);
 		err = json_object_get(v, "error");
-		if (k < 4) {
+		if (k < results) {
 			assert_null(err);
 			assert_true(json_is_object(json_object_get(v, "result")));
 		} else {
@@ -625,7 +608,73 @@ static void memory_refused_for_results(void **state)
 		json_decref(v);
 		s = nl + 1;
 	}
-	assert_int_equal(k, 12);
+	return k;
+}
+
+/*
+ * No memory to put a batch's result lines together (open_memstream refused from the second
+ * batch on): every line is still answered exactly once, in order, those batches' lines with
+ * an error that says why, and the run goes on to the end with exit status 1.
+ */
+static void memory_refused_for_results(void **state)
+{
+	char cfg[PATH_MAX], input[PATH_MAX];
+	const char *args[] = {"run", "-c", cfg, "-b", "4", input, NULL};
+	struct buf in = {0};
+	const char *e;
+	struct proc *p;
+
+	(void)state;
+	spin_config_file(cfg, sizeof(cfg));
+	spin_inputs(&in, 1, 12, 100);
+	write_file(tmp_path(input, sizeof(input), "in.jsonl"), in.data, in.len);
+	p = spawn_refusing(STDIN_NULL, "CFGPOOL_FAIL_MEMSTREAM_AFTER", 1, args);
+	finish(p, 20);
+	e = buf_str(&p->e);
+	assert_exit_status(p, 1);
+	assert_int_equal(count_of(e, "fault_shim: open_memstream refused\n"), 2);
+	assert_non_null(strstr(e, "out of memory putting together the results of lines 5 to 8"));
+	assert_non_null(strstr(e, "out of memory putting together the results of lines 9 to 12"));
+	assert_int_equal(check_oom_answers(buf_str(&p->o), 4), 12);
+	buf_free(&in);
+}
+
+/*
+ * A batch's memory stream that stops growing without an error (glibc's, when realloc fails:
+ * what does not fit is dropped, and ferror() and fclose() say nothing): the cut is found,
+ * and every line of the batch is answered with the out-of-memory error, none lost or cut.
+ * A batch that fits is answered as usual.
+ */
+static void memory_stream_cut_short(void **state)
+{
+	char cfg[PATH_MAX], input[PATH_MAX];
+	const char *big[] = {"run", "-c", cfg, "-b", "300", input, NULL};
+	struct buf in = {0};
+	const char *e;
+	struct proc *p;
+
+	(void)state;
+	spin_config_file(cfg, sizeof(cfg));
+	spin_inputs(&in, 1, 300, 100);
+	write_file(tmp_path(input, sizeof(input), "in.jsonl"), in.data, in.len);
+	p = spawn_refusing(STDIN_NULL, "CFGPOOL_MEMSTREAM_LIMIT", 4000, big);
+	finish(p, 20);
+	e = buf_str(&p->e);
+	assert_exit_status(p, 1);
+	assert_true(count_of(e, "fault_shim: memory stream full\n") >= 1);
+	assert_non_null(strstr(e, "out of memory putting together the results of lines 1 to 300"));
+	assert_int_equal(check_oom_answers(buf_str(&p->o), 0), 300);
+
+	/* Batches of 4 fit: every line a result. */
+	{
+		const char *small[] = {"run", "-c", cfg, "-b", "4", input, NULL};
+
+		p = spawn_refusing(STDIN_NULL, "CFGPOOL_MEMSTREAM_LIMIT", 4000, small);
+		finish(p, 20);
+		assert_exit_status(p, 0);
+		assert_int_equal(check_output(buf_str(&p->o), p->o.len, 1, false).whole, 300);
+		assert_int_equal(count_of(buf_str(&p->e), "memory stream full"), 0);
+	}
 	buf_free(&in);
 }
 
@@ -786,6 +835,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(threads_refused_at_open, setup_world, teardown_world),
 	    cmocka_unit_test_setup_teardown(reload_needs_no_thread, setup_world, teardown_world),
 	    cmocka_unit_test_setup_teardown(memory_refused_for_results, setup_world, teardown_world),
+	    cmocka_unit_test_setup_teardown(memory_stream_cut_short, setup_world, teardown_world),
 	    cmocka_unit_test_setup_teardown(few_descriptors, setup_world, teardown_world),
 	    cmocka_unit_test_setup_teardown(sighup_storm, setup_world, teardown_world),
 	};

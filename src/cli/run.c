@@ -484,9 +484,17 @@ static int format_answers(struct run *r, char **buf, size_t *buflen)
 						    .version = version, .line = (const char *)(uintptr_t)start,
 						    .len = it->end - (size_t)start - 1};
 	}
-	/* A stream that could not grow has a write error. */
+	/* A stream that could not grow has a write error, or (glibc's memory streams) none:
+	 * what did not fit is dropped, so every line must end where it began plus its text,
+	 * in a newline (answer_entry()'s copy of a cut scratch line is cut too). */
 	broken |= ferror(mem) != 0;
 	broken |= fclose(mem) != 0;
+	for (size_t i = 0, at = 0; !broken && i < r->nitems; i++) {
+		size_t start = (size_t)(uintptr_t)r->answers[i].line, end = r->items[i].end;
+
+		broken = start != at || end <= start || end > *buflen || (*buf)[end - 1] != '\n';
+		at = end;
+	}
 	if (scratch != NULL)
 		fclose(scratch);
 	free(sbuf);
@@ -518,11 +526,15 @@ static int answer_without_memory(struct run *r, size_t *whole)
 		char head[96], tail[sizeof(reason) + 128];
 		const char *part[4];
 		size_t len[4];
+		/* The version its task ran against, as a line put together would state it. */
+		uint64_t version = it->error[0] == '\0' && r->results[it->slot].version != 0
+					   ? r->results[it->slot].version
+					   : cfgpool_pool_version(r->pool);
 
 		it->failed = true;
 		it->end = 0;
 		r->answers[done] = (struct run_answer){.in = &r->ins[done], .id = it->id, .id_len = it->id_len,
-						       .version = cfgpool_pool_version(r->pool)};
+						       .version = version, .line = ""};
 		if (it->id != NULL)
 			snprintf(head, sizeof(head), "{\"id\":");
 		else
