@@ -1259,6 +1259,37 @@ static void guard_forgets_after_guard_keep_ms(void **state)
 }
 
 /*
+ * A batch of 4500 answers after 9000 answered entries expired forgets all of them in one
+ * call: more IDs than Lua's unpack takes at once (about 8000), deleted in runs.
+ */
+static void guard_forgets_a_large_backlog(void **state)
+{
+	char cfg[PATH_MAX], src[PATH_MAX + 128], out[PATH_MAX + 64];
+	struct count_cond first = {"out", 9000}, all = {"out", 13500};
+	struct proc *p;
+
+	(void)state;
+	start_server();
+	poison_config(cfg, sizeof(cfg), NULL);
+	add_inputs("in", 0, 9000);
+	url(out, sizeof(out), "out", "");
+	p = run_consumer(cfg, url(src, sizeof(src), "in", "&group=g&consumer=c&guard_keep_ms=600000"), out, "4500");
+	wait_until(stream_has, &first, 120, "the first 9000 results");
+	term_and_finish(p, 0, 0);
+	assert_int_equal(cmd_int("ZCARD out:answered-at:in"), 9000);
+	usleep(20000);
+	add_inputs("in", 9000, 13500);
+	p = run_consumer(cfg, url(src, sizeof(src), "in", "&group=g&consumer=c&guard_keep_ms=10"), out, "4500");
+	wait_until(stream_has, &all, 120, "all 13500 results");
+	term_and_finish(p, 0, 0);
+	/* The 9000 went with the first call of the second run; its own stay until a later one. */
+	assert_true(cmd_int("HLEN out:answered:in") <= 4500);
+	assert_int_equal(cmd_int("HLEN out:answered:in"), cmd_int("ZCARD out:answered-at:in"));
+	assert_int_equal(cmd_int("XLEN out"), 13500);
+	assert_int_equal(pending("in", "g"), 0);
+}
+
+/*
  * What guard_keep_ms gives up: a copy of an entry that finishes longer than that after the
  * first copy was answered (b, claimed while a ran it, stopped meanwhile) finds the guard
  * forgotten and writes a second result.
@@ -1338,6 +1369,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(lines_to_a_stream_sink, setup, teardown),
 	    cmocka_unit_test_setup_teardown(memory_refused_for_results, setup, teardown),
 	    cmocka_unit_test_setup_teardown(guard_forgets_after_guard_keep_ms, setup, teardown),
+	    cmocka_unit_test_setup_teardown(guard_forgets_a_large_backlog, setup, teardown),
 	    cmocka_unit_test_setup_teardown(a_copy_later_than_guard_keep_ms_answers_again, setup, teardown),
 	    cmocka_unit_test_setup_teardown(bad_urls, setup, teardown),
 	};
