@@ -796,24 +796,20 @@ CFGPOOL_HOT static bool map_plan(struct cfgpool_pool *pool, struct map_call *m)
 CFGPOOL_HOT static void run_inline(struct cfgpool_pool *pool, struct map_call *m)
 {
 	struct cfgpool__task t = {.batch = &m->b};
-	uint64_t clock = 0;
+	uint64_t clock = 0, start = 0;
+	uint64_t *timed = m->b.results != NULL ? &clock : NULL;
 
 	/* Relaxed: a counter for stats, which reads it after the queue's head. */
 	atomic_fetch_add_explicit(&pool->direct, m->n, memory_order_relaxed);
-	if (m->b.results == NULL) {
-		uint64_t start = cfgpool__now_ns();
-
-		for (size_t i = 0; i < m->n; i++) {
-			map_item(m, i, &t);
-			cfgpool__task_run(&pool->crew.run, &t, m->c->index, &m->c->kstate, &m->c->c, NULL);
-		}
+	if (timed == NULL)
+		start = cfgpool__now_ns();
+	for (size_t i = 0; i < m->n; i++) {
+		map_item(m, i, &t);
+		cfgpool__task_run(&pool->crew.run, &t, m->c->index, &m->c->kstate, &m->c->c, timed);
+	}
+	if (timed == NULL) {
 		clock = cfgpool__now_ns();
 		cfgpool__task_note_run(&m->c->c, clock - start, m->n, clock);
-	} else {
-		for (size_t i = 0; i < m->n; i++) {
-			map_item(m, i, &t);
-			cfgpool__task_run(&pool->crew.run, &t, m->c->index, &m->c->kstate, &m->c->c, &clock);
-		}
 	}
 	m->c->last_end_ns = clock; /* the last task's end, or 0 if none was timed */
 	m->c->ran_last = true;

@@ -148,14 +148,22 @@ static bool urcu_registered(void)
 	return URCU_TLS(urcu_memb_reader).registered;
 }
 
+/* Drops the calling thread's registration that cfgpool made (the host may have dropped
+ * liburcu's itself), and its count in rcu_threads. */
+static void drop_registration(void)
+{
+	if (!cfgpool_registered)
+		return;
+	if (urcu_registered())
+		urcu_memb_unregister_thread();
+	atomic_fetch_sub_explicit(&rcu_threads, 1, memory_order_relaxed);
+	cfgpool_registered = false;
+}
+
 static void reader_exit(void *unused)
 {
 	(void)unused;
-	if (cfgpool_registered && urcu_registered())
-		urcu_memb_unregister_thread();
-	if (cfgpool_registered)
-		atomic_fetch_sub_explicit(&rcu_threads, 1, memory_order_relaxed);
-	cfgpool_registered = false;
+	drop_registration();
 }
 
 static void reader_key_create(void)
@@ -187,10 +195,7 @@ void cfgpool_reader_unregister(void)
 		return;
 	if (urcu_memb_read_ongoing())
 		cfgpool__die("cfgpool_reader_unregister() inside a read-side section");
-	if (urcu_registered())
-		urcu_memb_unregister_thread();
-	atomic_fetch_sub_explicit(&rcu_threads, 1, memory_order_relaxed);
-	cfgpool_registered = false;
+	drop_registration();
 	pthread_setspecific(reader_key, NULL);
 }
 

@@ -175,7 +175,7 @@ static bool past_deadline(const struct cfgpool__task *task, uint64_t *clock)
 	if (task->deadline_ns == 0)
 		return false;
 	if (clock == NULL)
-		return cfgpool__now_ns() >= task->deadline_ns; /* an untimed run, which has none */
+		return cfgpool__now_ns() >= task->deadline_ns; /* untimed: no clock to share */
 	if (*clock == 0)
 		*clock = cfgpool__now_ns();
 	return *clock >= task->deadline_ns;

@@ -250,7 +250,6 @@ static enum work has_work(const struct cfgpool__worker *w, memory_order order)
 	}
 }
 
-
 /* How long a worker sleeps before it looks again at a front claimed but not published. */
 #define STALLED_SLEEP_NS 1000000
 
@@ -264,7 +263,6 @@ static enum work has_work(const struct cfgpool__worker *w, memory_order order)
  */
 #define LEAD_MARGIN_NS 10000u
 #define LATE_START_NS 50000u
-
 
 /*
  * Spins until there is work, a caller reserves this worker's CPU (it would only spin

@@ -524,8 +524,7 @@ static int answer_without_memory(struct run *r, size_t *whole)
 		struct cli_item *it = &r->items[done];
 		const char *entry = r->ins[done].entry;
 		char head[96], tail[sizeof(reason) + 128];
-		const char *part[4];
-		size_t len[4];
+		const char *part[6];
 		/* The version its task ran against, as a line put together would state it. */
 		uint64_t version = it->error[0] == '\0' && r->results[it->slot].version != 0
 					   ? r->results[it->slot].version
@@ -542,27 +541,19 @@ static int answer_without_memory(struct run *r, size_t *whole)
 		snprintf(tail, sizeof(tail),
 			 ",\"config_version\":%llu,\"elapsed_us\":0,\"error\":{\"line\":%lu,\"message\":\"%s\"}}\n",
 			 (unsigned long long)r->answers[done].version, it->line, reason);
+		/* {"id":ID[,"entry":"E"],...}: an entry's ID is its stream's, digits and one '-'. */
 		part[0] = head;
-		len[0] = strlen(head);
 		part[1] = it->id != NULL ? it->id : "";
-		len[1] = it->id != NULL ? it->id_len : 0;
-		/* An entry's ID is its stream's: digits and one '-', nothing to escape. */
 		part[2] = entry != NULL ? ",\"entry\":\"" : "";
-		len[2] = entry != NULL ? strlen(part[2]) : 0;
-		part[3] = tail;
-		len[3] = strlen(tail);
+		part[3] = entry != NULL ? entry : "";
+		part[4] = entry != NULL ? "\"" : "";
+		part[5] = tail;
 		partial = 0;
-		for (int k = 0; k < 4 && rc == 0; k++) {
-			rc = write_all(STDOUT_FILENO, part[k], len[k], &sent);
+		for (int k = 0; k < 6 && rc == 0; k++) {
+			size_t n = k == 1 && it->id != NULL ? it->id_len : strlen(part[k]); /* the id: its own length */
+
+			rc = write_all(STDOUT_FILENO, part[k], n, &sent);
 			partial += sent;
-			if (rc == 0 && k == 2 && entry != NULL) {
-				rc = write_all(STDOUT_FILENO, entry, strlen(entry), &sent);
-				partial += sent;
-				if (rc == 0) {
-					rc = write_all(STDOUT_FILENO, "\"", 1, &sent);
-					partial += sent;
-				}
-			}
 		}
 	}
 	if (rc != 0) {
